@@ -9,6 +9,7 @@ import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/ref
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_vexxy_events_v1_events } from "./gen/vexxy/events/v1/events_pb.js";
 import { file_vexxy_events_v1_job } from "./gen/vexxy/events/v1/job_pb.js";
+import { file_vexxy_events_v1_artifacts } from "./gen/vexxy/events/v1/artifacts_pb.js";
 import { file_vexxy_orchestrator_v1_orchestrator } from "./gen/vexxy/orchestrator/v1/orchestrator_pb.js";
 import { file_vexxy_profiler_v1_profiler } from "./gen/vexxy/profiler/v1/profiler_pb.js";
 import { file_vexxy_reachability_v1_reachability } from "./gen/vexxy/reachability/v1/reachability_pb.js";
@@ -17,6 +18,7 @@ import { file_vexxy_vex_v1_vex } from "./gen/vexxy/vex/v1/vex_pb.js";
 
 export * from "./gen/vexxy/events/v1/job_pb.js";
 export * from "./gen/vexxy/events/v1/events_pb.js";
+export * from "./gen/vexxy/events/v1/artifacts_pb.js";
 export * from "./gen/vexxy/orchestrator/v1/orchestrator_pb.js";
 export * from "./gen/vexxy/sandbox/v1/sandbox_pb.js";
 export * from "./gen/vexxy/profiler/v1/profiler_pb.js";
@@ -30,6 +32,7 @@ export * as reflectionV1alpha from "./gen/grpc/reflection/v1alpha/reflection_pb.
 export const allFiles: readonly DescFile[] = Object.freeze([
   file_vexxy_events_v1_job,
   file_vexxy_events_v1_events,
+  file_vexxy_events_v1_artifacts,
   file_vexxy_orchestrator_v1_orchestrator,
   file_vexxy_sandbox_v1_sandbox,
   file_vexxy_profiler_v1_profiler,
