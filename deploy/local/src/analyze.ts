@@ -1,0 +1,116 @@
+/**
+ * One analysis through a running mesh: submit the image and its scan to the orchestrator,
+ * show progress from WatchAnalysis, then write openvex.json, openvex.sigstore.json,
+ * results.json and vex-signing.pub.pem into the output directory.
+ */
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AnalysisService, AnalysisStatus, type GetAnalysisResultsResponse } from "@vexxy/proto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ImageInput } from "./image-input.js";
+
+export interface AnalyzeRequest {
+  readonly endpoint: string;
+  readonly image: ImageInput;
+  readonly scanFile: string;
+  readonly sbomFile?: string;
+  readonly ports: readonly number[];
+  readonly testScriptFile?: string;
+  readonly timeoutSeconds?: number;
+  readonly outDir: string;
+  readonly onProgress: (phase: string, percent: number, status: string) => void;
+}
+
+export interface AnalyzeOutcome {
+  readonly jobId: string;
+  readonly results: GetAnalysisResultsResponse;
+  readonly files: Readonly<Record<"openvex" | "bundle" | "results" | "publicKey", string>>;
+}
+
+/** Raised when the analysis ends FAILED or CANCELLED; carries the job's error message. */
+export class AnalysisEndedError extends Error {
+  constructor(readonly jobId: string, readonly status: string, message: string) {
+    super(`analysis ${jobId} ended ${status}: ${message}`);
+    this.name = "AnalysisEndedError";
+  }
+}
+
+/** Creates an orchestrator client over gRPC (HTTP/2). */
+export function orchestratorClient(endpoint: string): Client<typeof AnalysisService> {
+  return createClient(AnalysisService, createGrpcTransport({ baseUrl: endpoint }));
+}
+
+/**
+ * Runs one analysis to its end.
+ * @throws AnalysisEndedError when the job fails or is cancelled; ConnectError for a rejected request.
+ */
+export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
+  const client = orchestratorClient(req.endpoint);
+  const report = await readFile(req.scanFile);
+  const sbom = req.sbomFile !== undefined ? await readFile(req.sbomFile) : new Uint8Array();
+  const testScript = req.testScriptFile !== undefined ? await readFile(req.testScriptFile, "utf8") : "";
+  const submitted = await client.submitAnalysis({
+    imageRef: req.image.imageRef,
+    imageDigest: req.image.imageDigest,
+    vulnerabilityReport: report,
+    sbom,
+    config: {
+      testScript,
+      ports: [...req.ports],
+      ...(req.timeoutSeconds !== undefined ? { testTimeoutSeconds: req.timeoutSeconds } : {}),
+    },
+  });
+  const jobId = submitted.jobId;
+  let final = AnalysisStatus.UNSPECIFIED;
+  let error = "";
+  for await (const update of client.watchAnalysis({ jobId })) {
+    const a = update.analysis;
+    if (a === undefined) continue;
+    req.onProgress(a.currentPhase, a.progressPercent, AnalysisStatus[a.status]);
+    final = a.status;
+    error = a.errorMessage;
+  }
+  if (final !== AnalysisStatus.COMPLETE) {
+    throw new AnalysisEndedError(jobId, AnalysisStatus[final], error === "" ? "no error message" : error);
+  }
+  const results = await client.getAnalysisResults({ jobId });
+  await mkdir(req.outDir, { recursive: true });
+  const files = {
+    openvex: join(req.outDir, "openvex.json"),
+    bundle: join(req.outDir, "openvex.sigstore.json"),
+    results: join(req.outDir, "results.json"),
+    publicKey: join(req.outDir, "vex-signing.pub.pem"),
+  };
+  await writeFile(files.openvex, results.vexDocument);
+  await writeFile(files.bundle, results.vexBundle);
+  await writeFile(files.publicKey, results.signingPublicKeyPem);
+  const rows = results.reachabilityResults.map((r) => ({
+    vulnerability: r.cveId,
+    package: r.packageName,
+    version: r.packageVersion,
+    purl: r.packagePurl,
+    verdict: r.status,
+    justification: r.justification === "" ? null : r.justification,
+    confidence: r.confidenceScore,
+    reason: r.reason,
+    evidence: r.evidence,
+  }));
+  const profile = results.executionProfile;
+  await writeFile(
+    files.results,
+    `${JSON.stringify(
+      {
+        jobId,
+        imageRef: req.image.imageRef,
+        imageDigest: req.image.imageDigest,
+        vexId: results.generatedVexId,
+        executionProfile: profile === undefined ? null : { ...profile, syscalls: Number(profile.syscalls), $typeName: undefined },
+        results: rows,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return { jobId, results, files };
+}

@@ -1,0 +1,71 @@
+/**
+ * The `vexxy` command line (run from the repo root as `pnpm vexxy ...`):
+ *   vexxy demo [--out DIR]            build (or reuse) the demo image and analyse it end to end
+ *   vexxy analyze IMAGE --scan REPORT [--sbom FILE] [--port N]... [--test-script FILE]
+ *                 [--timeout S] --out DIR [--endpoint URL]
+ *   vexxy up [--state-dir DIR]        start the embedded mesh and keep it running
+ * commander parses the arguments (a maintained parser with help, validation and sub-commands),
+ * cli-progress draws the progress bar.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ConnectError } from "@connectrpc/connect";
+import { runAnalyzeCommand, runDemoCommand, runUpCommand } from "./commands.js";
+
+function positiveInt(name: string): (value: string, previous?: number[]) => number[] {
+  return (value, previous = []) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${name} must be an integer 1..65535`);
+    return [...previous, n];
+  };
+}
+
+function timeoutSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 60 || n > 900) throw new InvalidArgumentError("--timeout must be an integer number of seconds, 60..900");
+  return n;
+}
+
+const program = new Command()
+  .name("vexxy")
+  .description("VEXxy runtime-reachability mesh: run an image in a traced sandbox and get a signed OpenVEX")
+  .showHelpAfterError();
+
+program
+  .command("analyze")
+  .description("analyse one image (OCI layout dir, OCI archive or docker archive) with its Grype JSON scan")
+  .argument("<image>", "OCI layout directory (optionally DIR:tag), OCI archive, docker archive, or a skopeo transport")
+  .requiredOption("--scan <report>", "vulnerability report (Grype JSON)")
+  .option("--sbom <file>", "SBOM (CycloneDX or SPDX JSON)")
+  .option("--port <n>", "a port the workload listens on (repeatable)", positiveInt("--port"), [])
+  .option("--test-script <file>", "shell script run inside the sandbox to exercise the workload")
+  .option("--timeout <seconds>", "run timeout, 60..900 (default 300)", timeoutSeconds)
+  .requiredOption("--out <dir>", "where openvex.json, openvex.sigstore.json, results.json and vex-signing.pub.pem go")
+  .addOption(new Option("--endpoint <url>", "a running mesh's orchestrator (e.g. from `vexxy up`); default: start the embedded stack for this run"))
+  .action(async (image: string, opts: { scan: string; sbom?: string; port: number[]; testScript?: string; timeout?: number; out: string; endpoint?: string }) => {
+    process.exitCode = await runAnalyzeCommand({ image, ...opts });
+  });
+
+program
+  .command("demo")
+  .description("build (or reuse) the bundled demo image and analyse it end to end on the embedded stack")
+  .option("--out <dir>", "output directory", "out/demo")
+  .action(async (opts: { out: string }) => {
+    process.exitCode = await runDemoCommand(opts);
+  });
+
+program
+  .command("up")
+  .description("start the embedded mesh (Postgres, NATS JetStream, file store, five services) until interrupted")
+  .option("--state-dir <dir>", "keep state here (default: a temp dir removed on exit)")
+  .action(async (opts: { stateDir?: string }) => {
+    process.exitCode = await runUpCommand(opts);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConnectError) {
+    console.error(`vexxy: the mesh refused the request (${err.code}): ${err.rawMessage}`);
+  } else {
+    console.error(`vexxy: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  process.exitCode = 1;
+});

@@ -1,0 +1,111 @@
+/** The CLI verbs, each returning the process exit code. */
+import { join, resolve } from "node:path";
+import { renderVerdictTable } from "./verdict-table.js";
+import { analyze, AnalysisEndedError } from "./analyze.js";
+import { resolveImageInput } from "./image-input.js";
+import { startEmbeddedStack, REPO_ROOT, type EmbeddedStack } from "./embedded-stack.js";
+import { createAnalysisProgress } from "./progress-bar.js";
+import { buildDemoImage } from "./demo-image.js";
+
+export interface AnalyzeCommandOptions {
+  readonly image: string;
+  readonly scan: string;
+  readonly sbom?: string;
+  readonly port: readonly number[];
+  readonly testScript?: string;
+  readonly timeout?: number;
+  readonly out: string;
+  readonly endpoint?: string;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** `vexxy analyze`: one analysis, on --endpoint or on an embedded stack started for the run. */
+export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<number> {
+  const image = await resolveImageInput(opts.image);
+  log(`image ${image.imageRef}\n  digest ${image.imageDigest}`);
+  let stack: EmbeddedStack | undefined;
+  const stopStack = async (): Promise<void> => {
+    if (stack !== undefined) {
+      log("stopping the embedded stack");
+      await stack.stop();
+      stack = undefined;
+    }
+  };
+  const onSignal = (): void => {
+    void stopStack().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    let endpoint = opts.endpoint;
+    if (endpoint === undefined) {
+      stack = await startEmbeddedStack({ onProgress: log });
+      endpoint = stack.urls.orchestrator;
+    }
+    const progress = createAnalysisProgress();
+    const started = Date.now();
+    try {
+      const outcome = await analyze({
+        endpoint,
+        image,
+        scanFile: opts.scan,
+        ...(opts.sbom !== undefined ? { sbomFile: opts.sbom } : {}),
+        ports: opts.port,
+        ...(opts.testScript !== undefined ? { testScriptFile: opts.testScript } : {}),
+        ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
+        outDir: resolve(opts.out),
+        onProgress: (phase, percent, status) => progress.update(phase, percent, status),
+      });
+      progress.stop();
+      const p = outcome.results.executionProfile;
+      console.log(`\nanalysis ${outcome.jobId} COMPLETE in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      if (p !== undefined) {
+        console.log(
+          `trace: ${p.traceComplete ? "complete" : `INCOMPLETE (${p.lossReasons.join(", ")})`}, workload ${p.workloadOutcome}, ` +
+            `${p.filesAccessed} files, ${p.executablesRun} executables, ${p.sharedLibrariesLoaded} shared libraries, ${p.syscalls} syscalls traced, ` +
+            `${p.durationSeconds.toFixed(1)} s run, package coverage ${p.codeCoveragePercent.toFixed(1)}%`,
+        );
+      }
+      console.log(`\n${renderVerdictTable(outcome.results.reachabilityResults)}\n`);
+      console.log(`signed VEX (Sigstore bundle, DSSE over in-toto): ${outcome.files.bundle}`);
+      console.log(`OpenVEX document:                                  ${outcome.files.openvex}`);
+      console.log(`verdicts with evidence:                            ${outcome.files.results}`);
+      console.log(`public key:                                        ${outcome.files.publicKey}`);
+      return 0;
+    } catch (err) {
+      progress.stop();
+      if (err instanceof AnalysisEndedError) {
+        console.error(`\nvexxy: ${err.message}`);
+        if (stack !== undefined) console.error(`service logs: ${stack.logDir}`);
+        return 2;
+      }
+      throw err;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await stopStack();
+  }
+}
+
+/** `vexxy demo`: build or reuse the demo image, then analyse it with its bundled scan. */
+export async function runDemoCommand(opts: { out: string }): Promise<number> {
+  const demo = await buildDemoImage(log);
+  return await runAnalyzeCommand({ image: demo.ociLayoutDir, scan: demo.scanFile, port: [], out: opts.out });
+}
+
+/** `vexxy up`: start the embedded mesh and keep it until SIGINT/SIGTERM. */
+export async function runUpCommand(opts: { stateDir?: string }): Promise<number> {
+  const stack = await startEmbeddedStack({ ...(opts.stateDir !== undefined ? { stateDir: resolve(opts.stateDir) } : {}), onProgress: log });
+  for (const [name, url] of Object.entries(stack.urls)) console.log(`${name.padEnd(13)} ${url}`);
+  console.log(`state ${stack.stateDir}\nlogs  ${join(stack.logDir)}\nrepo  ${REPO_ROOT}\nanalyse with: pnpm vexxy analyze IMAGE --scan REPORT --out DIR --endpoint ${stack.urls.orchestrator}`);
+  await new Promise<void>((done) => {
+    process.once("SIGINT", () => done());
+    process.once("SIGTERM", () => done());
+  });
+  await stack.stop();
+  return 0;
+}

@@ -1,0 +1,195 @@
+/**
+ * The public AnalysisService: submit, follow, read results, cancel and list analysis jobs.
+ * Inputs are validated before anything is stored; the scan and SBOM go to object storage and
+ * the job row keeps their keys and digests.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  AnalysisService,
+  CancelAnalysisResponseSchema,
+  GetAnalysisResponseSchema,
+  GetAnalysisResultsResponseSchema,
+  ListAnalysesResponseSchema,
+  SubmitAnalysisResponseSchema,
+  WatchAnalysisResponseSchema,
+} from "@vexxy/proto";
+import type { BlobStore } from "@vexxy/blobstore";
+import { FailedPreconditionError, InvalidFieldError, NotFoundError, type Logger } from "@vexxy/platform";
+import { randomUUID } from "node:crypto";
+import type { IAnalysisJob } from "./store/entities.js";
+import type { JobStore } from "./store/job-store.js";
+import type { JobLifecycle } from "./job-lifecycle.js";
+import type { JobWatchHub } from "./job-watch-hub.js";
+import { QUEUED_STEP, isFinal } from "./job-phases.js";
+import { validateSubmit } from "./submit-validation.js";
+import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
+import { toApiProfile, toApiResults } from "./verdict-mapping.js";
+
+export interface AnalysisHandlerDeps {
+  readonly store: JobStore;
+  readonly blobs: BlobStore;
+  readonly lifecycle: JobLifecycle;
+  readonly hub: JobWatchHub;
+  readonly logger: Logger;
+  /** image_ref transports accepted (the embedded default also takes local paths). */
+  readonly imageTransports: readonly string[];
+  readonly estimatedDurationMinutes: number;
+  readonly watchPollMs: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function loadJob(store: JobStore, jobId: string): Promise<IAnalysisJob> {
+  if (!UUID.test(jobId)) throw new InvalidFieldError("job_id", `job_id must be a job's UUID (got "${jobId.slice(0, 60)}")`);
+  const job = await store.find(jobId);
+  if (job === undefined) throw new NotFoundError(`job_id ${jobId}: no such analysis`);
+  return job;
+}
+
+function decodePageToken(token: string): number {
+  if (token === "") return 0;
+  const offset = Number.parseInt(Buffer.from(token, "base64url").toString("utf8").replace(/^o:/, ""), 10);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidFieldError("page_token", "page_token is not one this service issued");
+  return offset;
+}
+
+function encodePageToken(offset: number): string {
+  return Buffer.from(`o:${offset}`, "utf8").toString("base64url");
+}
+
+/** Builds the AnalysisService implementation. */
+export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof AnalysisService> {
+  const { store, blobs, lifecycle, hub, logger } = deps;
+  return {
+    async submitAnalysis(req) {
+      const valid = validateSubmit(req, deps.imageTransports);
+      if (valid.idempotencyKey !== null) {
+        const existing = await store.findByIdempotencyKey(valid.organizationId, valid.idempotencyKey);
+        if (existing !== undefined) {
+          return create(SubmitAnalysisResponseSchema, {
+            jobId: existing.id,
+            status: apiStatus(existing.status),
+            imageRef: existing.imageRef,
+            imageDigest: existing.imageDigest,
+            estimatedDurationMinutes: deps.estimatedDurationMinutes,
+            createdAt: timestampFromDate(existing.createdAt),
+          });
+        }
+      }
+      const jobId = randomUUID();
+      const scan = await blobs.put(`jobs/${jobId}/scan.json`, valid.report, { contentType: "application/json" });
+      const sbom = valid.sbom === null ? null : await blobs.put(`jobs/${jobId}/sbom.json`, valid.sbom, { contentType: "application/json" });
+      const job = await store.create(
+        {
+          organizationId: valid.organizationId,
+          imageRef: valid.imageRef,
+          imageDigest: valid.imageDigest,
+          sbomId: valid.sbomId,
+          config: valid.config,
+          scan,
+          sbom,
+          callbackUrl: valid.callbackUrl,
+          idempotencyKey: valid.idempotencyKey,
+          status: QUEUED_STEP.status,
+          phase: QUEUED_STEP.phase,
+          progress: QUEUED_STEP.progress,
+        },
+        jobId,
+      );
+      try {
+        await lifecycle.dispatch(job.id);
+      } catch (cause) {
+        // The job is stored; the reconciler re-publishes its request once the deadline passes.
+        logger.error("dispatch failed; the reconciler will retry", { jobId: job.id, error: String(cause) });
+      }
+      logger.info("analysis submitted", { jobId: job.id, imageRef: job.imageRef, organizationId: job.organizationId });
+      return create(SubmitAnalysisResponseSchema, {
+        jobId: job.id,
+        status: apiStatus(QUEUED_STEP.status),
+        imageRef: job.imageRef,
+        imageDigest: job.imageDigest,
+        estimatedDurationMinutes: deps.estimatedDurationMinutes,
+        createdAt: timestampFromDate(job.createdAt),
+      });
+    },
+
+    async getAnalysis(req) {
+      return create(GetAnalysisResponseSchema, { analysis: toAnalysis(await loadJob(store, req.jobId)) });
+    },
+
+    async *watchAnalysis(req, context) {
+      let job = await loadJob(store, req.jobId);
+      let last = "";
+      for (;;) {
+        const view = toAnalysis(job);
+        const fingerprint = `${job.status}|${job.currentPhase}|${job.progressPercent}|${job.attempt}|${job.errorMessage ?? ""}`;
+        if (fingerprint !== last) {
+          last = fingerprint;
+          yield create(WatchAnalysisResponseSchema, { analysis: view });
+        }
+        if (isFinal(job.status as never) || context.signal.aborted) return;
+        await hub.waitForChange(job.id, deps.watchPollMs, context.signal);
+        if (context.signal.aborted) return;
+        job = (await store.find(job.id)) ?? job;
+      }
+    },
+
+    async getAnalysisResults(req) {
+      const job = await loadJob(store, req.jobId);
+      if (job.status !== "COMPLETE") {
+        throw new FailedPreconditionError(`job_id ${job.id}: results exist only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
+      }
+      if (job.vexDocument === null || job.vexBundle === null || job.vexPublicKey === null) {
+        throw new FailedPreconditionError(`job_id ${job.id}: the analysis completed without a signed VEX`);
+      }
+      const [doc, bundle, key] = await Promise.all([
+        blobs.getVerified(job.vexDocument),
+        blobs.getVerified(job.vexBundle),
+        blobs.getVerified(job.vexPublicKey),
+      ]);
+      return create(GetAnalysisResultsResponseSchema, {
+        jobId: job.id,
+        executionProfile: toApiProfile(job.executionProfile),
+        reachabilityResults: toApiResults(job.reachabilityResults ?? []),
+        generatedVexId: job.generatedVexId ?? "",
+        vexDocument: doc.toString("utf8"),
+        vexBundle: bundle.toString("utf8"),
+        signingPublicKeyPem: key.toString("utf8"),
+      });
+    },
+
+    async cancelAnalysis(req) {
+      const before = await loadJob(store, req.jobId);
+      if (isFinal(before.status as never)) {
+        throw new FailedPreconditionError(`job_id ${before.id}: cannot cancel an analysis that is already ${before.status}`);
+      }
+      const job = await lifecycle.cancel(before.id, req.reason);
+      if (job === undefined) throw new NotFoundError(`job_id ${req.jobId}: no such analysis`);
+      return create(CancelAnalysisResponseSchema, { analysis: toAnalysis(job) });
+    },
+
+    async listAnalyses(req) {
+      const pageSize = req.pageSize === 0 ? 20 : req.pageSize;
+      if (pageSize < 1 || pageSize > 100) throw new InvalidFieldError("page_size", `page_size must be 1..100 (got ${req.pageSize})`);
+      const offset = decodePageToken(req.pageToken);
+      const status = storedStatus(req.status);
+      const rows = await store.list(
+        {
+          ...(req.organizationId !== "" ? { organizationId: req.organizationId } : {}),
+          ...(status !== undefined ? { status } : {}),
+          ...(req.imageRef !== "" ? { imageRef: req.imageRef } : {}),
+          ...(req.imageDigest !== "" ? { imageDigest: req.imageDigest } : {}),
+        },
+        offset,
+        pageSize + 1,
+      );
+      const more = rows.length > pageSize;
+      return create(ListAnalysesResponseSchema, {
+        analyses: rows.slice(0, pageSize).map(toAnalysis),
+        nextPageToken: more ? encodePageToken(offset + pageSize) : "",
+      });
+    },
+  };
+}

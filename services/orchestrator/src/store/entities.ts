@@ -1,0 +1,105 @@
+/**
+ * Orchestrator tables (schema "orchestrator"): the analysis job (the seeds' PremiumAnalysisJob
+ * fields plus the keys of what each stage wrote), the append-only job event log, and evidence
+ * records (type, object key, size, sha256). Defined with defineEntity: no decorators.
+ */
+import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+
+/** Job lifecycle states, stored as text. */
+export const JOB_STATUSES = ["QUEUED", "RUNNING", "ANALYZING", "COMPLETE", "FAILED", "CANCELLED"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Exercise configuration as stored (defaults already applied). */
+export interface StoredConfig {
+  readonly testScript: string;
+  readonly testTimeoutSeconds: number;
+  readonly enableFuzzing: boolean;
+  readonly enableProfiling: boolean;
+  readonly ports: readonly number[];
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** Object-store reference as stored. */
+export interface StoredBlobRef {
+  readonly key: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export const AnalysisJob = defineEntity({
+  name: "AnalysisJob",
+  tableName: "analysis_job",
+  properties: {
+    id: p.uuid().primary(),
+    organizationId: p.string().index(),
+    imageRef: p.text(),
+    imageDigest: p.string().index(),
+    sbomId: p.string().nullable(),
+    status: p.string().index(),
+    priority: p.integer().default(0),
+    config: p.json<StoredConfig>(),
+    progressPercent: p.integer().default(0),
+    currentPhase: p.string(),
+    attempt: p.integer().default(1),
+    retryCount: p.integer().default(0),
+    /** When the current phase must have moved on; the reconciler re-drives past it. */
+    phaseDeadlineAt: p.datetime().nullable().index(),
+    /** How often the current attempt's request was re-published without progress. */
+    redispatchCount: p.integer().default(0),
+    scan: p.json<StoredBlobRef>(),
+    sbom: p.json<StoredBlobRef>().nullable(),
+    executionProfile: p.json<Record<string, unknown>>().nullable(),
+    reachabilityResults: p.json<Record<string, unknown>[]>().nullable(),
+    generatedVexId: p.string().nullable(),
+    vexDocument: p.json<StoredBlobRef>().nullable(),
+    vexBundle: p.json<StoredBlobRef>().nullable(),
+    vexPublicKey: p.json<StoredBlobRef>().nullable(),
+    idempotencyKey: p.string().nullable(),
+    callbackUrl: p.text().nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    startedAt: p.datetime().nullable(),
+    completedAt: p.datetime().nullable(),
+    errorMessage: p.text().nullable(),
+    billedAt: p.datetime().nullable(),
+    costCredits: p.integer().default(1),
+  },
+  uniques: [{ properties: ["organizationId", "idempotencyKey"], name: "analysis_job_org_idempotency_key_unique" }],
+});
+export type IAnalysisJob = InferEntity<typeof AnalysisJob>;
+
+export const JobEvent = defineEntity({
+  name: "JobEvent",
+  tableName: "job_event",
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    jobId: p.uuid().index(),
+    attempt: p.integer(),
+    kind: p.string(),
+    status: p.string(),
+    phase: p.string(),
+    progressPercent: p.integer(),
+    detail: p.json<Record<string, unknown>>(),
+    createdAt: p.datetime(),
+  },
+});
+export type IJobEvent = InferEntity<typeof JobEvent>;
+
+export const EvidenceRecord = defineEntity({
+  name: "EvidenceRecord",
+  tableName: "analysis_evidence",
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    jobId: p.uuid().index(),
+    attempt: p.integer(),
+    evidenceType: p.string(),
+    storagePath: p.text(),
+    sha256: p.string(),
+    fileSize: p.bigint("number"),
+    evidenceData: p.json<Record<string, unknown>>(),
+    createdAt: p.datetime(),
+  },
+});
+export type IEvidenceRecord = InferEntity<typeof EvidenceRecord>;
+
+export const ORCHESTRATOR_ENTITIES = [AnalysisJob, JobEvent, EvidenceRecord] as const;

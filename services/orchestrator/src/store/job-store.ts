@@ -1,0 +1,176 @@
+/**
+ * Job persistence. Postgres is the source of truth: every change of a job happens in one
+ * transaction that locks the row, writes the change and appends to the job event log, so a
+ * crash never leaves a job changed without its log line (or the reverse).
+ */
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { LockMode } from "@mikro-orm/core";
+import { randomUUID } from "node:crypto";
+import { AnalysisJob, EvidenceRecord, JobEvent, type IAnalysisJob, type JobStatus, type StoredBlobRef, type StoredConfig } from "./entities.js";
+
+export interface NewJob {
+  readonly organizationId: string;
+  readonly imageRef: string;
+  readonly imageDigest: string;
+  readonly sbomId: string | null;
+  readonly config: StoredConfig;
+  readonly scan: StoredBlobRef;
+  readonly sbom: StoredBlobRef | null;
+  readonly callbackUrl: string | null;
+  readonly idempotencyKey: string | null;
+  readonly status: JobStatus;
+  readonly phase: string;
+  readonly progress: number;
+}
+
+export interface JobFilter {
+  readonly organizationId?: string;
+  readonly status?: JobStatus;
+  readonly imageRef?: string;
+  readonly imageDigest?: string;
+}
+
+/** What a mutation may change; `log` is the event-log line written with it. */
+export interface JobChange {
+  readonly kind: string;
+  readonly detail?: Record<string, unknown>;
+}
+
+export class JobStore {
+  constructor(private readonly root: EntityManager) {}
+
+  /** Creates a job with its first log line; the id is a fresh UUID. */
+  async create(job: NewJob, id: string = randomUUID()): Promise<IAnalysisJob> {
+    return await this.root.fork().transactional(async (em) => {
+      const now = new Date();
+      const entity = em.create(AnalysisJob, {
+        id,
+        organizationId: job.organizationId,
+        imageRef: job.imageRef,
+        imageDigest: job.imageDigest,
+        sbomId: job.sbomId,
+        status: job.status,
+        priority: 0,
+        config: job.config,
+        progressPercent: job.progress,
+        currentPhase: job.phase,
+        attempt: 1,
+        retryCount: 0,
+        phaseDeadlineAt: null,
+        redispatchCount: 0,
+        scan: job.scan,
+        sbom: job.sbom,
+        executionProfile: null,
+        reachabilityResults: null,
+        generatedVexId: null,
+        vexDocument: null,
+        vexBundle: null,
+        vexPublicKey: null,
+        idempotencyKey: job.idempotencyKey,
+        callbackUrl: job.callbackUrl,
+        createdAt: now,
+        updatedAt: now,
+        startedAt: null,
+        completedAt: null,
+        errorMessage: null,
+        billedAt: null,
+        costCredits: 1,
+      });
+      em.create(JobEvent, {
+        jobId: id,
+        attempt: 1,
+        kind: "submitted",
+        status: job.status,
+        phase: job.phase,
+        progressPercent: job.progress,
+        detail: { imageRef: job.imageRef, imageDigest: job.imageDigest },
+        createdAt: now,
+      });
+      await em.flush();
+      return entity;
+    });
+  }
+
+  /** The job, or undefined. Fresh from the database (no identity-map caching across calls). */
+  async find(id: string): Promise<IAnalysisJob | undefined> {
+    const job = await this.root.fork().findOne(AnalysisJob, { id });
+    return job ?? undefined;
+  }
+
+  /** The job an organization submitted under an idempotency key, or undefined. */
+  async findByIdempotencyKey(organizationId: string, key: string): Promise<IAnalysisJob | undefined> {
+    const job = await this.root.fork().findOne(AnalysisJob, { organizationId, idempotencyKey: key });
+    return job ?? undefined;
+  }
+
+  /** Jobs newest first. */
+  async list(filter: JobFilter, offset: number, limit: number): Promise<IAnalysisJob[]> {
+    const where: Record<string, string> = {};
+    if (filter.organizationId !== undefined) where["organizationId"] = filter.organizationId;
+    if (filter.status !== undefined) where["status"] = filter.status;
+    if (filter.imageRef !== undefined) where["imageRef"] = filter.imageRef;
+    if (filter.imageDigest !== undefined) where["imageDigest"] = filter.imageDigest;
+    return await this.root.fork().find(AnalysisJob, where, { orderBy: { createdAt: "desc", id: "desc" }, offset, limit });
+  }
+
+  /** Jobs not final whose phase deadline has passed. */
+  async findOverdue(now: Date, limit = 50): Promise<IAnalysisJob[]> {
+    return await this.root.fork().find(
+      AnalysisJob,
+      { status: { $in: ["QUEUED", "RUNNING", "ANALYZING"] }, phaseDeadlineAt: { $lte: now } },
+      { orderBy: { phaseDeadlineAt: "asc" }, limit },
+    );
+  }
+
+  /**
+   * Locks the job row, lets `mutate` change it (return null to change nothing), then writes the
+   * change and its log line in the same transaction. Returns the job after the change.
+   */
+  async mutate(id: string, mutate: (job: IAnalysisJob) => JobChange | null): Promise<IAnalysisJob | undefined> {
+    return await this.root.fork().transactional(async (em) => {
+      const job = await em.findOne(AnalysisJob, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (job === null) return undefined;
+      const change = mutate(job);
+      if (change === null) return job;
+      job.updatedAt = new Date();
+      em.create(JobEvent, {
+        jobId: id,
+        attempt: job.attempt,
+        kind: change.kind,
+        status: job.status,
+        phase: job.currentPhase,
+        progressPercent: job.progressPercent,
+        detail: change.detail ?? {},
+        createdAt: job.updatedAt,
+      });
+      await em.flush();
+      return job;
+    });
+  }
+
+  /** Records an evidence object (a blob a stage wrote) for a job. */
+  async addEvidence(jobId: string, attempt: number, evidenceType: string, blob: StoredBlobRef, data: Record<string, unknown> = {}): Promise<void> {
+    const em = this.root.fork();
+    em.create(EvidenceRecord, {
+      jobId,
+      attempt,
+      evidenceType,
+      storagePath: blob.key,
+      sha256: blob.sha256,
+      fileSize: blob.size,
+      evidenceData: data,
+      createdAt: new Date(),
+    });
+    await em.flush();
+  }
+
+  /** The job's event log, oldest first. */
+  async events(jobId: string): Promise<{ kind: string; attempt: number; status: string; phase: string; progressPercent: number; createdAt: Date; detail: Record<string, unknown> }[]> {
+    return await this.root.fork().find(JobEvent, { jobId }, { orderBy: { id: "asc" } });
+  }
+
+  /** Evidence records of a job. */
+  async evidence(jobId: string): Promise<{ evidenceType: string; storagePath: string; sha256: string; fileSize: number; attempt: number }[]> {
+    return await this.root.fork().find(EvidenceRecord, { jobId }, { orderBy: { id: "asc" } });
+  }
+}

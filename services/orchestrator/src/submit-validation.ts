@@ -1,0 +1,104 @@
+/**
+ * Validation of SubmitAnalysis: every rule names the field it checks, so a caller's mistake
+ * comes back as InvalidArgument with that field in the message. Defaults from the seeds are
+ * applied here, once.
+ */
+import type { SubmitAnalysisRequest } from "@vexxy/proto";
+import { InvalidFieldError } from "@vexxy/platform";
+import type { StoredConfig } from "./store/entities.js";
+
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+const IMAGE_REF_TRANSPORTS = ["oci:", "oci-archive:", "docker-archive:", "docker://"] as const;
+export const TIMEOUT_MIN_SECONDS = 60;
+export const TIMEOUT_MAX_SECONDS = 900;
+export const TIMEOUT_DEFAULT_SECONDS = 300;
+const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+const MAX_SCRIPT_BYTES = 256 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A submit request after validation, with defaults applied. */
+export interface ValidSubmit {
+  readonly imageRef: string;
+  readonly imageDigest: string;
+  readonly organizationId: string;
+  readonly sbomId: string | null;
+  readonly sbom: Uint8Array | null;
+  readonly report: Uint8Array;
+  readonly config: StoredConfig;
+  readonly callbackUrl: string | null;
+  readonly idempotencyKey: string | null;
+}
+
+/**
+ * Checks a SubmitAnalysis request and applies defaults.
+ * @throws InvalidFieldError naming the first bad field.
+ */
+export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: readonly string[] = IMAGE_REF_TRANSPORTS): ValidSubmit {
+  const imageRef = req.imageRef.trim();
+  if (imageRef === "") throw new InvalidFieldError("image_ref", "image_ref is required");
+  if (!allowedTransports.some((t) => imageRef.startsWith(t))) {
+    throw new InvalidFieldError("image_ref", `image_ref must start with one of ${allowedTransports.join(", ")} (got "${imageRef.slice(0, 80)}")`);
+  }
+  if (!DIGEST_PATTERN.test(req.imageDigest)) {
+    throw new InvalidFieldError("image_digest", `image_digest must be "sha256:" followed by 64 lowercase hex digits (got "${req.imageDigest.slice(0, 80)}")`);
+  }
+  if (req.vulnerabilityReport.length === 0) {
+    throw new InvalidFieldError("vulnerability_report", "vulnerability_report is required (a Grype JSON report)");
+  }
+  if (req.vulnerabilityReport.length > MAX_REPORT_BYTES) {
+    throw new InvalidFieldError("vulnerability_report", `vulnerability_report is larger than ${MAX_REPORT_BYTES} bytes`);
+  }
+  try {
+    JSON.parse(Buffer.from(req.vulnerabilityReport).toString("utf8"));
+  } catch (cause) {
+    throw new InvalidFieldError("vulnerability_report", "vulnerability_report is not valid JSON", { cause });
+  }
+  if (req.sbom.length > MAX_REPORT_BYTES) throw new InvalidFieldError("sbom", `sbom is larger than ${MAX_REPORT_BYTES} bytes`);
+  const c = req.config;
+  const timeout = c?.testTimeoutSeconds ?? TIMEOUT_DEFAULT_SECONDS;
+  if (!Number.isInteger(timeout) || timeout < TIMEOUT_MIN_SECONDS || timeout > TIMEOUT_MAX_SECONDS) {
+    throw new InvalidFieldError("config.test_timeout_seconds", `config.test_timeout_seconds must be between ${TIMEOUT_MIN_SECONDS} and ${TIMEOUT_MAX_SECONDS} (got ${timeout})`);
+  }
+  const testScript = c?.testScript ?? "";
+  if (Buffer.byteLength(testScript) > MAX_SCRIPT_BYTES) {
+    throw new InvalidFieldError("config.test_script", `config.test_script is larger than ${MAX_SCRIPT_BYTES} bytes`);
+  }
+  const ports = [...(c?.ports ?? [])];
+  for (const [i, port] of ports.entries()) {
+    if (port < 1 || port > 65535) throw new InvalidFieldError(`config.ports[${i}]`, `config.ports[${i}] must be 1..65535 (got ${port})`);
+  }
+  const environment: Record<string, string> = {};
+  for (const [name, value] of Object.entries(c?.environment ?? {})) {
+    if (!ENV_NAME.test(name)) throw new InvalidFieldError("config.environment", `config.environment has an invalid variable name "${name.slice(0, 60)}"`);
+    environment[name] = value;
+  }
+  if (req.callbackUrl !== "") {
+    throw new InvalidFieldError("callback_url", "callback_url: completion webhooks are not available in this release; poll GetAnalysis or use WatchAnalysis");
+  }
+  const organizationId = req.organizationId.trim() === "" ? "default" : req.organizationId.trim();
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(organizationId)) {
+    throw new InvalidFieldError("organization_id", "organization_id may hold only letters, digits, '.', '_' and '-' (1..128)");
+  }
+  const idempotencyKey = req.idempotencyKey.trim() === "" ? null : req.idempotencyKey.trim();
+  if (idempotencyKey !== null && idempotencyKey.length > 255) {
+    throw new InvalidFieldError("idempotency_key", "idempotency_key is longer than 255 characters");
+  }
+  return Object.freeze({
+    imageRef,
+    imageDigest: req.imageDigest,
+    organizationId,
+    sbomId: req.sbomId === "" ? null : req.sbomId,
+    sbom: req.sbom.length > 0 ? req.sbom : null,
+    report: req.vulnerabilityReport,
+    config: Object.freeze({
+      testScript,
+      testTimeoutSeconds: timeout,
+      enableFuzzing: c?.enableFuzzing ?? true,
+      enableProfiling: c?.enableProfiling ?? true,
+      ports: Object.freeze(ports),
+      environment: Object.freeze(environment),
+    }),
+    callbackUrl: null,
+    idempotencyKey,
+  });
+}
