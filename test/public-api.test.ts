@@ -86,7 +86,7 @@ describe("the public AnalysisService on the real mesh", function () {
   it("cancels a running job: CANCELLED, its sandbox torn down, results refused with FailedPrecondition", async () => {
     const submitted = await client.unary(
       "submitAnalysis",
-      demoSubmit(demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_HOLD_SECONDS: "240" }, ports: [], testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }),
+      demoSubmit(demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_SLEEP_SECONDS: "240" }, ports: [], testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }),
     );
     await waitFor(client, submitted.jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
     const prefix = `vexxy-${submitted.jobId.slice(0, 12)}`;
