@@ -1,0 +1,86 @@
+/**
+ * Wires the orchestrator: Postgres (MikroORM, schema "orchestrator"), object storage, the
+ * event bus, the public API server, the job-event consumer and the reconciler.
+ */
+import { AnalysisService } from "@vexxy/proto";
+import { connectEventBus, type EventBus } from "@vexxy/events";
+import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
+import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import type { OrchestratorConfig } from "./config.js";
+import { openOrchestratorOrm } from "./store/orm.js";
+import { JobStore } from "./store/job-store.js";
+import { JobLifecycle } from "./job-lifecycle.js";
+import { JobWatchHub } from "./job-watch-hub.js";
+import { analysisHandlers } from "./analysis-handlers.js";
+import { routes } from "./server.js";
+import { consumeJobEvents } from "./events/job-events-consumer.js";
+import { startReconciler } from "./reconciler.js";
+import { withConnectErrors } from "./errors.js";
+
+export interface RunningOrchestrator {
+  readonly port: number;
+  readonly url: string;
+  readonly store: JobStore;
+  close(): Promise<void>;
+}
+
+export interface OrchestratorOverrides {
+  readonly logger?: Logger;
+  readonly bus?: EventBus;
+  readonly blobs?: BlobStore;
+}
+
+/**
+ * Starts the orchestrator.
+ * @throws when Postgres, NATS or the object store cannot be reached, or the port is taken.
+ */
+export async function startOrchestratorService(config: OrchestratorConfig, overrides: OrchestratorOverrides = {}): Promise<RunningOrchestrator> {
+  const logger = overrides.logger ?? createLogger("orchestrator", { level: config.logLevel });
+  const orm = await openOrchestratorOrm(config.databaseUrl);
+  const closers: (() => Promise<void>)[] = [() => orm.close(true)];
+  try {
+    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "orchestrator", streamName: config.natsStream, logger }));
+    if (overrides.bus === undefined) closers.push(() => bus.close());
+    const store = new JobStore(orm.em);
+    const hub = new JobWatchHub();
+    const lifecycle = new JobLifecycle(store, bus, hub, config, logger);
+    const handlers = withConnectErrors(
+      analysisHandlers({
+        store,
+        blobs,
+        lifecycle,
+        hub,
+        logger,
+        imageTransports: config.imageTransports,
+        estimatedDurationMinutes: 10,
+        watchPollMs: config.watchPollMs,
+      }),
+      logger,
+    );
+    const server = await startServer({
+      serviceName: "orchestrator",
+      host: config.host,
+      port: config.port,
+      routes: routes(handlers),
+      services: [AnalysisService],
+      logger,
+    });
+    closers.push(() => server.close());
+    const subscription = await consumeJobEvents(bus, lifecycle, { ackWaitMs: config.eventAckWaitMs });
+    closers.push(() => subscription.stop());
+    const reconciler = startReconciler(lifecycle, config.reconcileIntervalMs, logger);
+    closers.push(() => reconciler.stop());
+    return {
+      port: server.port,
+      url: server.url,
+      store,
+      async close() {
+        for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error("close failed", { error: String(err) }));
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}

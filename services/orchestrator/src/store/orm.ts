@@ -1,0 +1,17 @@
+/** Opens the orchestrator's schema with its entities and runs its committed migrations. */
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { openOrm } from "@vexxy/ledger";
+import { ORCHESTRATOR_ENTITIES } from "./entities.js";
+import { Migration20261122230000 } from "./migrations/Migration20261122230000.js";
+
+export const ORCHESTRATOR_SCHEMA = "orchestrator";
+
+/** Connects, creates the schema if absent and applies pending migrations. */
+export async function openOrchestratorOrm(databaseUrl: string): Promise<MikroORM> {
+  return await openOrm({
+    databaseUrl,
+    schema: ORCHESTRATOR_SCHEMA,
+    entities: [...ORCHESTRATOR_ENTITIES],
+    migrations: [{ name: "Migration20261122230000", class: Migration20261122230000 }],
+  });
+}
