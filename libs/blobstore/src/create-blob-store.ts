@@ -1,0 +1,24 @@
+/** The composition-root helper: BLOB_STORE_URL in, a ready BlobStore out. */
+import type { BlobStore } from "./blob-store.js";
+import { parseBlobStoreUrl, type BlobStoreLocation } from "./blob-store-url.js";
+import { FilesystemBlobStore } from "./filesystem-blob-store.js";
+import type { BlobStoreLogger } from "./logger.js";
+import { S3BlobStore } from "./s3-blob-store.js";
+
+export interface CreateBlobStoreOptions {
+  readonly logger?: BlobStoreLogger;
+}
+
+/**
+ * Builds the store a BLOB_STORE_URL (string) or an already parsed location names; for S3 it
+ * waits until the bucket and its retention rule are ensured, so a bad endpoint or credentials
+ * fail at start-up. Throws BlobStoreConfigError (naming BLOB_STORE_URL) for a bad URL and
+ * BlobStoreError when the S3 server cannot be prepared.
+ */
+export async function createBlobStore(url: string | BlobStoreLocation, options: CreateBlobStoreOptions = {}): Promise<BlobStore> {
+  const location = typeof url === "string" ? parseBlobStoreUrl(url) : url;
+  if (location.kind === "filesystem") return new FilesystemBlobStore(location.rootDir);
+  const store = new S3BlobStore({ ...location.options, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+  await store.ready();
+  return store;
+}
