@@ -18,6 +18,8 @@ export interface PostgresServer {
   /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` (the maintenance database). */
   readonly url: string;
   readonly port: number;
+  /** The temp dir holding the data directory; gone after stop(). */
+  readonly dir: string;
   /** Creates a database named `name` and returns its URL. Throws PostgresServerError on a bad name. */
   createDatabase(name: string): Promise<string>;
   /** Ends the server process and removes its data dir; safe to call twice. */
@@ -137,6 +139,7 @@ function handle(
   return {
     url,
     port,
+    dir: dir.path,
     async createDatabase(name: string): Promise<string> {
       if (!DATABASE_NAME.test(name)) {
         throw new PostgresServerError(`database name ${JSON.stringify(name)} must match ${DATABASE_NAME.source}`);
