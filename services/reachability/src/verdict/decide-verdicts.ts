@@ -1,0 +1,248 @@
+/**
+ * The reachability decision: for every (vulnerability, package) row of the scan, a Verdict
+ * with status, justification, confidence, a reason in words and the evidence behind it.
+ *
+ * Rules, in order (fail closed: when unsure, under_investigation):
+ *  1. the package's ecosystem was not read by the catalogue      -> under_investigation
+ *  2. no package of that name in a read ecosystem                 -> not_affected / component_not_present
+ *  3. present only in another version                             -> under_investigation
+ *  4. a file of it executed, opened successfully, or the ELF
+ *     interpreter of an executed binary                           -> affected
+ *  5. no file list to map                                         -> under_investigation
+ *  6. the trace is incomplete, the run ended badly, a relative
+ *     open or an unseen "#!" interpreter could be its file        -> under_investigation
+ *  7. otherwise                                                   -> not_affected / vulnerable_code_not_in_execute_path
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  EvidenceSchema,
+  VerdictSchema,
+  VexJustification,
+  VexStatus,
+  type BlobRef,
+  type CataloguedPackage,
+  type Evidence,
+  type ExecutionProfile,
+  type ImageCatalogue,
+  type ProfileSummary,
+  type Verdict,
+} from "@vexxy/proto";
+import type { ScanFinding, VulnerabilityReport } from "../scan/scan-report.js";
+import {
+  AFFECTED_CODE_CONFIDENCE,
+  AFFECTED_DATA_CONFIDENCE,
+  COMPONENT_NOT_PRESENT_CONFIDENCE,
+  UNDER_INVESTIGATION_CONFIDENCE,
+  notInExecutePathConfidence,
+} from "./confidence.js";
+import { canonicalEcosystem } from "./ecosystem.js";
+import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch } from "./package-identity.js";
+import { buildProfileSummary, coveragePercent } from "./profile-summary.js";
+import { analyseReach, type ReachAnalysis, type Touch } from "./reach-analysis.js";
+import { assessTrace, describeOutcome, type TraceAssessment } from "./trace-quality.js";
+
+/** What a scoring needs. */
+export interface ReachabilityInputs {
+  readonly catalogue: ImageCatalogue;
+  readonly profile: ExecutionProfile;
+  readonly report: VulnerabilityReport;
+  /** The stored profile, echoed in the summary. */
+  readonly profileRef?: BlobRef;
+}
+
+/** Verdicts in scan order (one per distinct vulnerability and package) and the profile summary. */
+export interface ReachabilityResult {
+  readonly verdicts: Verdict[];
+  readonly summary: ProfileSummary;
+}
+
+// Enough paths for an engineer to check; the count of the rest goes in one more entry.
+const MAX_EVIDENCE_PATHS = 12;
+const CODE_PATH = /(\.so(\.[0-9][0-9.]*)?$)|(\/s?bin\/[^/]+$)|(\/libexec\/)/;
+
+interface Context {
+  readonly catalogue: ImageCatalogue;
+  readonly profile: ExecutionProfile;
+  readonly analysis: ReachAnalysis;
+  readonly trace: TraceAssessment;
+  readonly readEcosystems: ReadonlySet<string>;
+  readonly byName: ReadonlyMap<string, Array<{ index: number; pkg: CataloguedPackage; version: string; arch: string }>>;
+  readonly countByEcosystem: ReadonlyMap<string, number>;
+  readonly coverage: number;
+}
+
+type Decision = Pick<Verdict, "status" | "justification" | "confidence" | "reason"> & { evidence: Evidence[] };
+
+/**
+ * Scores every finding of the report against the catalogue and the profile.
+ * Pure; never throws on odd input (unknown ecosystems, unresolvable paths): those become
+ * under_investigation.
+ */
+export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResult {
+  const { catalogue, profile } = inputs;
+  const analysis = analyseReach(catalogue, profile);
+  const byName = new Map<string, Array<{ index: number; pkg: CataloguedPackage; version: string; arch: string }>>();
+  const countByEcosystem = new Map<string, number>();
+  catalogue.packages.forEach((pkg, index) => {
+    const id = cataloguedPackageIdentity(pkg);
+    const key = `${id.ecosystem}\u0000${id.name}`;
+    const list = byName.get(key) ?? [];
+    list.push({ index, pkg, version: id.version, arch: id.arch });
+    byName.set(key, list);
+    countByEcosystem.set(id.ecosystem, (countByEcosystem.get(id.ecosystem) ?? 0) + 1);
+  });
+  const context: Context = {
+    catalogue,
+    profile,
+    analysis,
+    trace: assessTrace(profile),
+    readEcosystems: new Set(catalogue.ecosystems.map(canonicalEcosystem)),
+    byName,
+    countByEcosystem,
+    coverage: coveragePercent(catalogue, analysis),
+  };
+
+  const verdicts: Verdict[] = [];
+  const seen = new Map<string, Verdict>();
+  for (const finding of inputs.report.findings) {
+    const key = [finding.vulnerabilityId, finding.pkg.type, finding.pkg.name, finding.pkg.version, finding.pkg.purl].join("\u0000");
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      for (const alias of finding.aliases) if (!earlier.aliases.includes(alias)) earlier.aliases.push(alias);
+      continue;
+    }
+    const decision = decide(finding, context);
+    const verdict = create(VerdictSchema, {
+      vulnerabilityId: finding.vulnerabilityId,
+      aliases: [...finding.aliases],
+      packageName: finding.pkg.name,
+      packageVersion: finding.pkg.version,
+      packagePurl: finding.pkg.purl,
+      packageType: finding.pkg.type,
+      severity: finding.severity,
+      ...decision,
+    });
+    seen.set(key, verdict);
+    verdicts.push(verdict);
+  }
+  return { verdicts, summary: buildProfileSummary(profile, catalogue, analysis, inputs.profileRef) };
+}
+
+function decide(finding: ScanFinding, ctx: Context): Decision {
+  const id = scanPackageIdentity(finding.pkg);
+  const label = `${finding.pkg.name}${finding.pkg.version !== "" ? ` ${finding.pkg.version}` : ""}`;
+
+  if (id.ecosystem === "" || !ctx.readEcosystems.has(id.ecosystem)) {
+    const read = ctx.catalogue.ecosystems.length > 0 ? ctx.catalogue.ecosystems.join(", ") : "none";
+    return underInvestigation(
+      UNDER_INVESTIGATION_CONFIDENCE.ecosystemNotRead,
+      `${label} is a ${finding.pkg.type || id.ecosystem || "package of unknown type"} package, and the image catalogue read only these package databases: ${read}; whether it is installed and whether it ran cannot be decided from this analysis`,
+      [evidence("ecosystem_not_catalogued", "", `package ecosystem "${id.ecosystem || "unknown"}" not among the catalogued ecosystems (${read})`)],
+    );
+  }
+
+  const sameName = ctx.byName.get(`${id.ecosystem}\u0000${id.name}`) ?? [];
+  if (sameName.length === 0) {
+    const listed = ctx.countByEcosystem.get(id.ecosystem) ?? 0;
+    return {
+      status: VexStatus.NOT_AFFECTED,
+      justification: VexJustification.COMPONENT_NOT_PRESENT,
+      confidence: COMPONENT_NOT_PRESENT_CONFIDENCE,
+      reason: `${label} is not installed in the image: its ${id.ecosystem} package database was read and lists ${listed} packages, none named "${finding.pkg.name}"`,
+      evidence: [evidence("package_absent", "", `no ${id.ecosystem} package named "${finding.pkg.name}" among ${listed} catalogued ${id.ecosystem} packages`)],
+    };
+  }
+
+  let matched = id.version === "" ? sameName : sameName.filter((c) => versionsMatch(id.version, c.version));
+  if (matched.length === 0) {
+    const installed = sameName.map((c) => c.version).join(", ");
+    return underInvestigation(
+      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      `the scan names ${label}, but the image holds ${finding.pkg.name} in version ${installed}; the scan does not describe this image's package, so no claim is made`,
+      [evidence("version_mismatch", "", `scan version "${id.version}", installed ${installed}`)],
+    );
+  }
+  if (id.arch !== "" && matched.length > 1) {
+    const sameArch = matched.filter((c) => c.arch === id.arch || c.arch === "all" || c.arch === "");
+    if (sameArch.length > 0) matched = sameArch;
+  }
+
+  const touches = matched.flatMap((c) => ctx.analysis.touches.get(c.index) ?? []);
+  if (touches.length > 0) return affected(label, touches);
+
+  if (!matched.some((c) => ctx.analysis.index.hasFileList(c.index))) {
+    return underInvestigation(
+      UNDER_INVESTIGATION_CONFIDENCE.noFileList,
+      `${label} is installed but its package database entry lists no files, so the traced file accesses cannot be mapped to it`,
+      [evidence("no_file_list", "", `${finding.pkg.name} has no file list in the image catalogue`)],
+    );
+  }
+
+  const gaps: Evidence[] = ctx.trace.gaps.map((gap) => evidence("trace_incomplete", "", gap));
+  for (const c of matched) {
+    for (const suspect of ctx.analysis.relativeSuspects.get(c.index) ?? []) {
+      gaps.push(evidence("relative_open", suspect.relativePath,
+        `opened through a relative path whose directory the tracer could not resolve; it could be this package's ${suspect.packageFile}`));
+    }
+    const interpreterFiles = ctx.analysis.index.interpreterFilesOf(c.index);
+    if (interpreterFiles.length > 0) {
+      for (const executed of ctx.analysis.executedWithoutKnownInterpreter) {
+        gaps.push(evidence("interpreter_unknown", executed,
+          `executed with no ELF interpreter recorded in the catalogue (a script or a static binary); a script's "#!" interpreter runs without a traced open, and this package ships ${interpreterFiles.slice(0, 3).join(", ")}`));
+      }
+    }
+  }
+  if (gaps.length > 0) {
+    return underInvestigation(
+      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      `${label} is installed and none of its files was seen in use, but the trace cannot rule out its use: ${gaps.slice(0, 3).map((g) => g.path !== "" ? `${g.path}: ${g.detail}` : g.detail).join("; ")}${gaps.length > 3 ? `; and ${gaps.length - 3} more` : ""}`,
+      gaps.slice(0, MAX_EVIDENCE_PATHS),
+    );
+  }
+
+  const files = new Set(matched.flatMap((c) => c.pkg.files)).size;
+  const present = new Set(matched.flatMap((c) => c.pkg.resolvedFiles)).size;
+  const profile = ctx.profile;
+  const run = `${profile.durationSeconds.toFixed(1)} s, ${describeOutcome(profile.outcome)}`;
+  return {
+    status: VexStatus.NOT_AFFECTED,
+    justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+    confidence: notInExecutePathConfidence({ durationSeconds: profile.durationSeconds, outcome: profile.outcome, coveragePercent: ctx.coverage }),
+    reason: `${label} is installed (${files} listed files, ${present} present in the image), but none of its files was opened or executed, nor used as an ELF interpreter, during a complete ${profile.tracer || "tracer"} trace of the run (${run}); ${ctx.analysis.touchedPackages} of ${ctx.catalogue.packages.length} catalogued packages were used`,
+    evidence: [
+      evidence("no_file_touched", "", `none of ${files} listed files (${present} present after resolving symlinks) among ${profile.files.length} traced paths`),
+      evidence("trace_complete", "", `tracer ${profile.tracer || "unknown"} attached before start and reported no loss; ${profile.eventsTraced} events; run ${run}; code coverage ${ctx.coverage}% of packages`),
+    ],
+  };
+}
+
+function affected(label: string, touches: readonly Touch[]): Decision {
+  const ordered = [...touches].sort((a, b) => rank(a) - rank(b));
+  const code = ordered.some((t) => t.kind !== "file_opened" || CODE_PATH.test(t.path));
+  const shown = ordered.slice(0, 3).map((t) => `${t.path} ${t.detail}`).join("; ");
+  const list = ordered.slice(0, MAX_EVIDENCE_PATHS).map((t) => evidence(t.kind, t.path, t.detail));
+  if (ordered.length > MAX_EVIDENCE_PATHS) {
+    list.push(evidence("more_files", "", `${ordered.length - MAX_EVIDENCE_PATHS} more files of the package were used`));
+  }
+  return {
+    status: VexStatus.AFFECTED,
+    justification: VexJustification.UNSPECIFIED,
+    confidence: code ? AFFECTED_CODE_CONFIDENCE : AFFECTED_DATA_CONFIDENCE,
+    reason: `${label} was used during the traced run (${ordered.length} of its files): ${shown}${ordered.length > 3 ? "; ..." : ""}`,
+    evidence: list,
+  };
+}
+
+function rank(touch: Touch): number {
+  if (touch.kind === "executed") return 0;
+  if (touch.kind === "elf_interpreter") return 1;
+  return CODE_PATH.test(touch.path) ? 2 : 3;
+}
+
+function underInvestigation(confidence: number, reason: string, list: Evidence[]): Decision {
+  return { status: VexStatus.UNDER_INVESTIGATION, justification: VexJustification.UNSPECIFIED, confidence, reason, evidence: list };
+}
+
+function evidence(kind: string, path: string, detail: string): Evidence {
+  return create(EvidenceSchema, { kind, path, detail });
+}

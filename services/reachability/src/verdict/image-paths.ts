@@ -1,0 +1,80 @@
+/**
+ * Path resolution inside the image root, from the catalogue's symlink table alone (no disk):
+ * merged /usr (/lib -> usr/lib), soname links (libfoo.so.1 -> libfoo.so.1.2.3), alternatives.
+ * Both the profile's paths and the packages' listed paths go through it before matching.
+ */
+
+// The kernel's own limit on symlinks followed in one lookup.
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Lexically normalises an absolute path: collapses repeated slashes and "." segments and drops
+ * a trailing slash; ".." is kept (only the resolver may apply it, after following links).
+ * Returns "" for a relative path.
+ */
+export function normaliseAbsolute(path: string): string {
+  if (!path.startsWith("/")) return "";
+  const parts = path.split("/").filter((part) => part !== "" && part !== ".");
+  return `/${parts.join("/")}`;
+}
+
+/** Resolves paths against an image's symlink table, caching the answers. */
+export class ImagePathResolver {
+  private readonly links: ReadonlyMap<string, string>;
+  private readonly cache = new Map<string, string | undefined>();
+
+  /** @param symlinks absolute path inside the image -> raw link target (ImageCatalogue.symlinks). */
+  constructor(symlinks: Readonly<Record<string, string>>) {
+    const links = new Map<string, string>();
+    for (const [path, target] of Object.entries(symlinks)) {
+      const key = normaliseAbsolute(path);
+      if (key !== "" && key !== "/") links.set(key, target);
+    }
+    this.links = links;
+  }
+
+  /**
+   * The path with every symlink in it followed inside the image root (absolute targets are
+   * relative to the image root; ".." never climbs above it). Returns undefined for a relative
+   * path or a link loop.
+   */
+  resolve(path: string): string | undefined {
+    const start = normaliseAbsolute(path);
+    if (start === "") return undefined;
+    if (this.cache.has(start)) return this.cache.get(start);
+    const resolved = this.walk(start);
+    this.cache.set(start, resolved);
+    return resolved;
+  }
+
+  /** Whether path (as given) is itself a symlink in the image. */
+  isLink(path: string): boolean {
+    return this.links.has(normaliseAbsolute(path));
+  }
+
+  private walk(start: string): string | undefined {
+    let pending = start.split("/").filter((part) => part !== "");
+    let done: string[] = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const [part, ...rest] = pending;
+      pending = rest;
+      if (part === undefined || part === "" || part === ".") continue;
+      if (part === "..") {
+        done.pop();
+        continue;
+      }
+      const candidate = `/${[...done, part].join("/")}`;
+      const target = this.links.get(candidate);
+      if (target === undefined) {
+        done.push(part);
+        continue;
+      }
+      hops += 1;
+      if (hops > MAX_LINK_HOPS) return undefined;
+      if (target.startsWith("/")) done = [];
+      pending = [...target.split("/").filter((p) => p !== ""), ...pending];
+    }
+    return `/${done.join("/")}`;
+  }
+}
