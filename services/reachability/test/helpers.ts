@@ -4,16 +4,9 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { create, fromJsonString } from "@bufbuild/protobuf";
-import {
-  CataloguedPackageSchema,
-  ExecutionProfileSchema,
-  FileAccessSchema,
-  ImageCatalogueSchema,
-  WorkloadOutcome,
-  type ExecutionProfile,
-  type FileAccess,
-  type ImageCatalogue,
-} from "@vexxy/proto";
+import { CataloguedPackageSchema, WorkloadOutcome } from "@vexxy/proto";
+import { ExecutionProfileSchema, FileAccessSchema, ImageCatalogueSchema } from "../src/artifact-schemas.js";
+import type { ExecutionProfile, FileAccess, ImageCatalogue } from "@vexxy/proto";
 
 export interface PkgSpec {
   readonly name: string;
@@ -51,8 +44,11 @@ export function access(path: string, kind: "open" | "exec" = "open", ok = 1, fai
   return create(FileAccessSchema, { path, access: kind, countOk: BigInt(ok), countFailed: BigInt(failed), firstSeenNs: 1n, firstPid: 1 });
 }
 
+/** Fields a test may override in a profile. */
+export type ProfileOverrides = Partial<Omit<ExecutionProfile, "$typeName">>;
+
 /** A complete profile of a run that exited 0 after 20 s, unless overridden. */
-export function profile(files: readonly FileAccess[], overrides: Partial<Omit<ExecutionProfile, "$typeName">> = {}): ExecutionProfile {
+export function profile(files: readonly FileAccess[], overrides: ProfileOverrides = {}): ExecutionProfile {
   return create(ExecutionProfileSchema, {
     jobId: "job-1",
     attempt: 1,

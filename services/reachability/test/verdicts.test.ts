@@ -3,7 +3,7 @@ import { VexJustification, VexStatus, WorkloadOutcome, type ExecutionProfile, ty
 import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
 import { notInExecutePathConfidence } from "../src/verdict/confidence.js";
 import { scoreReachability } from "../src/verdict/decide-verdicts.js";
-import { access, catalogue, grypeMatch, profile } from "./helpers.js";
+import { access, catalogue, grypeMatch, profile, type ProfileOverrides } from "./helpers.js";
 
 const LIBC = {
   name: "libc6",
@@ -63,6 +63,18 @@ describe("reachability verdicts", () => {
       });
       const run = profile([access("/usr/bin/x", "exec"), access("/usr/lib/x86_64-linux-gnu/libfoo.so.1.2.3")]);
       assert.equal(only(score([grypeMatch("CVE-1", "libfoo1", "1")], run, image)).status, VexStatus.AFFECTED);
+    });
+
+    it("does not credit a package whose only link points at another package's file (libc-bin's /usr/bin/ld.so)", () => {
+      const image = catalogue([LIBC, { name: "libc-bin", version: "2.36-9+deb12u4", files: ["/usr/bin/ld.so", "/sbin/ldconfig"] }, TAR], {
+        symlinks: { "/usr/bin/ld.so": "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2": "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" },
+        interpreters: INTERP,
+      });
+      const [libc, libcBin] = score([grypeMatch("CVE-A", "libc6", "2.36-9+deb12u4"), grypeMatch("CVE-B", "libc-bin", "2.36-9+deb12u4")], profile(TAR_RUN), image);
+      assert.equal(libc?.status, VexStatus.AFFECTED);
+      assert.equal(libcBin?.justification, VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH, libcBin?.reason);
+      const viaLink = score([grypeMatch("CVE-B", "libc-bin", "2.36-9+deb12u4")], profile([...TAR_RUN, access("/usr/bin/ld.so", "exec")]), image);
+      assert.equal(viaLink[0]?.status, VexStatus.AFFECTED, "running the link itself uses libc-bin's file");
     });
 
     it("counts the ELF interpreter (PT_INTERP) of an executed binary even when the loader was never opened", () => {
@@ -138,13 +150,14 @@ describe("reachability verdicts", () => {
     });
 
     const untouchedApt = [grypeMatch("CVE-2011-3374", "apt", "2.6.1")];
-    for (const [what, overrides, pattern] of [
+    const cases: Array<[string, ProfileOverrides, RegExp]> = [
       ["the trace is marked incomplete", { complete: false }, /incomplete/],
       ["the trace reports a loss", { lossReasons: ["map @open reached BPFTRACE_MAP_KEYS_MAX"] }, /BPFTRACE_MAP_KEYS_MAX/],
       ["the workload exited with an error", { outcome: WorkloadOutcome.EXITED_ERROR }, /non-zero exit/],
       ["the workload was killed for a limit", { outcome: WorkloadOutcome.LIMIT_KILLED }, /resource limit/],
       ["the outcome was not recorded", { outcome: WorkloadOutcome.UNSPECIFIED }, /unrecorded/],
-    ] as const) {
+    ];
+    for (const [what, overrides, pattern] of cases) {
       it(`keeps an untouched package under investigation when ${what}`, () => {
         const v = only(score(untouchedApt, profile(TAR_RUN, overrides)));
         assert.equal(v.status, VexStatus.UNDER_INVESTIGATION);

@@ -18,27 +18,48 @@ export class PackageFileIndex {
   private readonly interpreterFiles = new Map<number, string[]>();
   private readonly fileLists: boolean[];
 
-  /** Indexes every package of the catalogue (index = position in catalogue.packages). */
+  /**
+   * Indexes every package of the catalogue (index = position in catalogue.packages).
+   * A listed file that is itself a symlink gives its package the link's own path; the file it
+   * points to is credited to that package only when no package lists the target as a regular
+   * file (libc-bin's /usr/bin/ld.so link does not make libc-bin the owner of libc6's loader).
+   * The catalogue's resolved_files are link targets, credited the same way.
+   */
   constructor(catalogue: ImageCatalogue, private readonly resolver: ImagePathResolver) {
     this.fileLists = catalogue.packages.map((pkg) => pkg.files.length > 0 || pkg.resolvedFiles.length > 0);
+    const linkTargets: Array<{ path: string; pkg: number }> = [];
     catalogue.packages.forEach((pkg, i) => {
-      const spellings = new Set<string>();
-      for (const listed of [...pkg.files, ...pkg.resolvedFiles]) {
+      for (const listed of pkg.files) {
         const path = normaliseAbsolute(listed);
         if (path === "" || path === "/") continue;
-        spellings.add(path);
-        const resolved = resolver.resolve(path);
-        if (resolved !== undefined && resolved !== "/") spellings.add(resolved);
-      }
-      for (const path of spellings) {
+        const located = this.resolveParent(path);
         this.add(path, i);
-        if (INTERPRETER_NAME.test(basename(path)) && BIN_DIR.test(path)) {
-          const list = this.interpreterFiles.get(i) ?? [];
-          list.push(path);
-          this.interpreterFiles.set(i, list);
+        if (located !== undefined) this.add(located, i);
+        if (located !== undefined && resolver.isLink(located)) {
+          const target = resolver.resolve(path);
+          if (target !== undefined && target !== "/") linkTargets.push({ path: target, pkg: i });
         }
       }
+      for (const listed of pkg.resolvedFiles) {
+        const path = normaliseAbsolute(listed);
+        if (path === "" || path === "/") continue;
+        // With no file list the resolved list is all there is: take it as owned.
+        if (pkg.files.length === 0) this.add(path, i);
+        else linkTargets.push({ path, pkg: i });
+      }
     });
+    const directlyOwned = new Set(this.owners.keys());
+    for (const { path, pkg } of linkTargets) {
+      if (!directlyOwned.has(path)) this.add(path, pkg);
+    }
+    for (const [path, pkgs] of this.owners) {
+      if (!INTERPRETER_NAME.test(basename(path)) || !BIN_DIR.test(path)) continue;
+      for (const pkg of pkgs) {
+        const list = this.interpreterFiles.get(pkg) ?? [];
+        if (!list.includes(path)) list.push(path);
+        this.interpreterFiles.set(pkg, list);
+      }
+    }
   }
 
   /** Packages owning the path as given or after resolving its symlinks. */
@@ -75,6 +96,15 @@ export class PackageFileIndex {
   /** The package's files that look like a script interpreter in a bin directory. */
   interpreterFilesOf(pkg: number): readonly string[] {
     return this.interpreterFiles.get(pkg) ?? [];
+  }
+
+  /** The path with its directories' symlinks resolved, the last component kept as is. */
+  private resolveParent(path: string): string | undefined {
+    const cut = path.lastIndexOf("/");
+    if (cut <= 0) return path;
+    const parent = this.resolver.resolve(path.slice(0, cut));
+    if (parent === undefined) return undefined;
+    return `${parent === "/" ? "" : parent}/${path.slice(cut + 1)}`;
   }
 
   private add(path: string, pkg: number): void {
