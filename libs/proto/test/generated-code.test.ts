@@ -16,3 +16,15 @@ describe("@vexxy/proto", () => {
     assert.ok(names.includes("grpc/reflection/v1/reflection.proto"));
   });
 });
+
+describe("@vexxy/proto exports", () => {
+  it("exports every generated message schema under one unambiguous name (a clash would drop it from the star export)", async () => {
+    const index = (await import("@vexxy/proto")) as Record<string, unknown>;
+    const missing: string[] = [];
+    for (const file of allFiles) {
+      if (file.proto.package.startsWith("grpc.")) continue;
+      for (const message of file.messages) if (index[`${message.name}Schema`] === undefined) missing.push(`${file.proto.package}.${message.name}`);
+    }
+    assert.deepEqual(missing, []);
+  });
+});

@@ -4,12 +4,12 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  ExecutionProfileSchema as ApiExecutionProfileSchema,
+  ExecutionProfileSummarySchema as ApiExecutionProfileSchema,
   ReachabilityResultSchema,
   VexJustification,
   VexStatus,
   WorkloadOutcome,
-  type ExecutionProfile as ApiExecutionProfile,
+  type ExecutionProfileSummary as ApiExecutionProfile,
   type ProfileSummary,
   type ReachabilityResult,
   type Verdict,
