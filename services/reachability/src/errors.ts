@@ -29,14 +29,26 @@ export class ArtifactDecodeError extends Error {
   }
 }
 
-/** No verdicts were recorded for the job (never scored, or still running). */
+/**
+ * No verdicts are recorded for the job. `states` are the job's reachability ledger states:
+ * empty (never scored: NotFound), or "started"/"failed"/"cancelled" (FailedPrecondition).
+ */
 export class VerdictsNotFoundError extends Error {
   readonly jobId: string;
+  readonly states: readonly string[];
 
-  constructor(jobId: string, options?: { cause?: unknown }) {
-    super(`no verdicts for job ${jobId}`, options);
+  constructor(jobId: string, states: readonly string[] = [], options?: { cause?: unknown }) {
+    super(
+      states.includes("started")
+        ? `job_id: the verdicts of job ${jobId} are still being computed`
+        : states.length > 0
+          ? `job_id: job ${jobId} has no verdicts (reachability ${states.join(", ")})`
+          : `job_id: no verdicts for job ${jobId}`,
+      options,
+    );
     this.name = "VerdictsNotFoundError";
     this.jobId = jobId;
+    this.states = states;
   }
 }
 

@@ -1,0 +1,43 @@
+/**
+ * Reachability configuration, read from the environment once and frozen.
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | HOST | 127.0.0.1 | listen address |
+ * | PORT | 50054 | gRPC/Connect port (0: any free port) |
+ * | NATS_URL | nats://127.0.0.1:4222 | NATS server |
+ * | NATS_STREAM | VEXXY | JetStream stream |
+ * | DATABASE_URL | (required) | postgres://... for the stage ledger (schema "reachability") |
+ * | BLOB_STORE_URL | file:///var/lib/vexxy/blobs | object storage (file:// or s3://) |
+ * | LOG_LEVEL | info | debug, info, warn, error |
+ * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
+ */
+import { env, loadConfig } from "@vexxy/platform";
+
+export interface ReachabilityConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly natsUrl: string;
+  readonly natsStream: string;
+  readonly databaseUrl: string;
+  readonly blobStoreUrl: string;
+  readonly logLevel: string;
+  readonly eventAckWaitMs: number;
+}
+
+/**
+ * Reads the configuration.
+ * @throws ConfigError naming every bad variable.
+ */
+export function readReachabilityConfig(): ReachabilityConfig {
+  return loadConfig(() => ({
+    host: env.string("HOST", { default: "127.0.0.1" }),
+    port: env.port("PORT", { default: 50054 }),
+    natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
+    natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
+    databaseUrl: env.string("DATABASE_URL"),
+    blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
+    logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+    eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
+  }));
+}
