@@ -5,7 +5,7 @@
 import { fromJsonString } from "@bufbuild/protobuf";
 import type { ExecutionProfile, ImageCatalogue, ProfileReady } from "@vexxy/proto";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { ExecutionProfileSchema, ImageCatalogueSchema } from "./artifact-schemas.js";
+import { ExecutionProfileSchema, ImageCatalogueSchema } from "@vexxy/proto";
 import { ArtifactDecodeError } from "./errors.js";
 
 /**

@@ -17,7 +17,6 @@ export {
   UNDER_INVESTIGATION_CONFIDENCE,
   notInExecutePathConfidence,
 } from "./verdict/confidence.js";
-export { ImageCatalogueSchema, ExecutionProfileSchema, FileAccessSchema } from "./artifact-schemas.js";
 export { decodeCatalogue, decodeProfile, tightenProfile } from "./artifacts.js";
 export { ArtifactDecodeError, InvalidRequestError, ScanFormatError, VerdictsNotFoundError } from "./errors.js";
 export { readReachabilityConfig, type ReachabilityConfig } from "./config.js";

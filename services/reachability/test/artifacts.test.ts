@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { ProfileReadySchema, WorkloadOutcome } from "@vexxy/proto";
-import { ExecutionProfileSchema, ImageCatalogueSchema } from "../src/artifact-schemas.js";
+import { ExecutionProfileSchema, ImageCatalogueSchema } from "@vexxy/proto";
 import { decodeCatalogue, decodeProfile, tightenProfile } from "../src/artifacts.js";
 import { ArtifactDecodeError } from "../src/errors.js";
 import { access, catalogue, profile } from "./helpers.js";

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { create, fromJsonString } from "@bufbuild/protobuf";
 import { CataloguedPackageSchema, WorkloadOutcome } from "@vexxy/proto";
-import { ExecutionProfileSchema, FileAccessSchema, ImageCatalogueSchema } from "../src/artifact-schemas.js";
+import { ExecutionProfileSchema, FileAccessSchema, ImageCatalogueSchema } from "@vexxy/proto";
 import type { ExecutionProfile, FileAccess, ImageCatalogue } from "@vexxy/proto";
 
 export interface PkgSpec {

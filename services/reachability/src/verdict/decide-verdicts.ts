@@ -136,7 +136,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     const read = ctx.catalogue.ecosystems.length > 0 ? ctx.catalogue.ecosystems.join(", ") : "none";
     return underInvestigation(
       UNDER_INVESTIGATION_CONFIDENCE.ecosystemNotRead,
-      `${label} is a ${finding.pkg.type || id.ecosystem || "package of unknown type"} package, and the image catalogue read only these package databases: ${read}; whether it is installed and whether it ran cannot be decided from this analysis`,
+      `${label} is a package of type "${finding.pkg.type || id.ecosystem || "unknown"}", and the image catalogue read only these package databases: ${read}; whether it is installed and whether it ran cannot be decided from this analysis`,
       [evidence("ecosystem_not_catalogued", "", `package ecosystem "${id.ecosystem || "unknown"}" not among the catalogued ecosystems (${read})`)],
     );
   }
