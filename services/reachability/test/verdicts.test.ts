@@ -186,6 +186,12 @@ describe("reachability verdicts", () => {
       assert.match(rel?.detail ?? "", /\/usr\/lib\/x86_64-linux-gnu\/libapt-private\.so\.0\.0\.0/);
     });
 
+    it("treats a relative path among the traced files (a relative execve) like an unresolved relative open", () => {
+      const v = only(score(untouchedApt, profile([...TAR_RUN, access("bin/apt-get", "exec")])));
+      assert.equal(v.status, VexStatus.UNDER_INVESTIGATION);
+      assert.equal(v.evidence.find((e) => e.kind === "relative_open")?.path, "bin/apt-get");
+    });
+
     it("matches a relative open with .. segments by its file name", () => {
       const run = profile(TAR_RUN, { unresolvedRelativeOpens: [access("../lib/../bin/apt-get")] });
       assert.equal(only(score(untouchedApt, run)).status, VexStatus.UNDER_INVESTIGATION);

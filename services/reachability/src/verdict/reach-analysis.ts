@@ -73,7 +73,7 @@ export function analyseReach(catalogue: ImageCatalogue, profile: ExecutionProfil
   const executed: string[] = [];
   const withoutInterpreter: string[] = [];
   for (const access of profile.files) {
-    if (!succeeded(access)) continue;
+    if (!succeeded(access) || !access.path.startsWith("/")) continue;
     const path = access.path;
     if (access.access === "exec") {
       if (!executed.includes(path)) executed.push(path);
@@ -94,7 +94,10 @@ export function analyseReach(catalogue: ImageCatalogue, profile: ExecutionProfil
   }
 
   const relativeSuspects = new Map<number, RelativeSuspect[]>();
-  for (const access of profile.unresolvedRelativeOpens) {
+  // A relative path among the absolute ones (a relative execve, a tracer that could not
+  // resolve) is as undecidable as an unresolved relative open.
+  const relative = [...profile.unresolvedRelativeOpens, ...profile.files.filter((a) => !a.path.startsWith("/"))];
+  for (const access of relative) {
     if (!succeeded(access)) continue;
     for (const { pkg, path } of index.ownersBySuffix(access.path)) {
       const list = relativeSuspects.get(pkg) ?? [];
