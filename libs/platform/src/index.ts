@@ -1,0 +1,43 @@
+/**
+ * @vexxy/platform: the runtime every service shares: typed env config, the JSON-lines logger,
+ * the RPC server (Connect + gRPC + gRPC-Web on one HTTP/2 port, with health and reflection),
+ * graceful shutdown, telemetry with W3C trace-context helpers, and the error kinds with their
+ * single mapping to ConnectError.
+ */
+export {
+  ConfigError,
+  env,
+  loadConfig,
+  type BoolOptions,
+  type ConfigProblem,
+  type EnvSource,
+  type IntOptions,
+  type PortOptions,
+  type StringOptions,
+  type UrlOptions,
+} from "./config.js";
+export { LOG_LEVELS, createLogger, noopLogger, type LogFields, type LogLevel, type Logger, type LoggerOptions } from "./logger.js";
+export {
+  ConflictError,
+  FailedPreconditionError,
+  InvalidFieldError,
+  NotFoundError,
+  PermissionError,
+  QuotaExceededError,
+  UnavailableError,
+  VexxyError,
+  errorInterceptor,
+  toConnectError,
+  type VexxyErrorOptions,
+} from "./errors.js";
+export { HealthRegistry, OVERALL, ServingStatus, createHealthService } from "./health.js";
+export {
+  answerReflection,
+  createReflectionIndex,
+  createReflectionServiceV1,
+  createReflectionServiceV1alpha,
+  type ReflectionIndex,
+} from "./reflection.js";
+export { ServerStartError, startServer, type RunningServer, type ServerOptions } from "./server.js";
+export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "./shutdown.js";
+export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";

@@ -1,0 +1,93 @@
+/**
+ * OpenTelemetry for a service process, and the W3C trace-context helpers the event bus uses so
+ * one trace spans a job across services.
+ *
+ * startTelemetry always installs the async context manager and the W3C propagators, so trace
+ * context flows through RPCs and events; spans are exported (OTLP, configured by the standard
+ * OTEL_* variables) only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+ * is set. Without one, no exporter exists and nothing touches the network.
+ */
+import { context, defaultTextMapGetter, defaultTextMapSetter, type Context, type TextMapGetter } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { env } from "./config.js";
+
+/** The running telemetry of a process. */
+export interface Telemetry {
+  /** Whether spans are exported (an OTLP endpoint was configured). */
+  readonly exporting: boolean;
+  /** Flushes and stops exporting; safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+let active: Telemetry | undefined;
+
+/**
+ * Starts the OpenTelemetry SDK for `serviceName` (once per process; later calls return the
+ * running instance).
+ * @throws ConfigError when OTEL_EXPORTER_OTLP_ENDPOINT is set but not a URL.
+ */
+export function startTelemetry(serviceName: string): Telemetry {
+  if (active !== undefined) return active;
+  const endpoint = env.url("OTEL_EXPORTER_OTLP_ENDPOINT", { default: "", protocols: ["http", "https"] });
+  const tracesEndpoint = env.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", { default: "", protocols: ["http", "https"] });
+  const exporting = endpoint !== "" || tracesEndpoint !== "";
+  const sdk = new NodeSDK({
+    serviceName,
+    instrumentations: [],
+    // We log JSON lines to stderr; OTel logs are never exported.
+    logRecordProcessors: [],
+    // With spanProcessors given the SDK does not read OTEL_TRACES_EXPORTER, whose default
+    // (otlp to localhost) would reach for the network.
+    ...(exporting ? {} : { spanProcessors: [], metricReaders: [], autoDetectResources: false }),
+  });
+  sdk.start();
+  let stopped: Promise<void> | undefined;
+  const telemetry: Telemetry = {
+    exporting,
+    shutdown() {
+      stopped ??= sdk.shutdown().finally(() => {
+        if (active === telemetry) active = undefined;
+      });
+      return stopped;
+    },
+  };
+  active = telemetry;
+  return telemetry;
+}
+
+// Explicit W3C propagator rather than the global one, so event headers carry traceparent even
+// in processes (tests, tools) that never started the SDK or configured other propagators.
+const w3c = new W3CTraceContextPropagator();
+
+const caseInsensitiveGetter: TextMapGetter<Readonly<Record<string, string>>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get(carrier, key) {
+    const exact = defaultTextMapGetter.get(carrier, key);
+    if (exact !== undefined) return exact;
+    const lower = key.toLowerCase();
+    const found = Object.keys(carrier).find((k) => k.toLowerCase() === lower);
+    return found === undefined ? undefined : carrier[found];
+  },
+};
+
+/**
+ * The active trace context (or `ctx`) as W3C headers (`traceparent`, and `tracestate` when
+ * present) to put on an outgoing event; empty when there is no valid span context.
+ */
+export function injectTraceHeaders(ctx: Context = context.active()): Record<string, string> {
+  const headers: Record<string, string> = {};
+  w3c.inject(ctx, headers, defaultTextMapSetter);
+  return headers;
+}
+
+/**
+ * Runs `fn` with the trace context carried by an inbound event's headers (header names are
+ * matched case-insensitively) as the active context, so spans and events it creates continue
+ * the publisher's trace. Headers without a valid traceparent run `fn` in the current context.
+ * Returns what fn returns; throws what fn throws.
+ */
+export function withExtractedTraceContext<T>(headers: Readonly<Record<string, string>>, fn: () => T): T {
+  const extracted = w3c.extract(context.active(), headers, caseInsensitiveGetter);
+  return context.with(extracted, fn);
+}

@@ -1,0 +1,166 @@
+/**
+ * A plain @grpc/grpc-js client of any generated service, the way VEXxy core calls us: messages
+ * are (de)serialized with protobuf-es toBinary/fromBinary, the client class comes from grpc-js's
+ * makeGenericClientConstructor, and calls are typed by the method's input and output messages.
+ * Failed calls reject (or, for streams, throw) with grpc-js's ServiceError, whose `code` is the
+ * gRPC status and `details` the server's message.
+ */
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { credentials, makeGenericClientConstructor, Metadata, type CallOptions, type Client, type ClientReadableStream, type ServiceDefinition } from "@grpc/grpc-js";
+
+type Methods<S extends DescService> = S["method"];
+
+/** Local names (e.g. "getAnalysis") of the service's methods of one kind. */
+type MethodNamesOfKind<S extends DescService, Kind extends DescMethod["methodKind"]> = {
+  [K in keyof Methods<S>]: Methods<S>[K] extends { methodKind: Kind } ? K : never;
+}[keyof Methods<S>] &
+  string;
+
+/** Local names of the unary methods of S. */
+export type UnaryMethodName<S extends DescService> = MethodNamesOfKind<S, "unary">;
+
+/** Local names of the server-streaming methods of S. */
+export type ServerStreamMethodName<S extends DescService> = MethodNamesOfKind<S, "server_streaming">;
+
+/** The request message of method K of S. */
+export type MethodInput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage } ? MessageShape<I> : never;
+
+/** A request for method K of S: the message, or an init object for it. */
+export type MethodInputInit<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage } ? MessageInitShape<I> : never;
+
+/** The response message of method K of S. */
+export type MethodOutput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { output: infer O extends DescMessage } ? MessageShape<O> : never;
+
+export interface GrpcJsCallOptions {
+  /** Call deadline in ms from now. */
+  readonly timeoutMs?: number;
+  /** Request metadata (e.g. authorization). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** A grpc-js client of service S. */
+export interface GrpcJsClient<S extends DescService> {
+  /**
+   * Calls a unary method by its local name.
+   * Rejects with grpc-js's ServiceError (`code`, `details`) when the call fails.
+   */
+  unary<K extends UnaryMethodName<S>>(method: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): Promise<MethodOutput<S, K>>;
+  /**
+   * Calls a server-streaming method; iterate the responses. Leaving the loop early cancels the
+   * call. Throws grpc-js's ServiceError when the call fails.
+   */
+  serverStream<K extends ServerStreamMethodName<S>>(method: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): AsyncIterable<MethodOutput<S, K>>;
+  /** Closes the channel. */
+  close(): void;
+}
+
+// Responses such as signed VEX bundles may exceed grpc-js's 4 MiB default.
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+function serializer(schema: DescMessage): (value: MessageShape<DescMessage>) => Buffer {
+  return (value) => {
+    const bytes = toBinary(schema, value);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer(schema: DescMessage): (bytes: Buffer) => MessageShape<DescMessage> {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+function serviceDefinition(service: DescService): ServiceDefinition {
+  const definition: Record<string, ServiceDefinition[string]> = {};
+  for (const method of service.methods) {
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: serializer(method.input),
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: deserializer(method.output),
+      originalName: method.localName,
+    };
+  }
+  return definition;
+}
+
+function callArgs(options: GrpcJsCallOptions | undefined): { metadata: Metadata; callOptions: CallOptions } {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(options?.metadata ?? {})) metadata.set(key, value);
+  const callOptions: CallOptions = {};
+  if (options?.timeoutMs !== undefined) callOptions.deadline = new Date(Date.now() + options.timeoutMs);
+  return { metadata, callOptions };
+}
+
+/**
+ * Creates a grpc-js client of `service` at `address` ("host:port"; a leading "http://" is
+ * dropped) over a plaintext HTTP/2 channel. Connects lazily, on the first call.
+ * @throws Error when a method name is not a method of the service of the right kind.
+ */
+export function createGrpcJsClient<S extends DescService>(service: S, address: string): GrpcJsClient<S> {
+  const target = address.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+  const Constructor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
+  const client: Client = new Constructor(target, credentials.createInsecure(), {
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+  });
+
+  const methodOf = (name: string, kind: DescMethod["methodKind"]): DescMethod => {
+    const method = service.method[name];
+    if (method === undefined || method.methodKind !== kind) throw new Error(`${service.typeName} has no ${kind} method ${JSON.stringify(name)}`);
+    return method;
+  };
+
+  return {
+    unary<K extends UnaryMethodName<S>>(name: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): Promise<MethodOutput<S, K>> {
+      const method = methodOf(name, "unary");
+      const message = create(method.input, request);
+      const { metadata, callOptions } = callArgs(options);
+      return new Promise<MethodOutput<S, K>>((resolve, reject) => {
+        client.makeUnaryRequest(
+          `/${service.typeName}/${method.name}`,
+          serializer(method.input),
+          deserializer(method.output),
+          message,
+          metadata,
+          callOptions,
+          (err, response) => {
+            if (err !== null) reject(err);
+            else if (response === undefined) reject(new Error(`${service.typeName}/${method.name} returned no response`));
+            else resolve(response as MethodOutput<S, K>);
+          },
+        );
+      });
+    },
+
+    serverStream<K extends ServerStreamMethodName<S>>(name: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): AsyncIterable<MethodOutput<S, K>> {
+      const method = methodOf(name, "server_streaming");
+      const message = create(method.input, request);
+      const { metadata, callOptions } = callArgs(options);
+      return {
+        async *[Symbol.asyncIterator]() {
+          const call: ClientReadableStream<MessageShape<DescMessage>> = client.makeServerStreamRequest(
+            `/${service.typeName}/${method.name}`,
+            serializer(method.input),
+            deserializer(method.output),
+            message,
+            metadata,
+            callOptions,
+          );
+          let finished = false;
+          try {
+            for await (const response of call as AsyncIterable<MessageShape<DescMessage>>) yield response as MethodOutput<S, K>;
+            finished = true;
+          } finally {
+            if (!finished) call.cancel();
+          }
+        },
+      };
+    },
+
+    close() {
+      client.close();
+    },
+  };
+}
