@@ -1,0 +1,70 @@
+import { strict as assert } from "node:assert";
+import { create } from "@bufbuild/protobuf";
+import { SubmitAnalysisRequestSchema, type SubmitAnalysisRequest } from "@vexxy/proto";
+import { InvalidFieldError } from "@vexxy/platform";
+import { validateSubmit } from "../src/submit-validation.js";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+
+function request(overrides: Partial<SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
+  return create(SubmitAnalysisRequestSchema, {
+    imageRef: "oci:/images/demo:demo",
+    imageDigest: DIGEST,
+    vulnerabilityReport: Buffer.from('{"matches":[]}'),
+    ...overrides,
+  });
+}
+
+function rejectsField(req: SubmitAnalysisRequest, field: string): void {
+  assert.throws(() => validateSubmit(req), (err: unknown) => {
+    assert.ok(err instanceof InvalidFieldError, String(err));
+    assert.ok(err.message.includes(field), `message names ${field}: ${err.message}`);
+    return true;
+  });
+}
+
+describe("SubmitAnalysis validation", () => {
+  it("applies the seeds' defaults: timeout 300, fuzzing and profiling on, organization default", () => {
+    const v = validateSubmit(request());
+    assert.equal(v.config.testTimeoutSeconds, 300);
+    assert.equal(v.config.enableFuzzing, true);
+    assert.equal(v.config.enableProfiling, true);
+    assert.equal(v.organizationId, "default");
+    assert.ok(Object.isFrozen(v) && Object.isFrozen(v.config));
+  });
+
+  it("rejects a digest that is not sha256 + 64 lowercase hex, naming image_digest", () => {
+    rejectsField(request({ imageDigest: "sha256:abc" }), "image_digest");
+    rejectsField(request({ imageDigest: `sha256:${"A".repeat(64)}` }), "image_digest");
+    rejectsField(request({ imageDigest: `sha512:${"a".repeat(64)}` }), "image_digest");
+  });
+
+  it("rejects timeouts outside 60..900 and accepts both bounds", () => {
+    for (const t of [59, 901, 0]) {
+      if (t === 0) continue; // unset means the default
+      rejectsField(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.test_timeout_seconds");
+    }
+    for (const t of [60, 900]) {
+      assert.equal(validateSubmit(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } })).config.testTimeoutSeconds, t);
+    }
+  });
+
+  it("rejects an empty or transport-less image_ref, naming image_ref", () => {
+    rejectsField(request({ imageRef: "  " }), "image_ref");
+    rejectsField(request({ imageRef: "/some/path" }), "image_ref");
+  });
+
+  it("rejects a missing or non-JSON vulnerability report, naming vulnerability_report", () => {
+    rejectsField(request({ vulnerabilityReport: new Uint8Array() }), "vulnerability_report");
+    rejectsField(request({ vulnerabilityReport: Buffer.from("not json") }), "vulnerability_report");
+  });
+
+  it("rejects bad ports and environment names, naming the field", () => {
+    rejectsField(request({ config: { ports: [70000], testScript: "", environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.ports[0]");
+    rejectsField(request({ config: { ports: [], testScript: "", environment: { "BAD-NAME": "x" }, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.environment");
+  });
+
+  it("refuses a callback_url until webhooks exist rather than silently never calling it", () => {
+    rejectsField(request({ callbackUrl: "https://example.invalid/hook" }), "callback_url");
+  });
+});
