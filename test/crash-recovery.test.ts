@@ -9,7 +9,7 @@ import { waitForNoContainers } from "./support/runc.js";
 
 /** A run long enough to kill a service in the middle of it. */
 function heldRun(demo: DemoInput) {
-  return demoSubmit(demo, { config: { testTimeoutSeconds: 60, environment: { DEMO_SLEEP_SECONDS: "12" }, ports: [], testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } });
+  return demoSubmit(demo, { config: { testTimeoutSeconds: 60, environment: { DEMO_SLEEP_SECONDS: "12" }, ports: [], testScript: "" } });
 }
 
 describe("killing one service mid-job and starting it again", function () {

@@ -51,8 +51,8 @@ describe("the public AnalysisService on the real mesh", function () {
   });
 
   it("rejects a timeout outside 60..900 with InvalidArgument naming config.test_timeout_seconds", async () => {
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
+    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
+    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
   });
 
   it("rejects an empty image_ref with InvalidArgument naming image_ref", async () => {
@@ -86,7 +86,7 @@ describe("the public AnalysisService on the real mesh", function () {
   it("cancels a running job: CANCELLED, its sandbox torn down, results refused with FailedPrecondition", async () => {
     const submitted = await client.unary(
       "submitAnalysis",
-      demoSubmit(demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_SLEEP_SECONDS: "240" }, ports: [], testScript: "", $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }),
+      demoSubmit(demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_SLEEP_SECONDS: "240" }, ports: [], testScript: "" } }),
     );
     await waitFor(client, submitted.jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
     const prefix = `vexxy-${submitted.jobId.slice(0, 12)}`;

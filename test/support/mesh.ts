@@ -4,7 +4,7 @@
  * the public API (the way VEXxy core calls us).
  */
 import { readFile } from "node:fs/promises";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AnalysisService,
   AnalysisStatus,
@@ -14,10 +14,10 @@ import {
   type Analysis,
   type SubmitAnalysisRequest,
 } from "@vexxy/proto";
-import { createGrpcJsClient } from "@vexxy/testkit";
+import { createGrpcJsClient, type GrpcJsClient } from "@vexxy/testkit";
 import { buildDemoImage, resolveImageInput, startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } from "@vexxy/deploy-local";
 
-export type ApiClient = ReturnType<typeof createGrpcJsClient<typeof AnalysisService>>;
+export type ApiClient = GrpcJsClient<typeof AnalysisService>;
 
 export interface DemoInput {
   readonly imageRef: string;
@@ -58,7 +58,7 @@ export function apiClient(stack: EmbeddedStack): ApiClient {
 }
 
 /** A submit request for the demo image. */
-export function demoSubmit(input: DemoInput, overrides: Partial<SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
+export function demoSubmit(input: DemoInput, overrides: Exclude<MessageInitShape<typeof SubmitAnalysisRequestSchema>, SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
   return create(SubmitAnalysisRequestSchema, {
     imageRef: input.imageRef,
     imageDigest: input.imageDigest,

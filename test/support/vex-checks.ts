@@ -15,8 +15,10 @@ import addFormatsModule from "ajv-formats";
 export function verifyBundleIndependently(bundleJson: string, publicKeyPem: string): { predicateType: string; predicate: unknown; subject: { name: string; digest: Record<string, string> }[] } {
   const bundle = bundleFromJSON(JSON.parse(bundleJson));
   const key = createPublicKey(publicKeyPem);
+  // No CA, log or timestamp authority: a bundle signed with a plain key, as cosign --key makes.
+  const emptyRoot = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
   const trust = toTrustMaterial(
-    { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] },
+    emptyRoot as unknown as Parameters<typeof toTrustMaterial>[0],
     () => ({ publicKey: key, validFor: () => true }),
   );
   new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));

@@ -7,3 +7,4 @@ export * from "./temp-dir.js";
 export * from "./nats-server.js";
 export * from "./postgres.js";
 export * from "./s3-server.js";
+export * from "./grpc-js-client.js";

@@ -141,17 +141,14 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       if (job.status !== "COMPLETE") {
         throw new FailedPreconditionError(`job_id ${job.id}: results exist only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
       }
-      if (job.vexDocument === null || job.vexBundle === null || job.vexPublicKey === null) {
+      const { vexDocument, vexBundle, vexPublicKey } = job;
+      if (vexDocument == null || vexBundle == null || vexPublicKey == null) {
         throw new FailedPreconditionError(`job_id ${job.id}: the analysis completed without a signed VEX`);
       }
-      const [doc, bundle, key] = await Promise.all([
-        blobs.getVerified(job.vexDocument),
-        blobs.getVerified(job.vexBundle),
-        blobs.getVerified(job.vexPublicKey),
-      ]);
+      const [doc, bundle, key] = await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle), blobs.getVerified(vexPublicKey)]);
       return create(GetAnalysisResultsResponseSchema, {
         jobId: job.id,
-        executionProfile: toApiProfile(job.executionProfile),
+        executionProfile: toApiProfile(job.executionProfile ?? null),
         reachabilityResults: toApiResults(job.reachabilityResults ?? []),
         generatedVexId: job.generatedVexId ?? "",
         vexDocument: doc.toString("utf8"),

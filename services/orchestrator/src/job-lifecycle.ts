@@ -45,7 +45,7 @@ function jobRef(job: IAnalysisJob): JobRef {
     imageRef: job.imageRef,
     imageDigest: job.imageDigest,
     scan: { key: job.scan.key, sha256: job.scan.sha256, size: BigInt(job.scan.size) },
-    ...(job.sbom !== null ? { sbom: { key: job.sbom.key, sha256: job.sbom.sha256, size: BigInt(job.sbom.size) } } : {}),
+    ...(job.sbom != null ? { sbom: { key: job.sbom.key, sha256: job.sbom.sha256, size: BigInt(job.sbom.size) } } : {}),
   });
 }
 

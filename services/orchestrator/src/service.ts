@@ -15,7 +15,6 @@ import { analysisHandlers } from "./analysis-handlers.js";
 import { routes } from "./server.js";
 import { consumeJobEvents } from "./events/job-events-consumer.js";
 import { startReconciler } from "./reconciler.js";
-import { withConnectErrors } from "./errors.js";
 
 export interface RunningOrchestrator {
   readonly port: number;
@@ -45,8 +44,8 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     const store = new JobStore(orm.em);
     const hub = new JobWatchHub();
     const lifecycle = new JobLifecycle(store, bus, hub, config, logger);
-    const handlers = withConnectErrors(
-      analysisHandlers({
+    // Errors reach callers through the platform server's error interceptor (toConnectError).
+    const handlers = analysisHandlers({
         store,
         blobs,
         lifecycle,
@@ -55,9 +54,7 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
         imageTransports: config.imageTransports,
         estimatedDurationMinutes: 10,
         watchPollMs: config.watchPollMs,
-      }),
-      logger,
-    );
+      });
     const server = await startServer({
       serviceName: "orchestrator",
       host: config.host,

@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { SubmitAnalysisRequestSchema, type SubmitAnalysisRequest } from "@vexxy/proto";
 import { InvalidFieldError } from "@vexxy/platform";
 import { validateSubmit } from "../src/submit-validation.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 
-function request(overrides: Partial<SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
+function request(overrides: Exclude<MessageInitShape<typeof SubmitAnalysisRequestSchema>, SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
   return create(SubmitAnalysisRequestSchema, {
     imageRef: "oci:/images/demo:demo",
     imageDigest: DIGEST,
@@ -42,10 +42,10 @@ describe("SubmitAnalysis validation", () => {
   it("rejects timeouts outside 60..900 and accepts both bounds", () => {
     for (const t of [59, 901, 0]) {
       if (t === 0) continue; // unset means the default
-      rejectsField(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.test_timeout_seconds");
+      rejectsField(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {} } }), "config.test_timeout_seconds");
     }
     for (const t of [60, 900]) {
-      assert.equal(validateSubmit(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } })).config.testTimeoutSeconds, t);
+      assert.equal(validateSubmit(request({ config: { testTimeoutSeconds: t, testScript: "", ports: [], environment: {} } })).config.testTimeoutSeconds, t);
     }
   });
 
@@ -60,8 +60,8 @@ describe("SubmitAnalysis validation", () => {
   });
 
   it("rejects bad ports and environment names, naming the field", () => {
-    rejectsField(request({ config: { ports: [70000], testScript: "", environment: {}, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.ports[0]");
-    rejectsField(request({ config: { ports: [], testScript: "", environment: { "BAD-NAME": "x" }, $typeName: "vexxy.orchestrator.v1.AnalysisConfig" } }), "config.environment");
+    rejectsField(request({ config: { ports: [70000], testScript: "", environment: {} } }), "config.ports[0]");
+    rejectsField(request({ config: { ports: [], testScript: "", environment: { "BAD-NAME": "x" } } }), "config.environment");
   });
 
   it("refuses a callback_url until webhooks exist rather than silently never calling it", () => {
