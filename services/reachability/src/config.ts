@@ -12,7 +12,7 @@
  * | LOG_LEVEL | info | debug, info, warn, error |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
  */
-import { env, loadConfig } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource } from "@vexxy/platform";
 
 export interface ReachabilityConfig {
   readonly host: string;
@@ -26,10 +26,10 @@ export interface ReachabilityConfig {
 }
 
 /**
- * Reads the configuration.
+ * Reads the configuration from `source` (process.env by default).
  * @throws ConfigError naming every bad variable.
  */
-export function readReachabilityConfig(): ReachabilityConfig {
+export function readReachabilityConfig(source: EnvSource = process.env): ReachabilityConfig {
   return loadConfig(() => ({
     host: env.string("HOST", { default: "127.0.0.1" }),
     port: env.port("PORT", { default: 50054 }),
@@ -39,5 +39,5 @@ export function readReachabilityConfig(): ReachabilityConfig {
     blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
     logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
     eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
-  }));
+  }), source);
 }

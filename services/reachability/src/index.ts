@@ -18,7 +18,7 @@ export {
   notInExecutePathConfidence,
 } from "./verdict/confidence.js";
 export { decodeCatalogue, decodeProfile, tightenProfile } from "./artifacts.js";
-export { ArtifactDecodeError, InvalidRequestError, ScanFormatError, VerdictsNotFoundError } from "./errors.js";
+export { ArtifactDecodeError, ScanFormatError, VerdictsNotFoundError } from "./errors.js";
 export { readReachabilityConfig, type ReachabilityConfig } from "./config.js";
 export { startReachabilityService, type ReachabilityOverrides, type RunningReachability } from "./service.js";
 export { REACHABILITY_STAGE, VerdictStore, verdictsKey } from "./store/verdict-store.js";

@@ -8,7 +8,6 @@ import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
 import { ReachabilityService } from "@vexxy/proto";
 import type { ReachabilityConfig } from "./config.js";
-import { withConnectErrors } from "./connect-errors.js";
 import { consumeReachabilityEvents } from "./events/profile-ready-consumer.js";
 import { routes } from "./server.js";
 import { VerdictStore } from "./store/verdict-store.js";
@@ -46,7 +45,7 @@ export async function startReachabilityService(config: ReachabilityConfig, overr
       serviceName: "reachability",
       host: config.host,
       port: config.port,
-      routes: routes(withConnectErrors(verdictHandlers(verdicts), logger)),
+      routes: routes(verdictHandlers(verdicts)),
       services: [ReachabilityService],
       logger,
     });

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { Code } from "@connectrpc/connect";
+import { noopLogger, toConnectError } from "@vexxy/platform";
 import { ScanFormatError } from "../src/errors.js";
 import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
 import { fixture, grypeMatch } from "./helpers.js";
@@ -84,5 +86,17 @@ describe("vulnerability report parsing", () => {
   it("rejects a relatedVulnerabilities entry without an id naming it", () => {
     const doc = { matches: [{ ...grypeMatch("CVE-1", "a", "1"), relatedVulnerabilities: [{ namespace: "nvd" }] }] };
     rejects(JSON.stringify(doc), "vulnerability_report.matches[0].relatedVulnerabilities[0].id");
+  });
+
+  it("becomes InvalidArgument with the field-naming message at an RPC edge", () => {
+    let caught: unknown;
+    try {
+      parseVulnerabilityReport('{"matches":"x"}');
+    } catch (error) {
+      caught = error;
+    }
+    const connect = toConnectError(caught, noopLogger);
+    assert.equal(connect.code, Code.InvalidArgument);
+    assert.match(connect.rawMessage, /^vulnerability_report\.matches: /);
   });
 });
