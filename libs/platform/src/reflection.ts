@@ -70,7 +70,7 @@ export function createReflectionIndex(services: readonly DescService[], extraFil
   return { serviceNames: [...names].sort(), registry };
 }
 
-/** The file declaring a fully qualified symbol: a message, enum, service or extension (nested too), a method, a field or an enum value. */
+/** The file declaring a fully qualified symbol: a message, enum, service or extension (nested too, map entries included), a method, a field or an enum value. */
 function fileContainingSymbol(registry: FileRegistry, symbol: string): DescFile | undefined {
   const name = symbol.startsWith(".") ? symbol.slice(1) : symbol;
   const direct = registry.get(name);
@@ -91,6 +91,8 @@ function fileContainingSymbol(registry: FileRegistry, symbol: string): DescFile 
     case "service":
       return parent.methods.some((m) => m.name === member) ? parent.file : undefined;
     case "message":
+      // Map entry messages exist only in the descriptor (protobuf-es folds them into map fields).
+      if (parent.proto.nestedType.some((n) => n.name === member)) return parent.file;
       if (parent.fields.some((f) => f.name === member) || parent.oneofs.some((o) => o.name === member)) return parent.file;
       return parent.nestedEnums.some((e) => e.values.some((v) => v.name === member)) ? parent.file : undefined;
     case "enum":
