@@ -3,6 +3,13 @@
  * the RPC server (Connect + gRPC + gRPC-Web on one HTTP/2 port, with health and reflection),
  * graceful shutdown, telemetry with W3C trace-context helpers, and the error kinds with their
  * single mapping to ConnectError.
+ *
+ * Variables this package reads itself (services read theirs through `env` in their config.ts):
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | LOG_LEVEL | info | createLogger's level when none is passed: debug, info, warn, error |
+ * | OTEL_EXPORTER_OTLP_ENDPOINT | (unset) | when set (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), startTelemetry exports spans over OTLP; unset, nothing is exported |
  */
 export {
   ConfigError,
