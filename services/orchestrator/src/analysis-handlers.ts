@@ -129,9 +129,9 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
           last = fingerprint;
           yield create(WatchAnalysisResponseSchema, { analysis: view });
         }
-        if (isFinal(job.status as never) || context.signal.aborted) return;
+        if (isFinal(job.status as never) || context.signal.aborted || hub.closed) return;
         await hub.waitForChange(job.id, deps.watchPollMs, context.signal);
-        if (context.signal.aborted) return;
+        if (context.signal.aborted || hub.closed) return;
         job = (await store.find(job.id)) ?? job;
       }
     },

@@ -7,9 +7,21 @@ import { EventEmitter } from "node:events";
 
 export class JobWatchHub {
   private readonly emitter = new EventEmitter();
+  private closedFlag = false;
 
   constructor() {
     this.emitter.setMaxListeners(0);
+  }
+
+  /** Whether the service is shutting down: open watches end instead of waiting. */
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Wakes every waiter and makes open watches end (called first on shutdown). */
+  close(): void {
+    this.closedFlag = true;
+    for (const name of this.emitter.eventNames()) this.emitter.emit(name);
   }
 
   /** Tells waiters of jobId that it changed. */

@@ -64,6 +64,8 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       logger,
     });
     closers.push(() => server.close());
+    // Runs before server.close(): open WatchAnalysis streams end instead of holding shutdown.
+    closers.push(async () => hub.close());
     const subscription = await consumeJobEvents(bus, lifecycle, { ackWaitMs: config.eventAckWaitMs });
     closers.push(() => subscription.stop());
     const reconciler = startReconciler(lifecycle, config.reconcileIntervalMs, logger);
