@@ -1,0 +1,208 @@
+import { strict as assert } from "node:assert";
+import { create } from "@bufbuild/protobuf";
+import { createClient, ConnectError, Code, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  AnalysisService,
+  AnalysisStatus,
+  SandboxStartedSchema,
+  SandboxCompletedSchema,
+  SandboxFailedSchema,
+  ProfileReadySchema,
+  ReachabilityScoredSchema,
+  VexSignedSchema,
+  AnalysisRequestedSchema,
+  type JobRef,
+} from "@vexxy/proto";
+import { connectEventBus, Durables, Subjects, eventMsgId, type EventBus, type InboundEvent } from "@vexxy/events";
+import { FilesystemBlobStore } from "@vexxy/blobstore";
+import { noopLogger } from "@vexxy/platform";
+import { startNatsServer, startPostgres, tempDir, type TempDir } from "@vexxy/testkit";
+import { startOrchestratorService, type RunningOrchestrator, type OrchestratorConfig } from "../src/index.js";
+
+const DIGEST = `sha256:${"b".repeat(64)}`;
+
+describe("orchestrator job lifecycle (real Postgres and JetStream; the test stands in for the other four services)", function () {
+  this.timeout(120000);
+  let pg: Awaited<ReturnType<typeof startPostgres>>;
+  let nats: Awaited<ReturnType<typeof startNatsServer>>;
+  let dir: TempDir;
+  let orchestrator: RunningOrchestrator;
+  let stages: EventBus;
+  let client: Client<typeof AnalysisService>;
+  const requests: InboundEvent[] = [];
+  let config: OrchestratorConfig;
+
+  before(async () => {
+    pg = await startPostgres();
+    nats = await startNatsServer();
+    dir = await tempDir("orch");
+    config = Object.freeze({
+      host: "127.0.0.1",
+      port: 0,
+      natsUrl: nats.url,
+      natsStream: "VEXXY",
+      databaseUrl: await pg.createDatabase("orch"),
+      blobStoreUrl: `file://${dir.path}`,
+      logLevel: "error",
+      maxAttempts: 2,
+      dispatchDeadlineSeconds: 600,
+      runGraceSeconds: 600,
+      stageDeadlineSeconds: 2,
+      maxRedispatches: 0,
+      reconcileIntervalMs: 200,
+      eventAckWaitMs: 5000,
+      watchPollMs: 200,
+      imageTransports: ["oci:"],
+    });
+    orchestrator = await startOrchestratorService(config, { logger: noopLogger, blobs: new FilesystemBlobStore(dir.path) });
+    stages = await connectEventBus({ servers: nats.url, name: "stand-in-stages", streamName: "VEXXY" });
+    await stages.consume({ durable: Durables.sandbox, subjects: [Subjects.analysisRequested] }, async (ev) => {
+      requests.push(ev);
+    });
+    client = createClient(AnalysisService, createGrpcTransport({ baseUrl: orchestrator.url }));
+  });
+  after(async () => {
+    await stages?.close();
+    await orchestrator?.close();
+    await nats?.stop();
+    await pg?.stop();
+    await dir?.remove();
+  });
+
+  async function submit(): Promise<string> {
+    const res = await client.submitAnalysis({ imageRef: "oci:/img:demo", imageDigest: DIGEST, vulnerabilityReport: Buffer.from('{"matches":[]}') });
+    return res.jobId;
+  }
+
+  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error("condition not met in time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  function requestFor(jobId: string, attempt: number): Promise<JobRef> {
+    return until(async () => {
+      const ev = requests.find((r) => (r.payload as { job?: JobRef }).job?.jobId === jobId && (r.payload as { job?: JobRef }).job?.attempt === attempt);
+      return (ev?.payload as { job?: JobRef } | undefined)?.job;
+    });
+  }
+
+  async function status(jobId: string) {
+    return (await client.getAnalysis({ jobId })).analysis!;
+  }
+
+  it("publishes analysis.requested with the job's inputs and walks the phases to COMPLETE with the VEX keys recorded", async () => {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    assert.equal(job.imageDigest, DIGEST);
+    assert.match(job.scan?.sha256 ?? "", /^[0-9a-f]{64}$/);
+    assert.equal((await status(jobId)).currentPhase, "setting_up_sandbox");
+    await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
+    await until(async () => ((await status(jobId)).status === AnalysisStatus.RUNNING ? true : undefined));
+    await stages.publish(Subjects.sandboxCompleted, create(SandboxCompletedSchema, { job }), eventMsgId(Subjects.sandboxCompleted, jobId, 1));
+    await stages.publish(Subjects.profileReady, create(ProfileReadySchema, { job }), eventMsgId(Subjects.profileReady, jobId, 1));
+    await stages.publish(Subjects.reachabilityScored, create(ReachabilityScoredSchema, { job }), eventMsgId(Subjects.reachabilityScored, jobId, 1));
+    await assert.rejects(client.getAnalysisResults({ jobId }), (e: ConnectError) => e.code === Code.FailedPrecondition && e.message.includes("job_id"));
+    const doc = await new FilesystemBlobStore(dir.path).put(`jobs/${jobId}/attempts/1/openvex.json`, Buffer.from("{}"));
+    await stages.publish(
+      Subjects.vexSigned,
+      create(VexSignedSchema, { job, documentId: "urn:test:1", document: { ...doc, size: BigInt(doc.size) }, bundle: { ...doc, size: BigInt(doc.size) }, publicKey: { ...doc, size: BigInt(doc.size) } }),
+      eventMsgId(Subjects.vexSigned, jobId, 1),
+    );
+    const done = await until(async () => {
+      const a = await status(jobId);
+      return a.status === AnalysisStatus.COMPLETE ? a : undefined;
+    });
+    assert.equal(done.progressPercent, 100);
+    const results = await client.getAnalysisResults({ jobId });
+    assert.equal(results.generatedVexId, "urn:test:1");
+    assert.equal(results.vexDocument, "{}");
+  });
+
+  it("re-drives a retryable sandbox failure as attempt 2 and fails for good naming the stage once attempts are used up", async () => {
+    const jobId = await submit();
+    const first = await requestFor(jobId, 1);
+    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job: first, reason: "interrupted", message: "sandbox restarted", retryable: true }), eventMsgId(Subjects.sandboxFailed, jobId, 1));
+    const second = await requestFor(jobId, 2);
+    assert.equal(second.attempt, 2);
+    // A late event of the stale attempt changes nothing.
+    await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job: first }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await status(jobId)).status, AnalysisStatus.QUEUED);
+    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job: second, reason: "interrupted", message: "again", retryable: true }), eventMsgId(Subjects.sandboxFailed, jobId, 2));
+    const failed = await until(async () => {
+      const a = await status(jobId);
+      return a.status === AnalysisStatus.FAILED ? a : undefined;
+    });
+    assert.match(failed.errorMessage, /sandbox stage failed \(interrupted\)/);
+    assert.equal(failed.retryCount, 1);
+  });
+
+  it("fails a non-retryable failure at once, naming the stage and the reason", async () => {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job, reason: "image_digest_mismatch", message: "image_digest: expected X got Y", retryable: false }), eventMsgId(Subjects.sandboxFailed, jobId, 1));
+    const failed = await until(async () => {
+      const a = await status(jobId);
+      return a.status === AnalysisStatus.FAILED ? a : undefined;
+    });
+    assert.match(failed.errorMessage, /sandbox stage failed \(image_digest_mismatch\): image_digest/);
+    assert.equal(failed.attempt, 1);
+  });
+
+  it("re-drives a job whose next event never came once the phase deadline passes, so nothing stays RUNNING forever", async () => {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
+    await stages.publish(Subjects.sandboxCompleted, create(SandboxCompletedSchema, { job }), eventMsgId(Subjects.sandboxCompleted, jobId, 1));
+    // profile.ready never comes: the stage deadline (2 s) passes and attempt 2 is requested.
+    const again = await requestFor(jobId, 2);
+    assert.equal(again.attempt, 2);
+    const second = await status(jobId);
+    assert.equal(second.attempt, 2);
+    const ended = await until(async () => {
+      const a = await status(jobId);
+      return a.status === AnalysisStatus.FAILED ? a : undefined;
+    }, 20000).catch(() => undefined);
+    // Attempt 2 sits in setting_up_sandbox with a 600 s dispatch deadline, so it has not failed yet.
+    assert.equal(ended, undefined);
+    const cancelled = await client.cancelAnalysis({ jobId, reason: "test over" });
+    assert.equal(cancelled.analysis?.status, AnalysisStatus.CANCELLED);
+  });
+
+  it("rejects the append-only event log being edited", async () => {
+    const { MikroORM } = await import("@mikro-orm/postgresql");
+    const orm = await MikroORM.init({ clientUrl: config.databaseUrl, entities: [], discovery: { warnWhenNoEntities: false } });
+    try {
+      await assert.rejects(orm.em.getConnection().execute(`update orchestrator.job_event set kind = 'x'`), /append-only/);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  it("streams every change with WatchAnalysis until the job ends", async () => {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const u of client.watchAnalysis({ jobId })) seen.push(`${AnalysisStatus[u.analysis!.status]}:${u.analysis!.currentPhase}`);
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
+    await until(async () => (seen.includes("RUNNING:exercising") ? true : undefined));
+    await client.cancelAnalysis({ jobId });
+    await watching;
+    assert.deepEqual(seen, ["QUEUED:setting_up_sandbox", "RUNNING:exercising", "CANCELLED:cancelled"]);
+  });
+
+  it("keeps a requested event's payload decodable by the sandbox (schema check of what we publish)", () => {
+    const ev = requests[0];
+    assert.ok(ev !== undefined);
+    assert.equal((ev.payload as { $typeName: string }).$typeName, AnalysisRequestedSchema.typeName);
+  });
+});
