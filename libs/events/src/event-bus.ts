@@ -30,6 +30,8 @@ export interface ConsumeOptions {
   readonly ackWaitMs?: number;
   /** Backoff between redeliveries in ms (default 1000, 2000, 5000, 10000). */
   readonly backoffMs?: readonly number[];
+  /** Handlers running at once (default 4), so a cancel is handled during a long run. */
+  readonly concurrency?: number;
 }
 
 export interface Subscription {
