@@ -35,7 +35,7 @@ export async function startReachabilityService(config: ReachabilityConfig, overr
   const logger = overrides.logger ?? createLogger("reachability", { level: config.logLevel });
   const closers: Array<() => Promise<void>> = [];
   try {
-    const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "reachability" }));
+    const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "reachability", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "reachability", streamName: config.natsStream, logger }));
