@@ -168,7 +168,7 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     const ended = await until(async () => {
       const a = await status(jobId);
       return a.status === AnalysisStatus.FAILED ? a : undefined;
-    }, 20000).catch(() => undefined);
+    }, 3000).catch(() => undefined);
     // Attempt 2 sits in setting_up_sandbox with a 600 s dispatch deadline, so it has not failed yet.
     assert.equal(ended, undefined);
     const cancelled = await client.cancelAnalysis({ jobId, reason: "test over" });
