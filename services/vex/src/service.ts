@@ -1,0 +1,56 @@
+/**
+ * Wires the VEX service: the signing key, the stage ledger (schema "vex"), object storage,
+ * the event bus, the VexService server and the reachability.scored consumer.
+ */
+import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
+import { connectEventBus, type EventBus } from "@vexxy/events";
+import { openStageLedger, type StageLedger } from "@vexxy/ledger";
+import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { VexService } from "@vexxy/proto";
+import type { VexConfig } from "./config.js";
+import { consumeScoredEvents } from "./events/scored-consumer.js";
+import { routes } from "./server.js";
+import { loadSigningKey } from "./signing/signing-key.js";
+import { vexHandlers } from "./vex-rpc.js";
+
+export interface RunningVex {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface VexOverrides {
+  readonly logger?: Logger;
+  readonly bus?: EventBus;
+  readonly blobs?: BlobStore;
+  readonly ledger?: StageLedger;
+}
+
+/** Starts the service. @throws when a dependency cannot be reached or the key is unusable. */
+export async function startVexService(config: VexConfig, overrides: VexOverrides = {}): Promise<RunningVex> {
+  const logger = overrides.logger ?? createLogger("vex", { level: config.logLevel });
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const key = await loadSigningKey(config.signingKeyFile, config.stateDir, logger);
+    const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "vex", logger }));
+    if (overrides.ledger === undefined) closers.push(() => ledger.close());
+    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "vex", streamName: config.natsStream, logger }));
+    if (overrides.bus === undefined) closers.push(() => bus.close());
+    const server = await startServer({ serviceName: "vex", host: config.host, port: config.port, routes: routes(vexHandlers({ ledger, blobs, key })), services: [VexService], logger });
+    closers.push(() => server.close());
+    const settings = { author: config.author, idBase: config.idBase, tooling: "VEXxy runtime-reachability mesh (runc sandbox, bpftrace tracepoints)" };
+    const subscription = await consumeScoredEvents({ bus, blobs, ledger, key, settings, logger }, config.eventAckWaitMs);
+    closers.push(() => subscription.stop());
+    return {
+      port: server.port,
+      url: server.url,
+      async close() {
+        for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error("close failed", { error: String(error) }));
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}

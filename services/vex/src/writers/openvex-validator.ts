@@ -1,0 +1,46 @@
+/**
+ * Validation of OpenVEX documents: the official v0.2.0 JSON schema (ajv, draft 2020-12), plus
+ * go-vex's stricter statement rules, which Grype applies when it reads a VEX.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+
+let validator: ValidateFunction | undefined;
+
+function schemaValidator(): ValidateFunction {
+  if (validator === undefined) {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
+    // ajv does not know the "iri" format the schema uses for @id.
+    ajv.addFormat("iri", true);
+    const schema = JSON.parse(readFileSync(fileURLToPath(new URL("../schema/openvex_json_schema.json", import.meta.url)), "utf8")) as object;
+    validator = ajv.compile(schema);
+  }
+  return validator;
+}
+
+interface StatementLike {
+  status?: string;
+  justification?: string;
+  impact_statement?: string;
+  action_statement?: string;
+}
+
+/** Problems with a document (empty when valid). */
+export function openVexProblems(doc: unknown): string[] {
+  const validate = schemaValidator();
+  const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
+  const statements = ((doc as { statements?: StatementLike[] }).statements ?? []);
+  statements.forEach((s, i) => {
+    if (s.status !== "not_affected" && (s.justification !== undefined || s.impact_statement !== undefined)) {
+      problems.push(`/statements/${i} justification and impact_statement belong to not_affected only`);
+    }
+    if (s.status !== "affected" && s.action_statement !== undefined) problems.push(`/statements/${i} action_statement belongs to affected only`);
+    if (s.status === "not_affected" && s.justification === undefined && s.impact_statement === undefined) {
+      problems.push(`/statements/${i} not_affected needs a justification or an impact_statement`);
+    }
+  });
+  return problems;
+}
