@@ -1,0 +1,40 @@
+/** Profiler configuration, read once from the environment and frozen. */
+import { env, loadConfig, type EnvSource } from "@vexxy/platform";
+
+export interface ProfilerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly natsUrl: string;
+  readonly natsStream: string;
+  readonly databaseUrl: string;
+  readonly blobStoreUrl: string;
+  readonly logLevel: string;
+  readonly eventAckWaitMs: number;
+  readonly tracer: string;
+  readonly bpftracePath: string;
+  readonly mapKeysMax: number;
+  readonly attachTimeoutMs: number;
+}
+
+/** Reads the configuration. @throws ConfigError naming every bad variable. */
+export function readProfilerConfig(source: EnvSource = process.env): ProfilerConfig {
+  return loadConfig(
+    () => ({
+      host: env.string("HOST", { default: "127.0.0.1" }),
+      port: env.port("PORT", { default: 50053 }),
+      natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
+      natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
+      databaseUrl: env.string("DATABASE_URL"),
+      blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
+      logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+      eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
+      // Only bpftrace is implemented; strace and tracee are the planned fallbacks and are refused
+      // at start-up rather than silently tracing nothing.
+      tracer: env.oneOf("TRACER", ["bpftrace"], "bpftrace"),
+      bpftracePath: env.string("BPFTRACE_PATH", { default: "bpftrace" }),
+      mapKeysMax: env.int("BPFTRACE_MAP_KEYS_MAX", { default: 65536, min: 16, max: 10_000_000 }),
+      attachTimeoutMs: env.int("TRACE_ATTACH_TIMEOUT_MS", { default: 10000, min: 500, max: 120000 }),
+    }),
+    source,
+  );
+}

@@ -1,0 +1,33 @@
+/** The live trace sessions of this process, by job attempt. */
+import type { TraceSession } from "./tracer/tracer.js";
+
+export const TRACE_STAGE = "trace";
+
+export class TraceRegistry {
+  private readonly sessions = new Map<string, TraceSession>();
+
+  private key(jobId: string, attempt: number): string {
+    return `${jobId}#${attempt}`;
+  }
+
+  get(jobId: string, attempt: number): TraceSession | undefined {
+    return this.sessions.get(this.key(jobId, attempt));
+  }
+
+  set(session: TraceSession): void {
+    this.sessions.set(this.key(session.scope.jobId, session.scope.attempt), session);
+  }
+
+  /** Removes and returns the session. */
+  take(jobId: string, attempt: number): TraceSession | undefined {
+    const k = this.key(jobId, attempt);
+    const s = this.sessions.get(k);
+    this.sessions.delete(k);
+    return s;
+  }
+
+  /** Every live session (for shutdown). */
+  all(): TraceSession[] {
+    return [...this.sessions.values()];
+  }
+}
