@@ -76,6 +76,7 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
     layout = join(options.workDir, "layout");
     tag = "image";
     await rm(layout, { recursive: true, force: true });
+    await mkdir(options.workDir, { recursive: true });
     const preserve = ref.startsWith("oci-archive:") ? ["--preserve-digests"] : [];
     await skopeo(bin, ["copy", "--quiet", ...preserve, ref, `oci:${layout}:${tag}`]);
   }

@@ -51,8 +51,14 @@ export function linkStaysInside(rel: string, target: string): boolean {
   // Absolute targets are interpreted inside the image root at run time (the container's /),
   // so they stay inside by construction; relative ones must not climb above the root.
   if (target.startsWith("/")) return true;
-  const resolved = posix.normalize(posix.join(posix.dirname(`/${rel}`), target));
-  return !resolved.startsWith("/..") && resolved !== "..";
+  // Walk the segments by hand: posix.normalize would clamp "/../x" to "/x" and hide the climb.
+  let depth = rel.split("/").length - 1;
+  for (const part of target.split("/")) {
+    if (part === "" || part === ".") continue;
+    depth += part === ".." ? -1 : 1;
+    if (depth < 0) return false;
+  }
+  return true;
 }
 
 /**
