@@ -1,54 +1,64 @@
 /**
- * The EventBus on NATS JetStream. One stream holds every subject; each service has a durable
- * pull consumer per subject it receives (nats-server 2.9 allows one filter subject per
- * consumer), with explicit ack. Publishes carry Nats-Msg-Id for de-duplication and the W3C
- * trace context. A handler that throws gets its event again after a backoff (nak with delay);
- * a PermanentEventError terminates it. Long handlers keep their event with working() so a
- * 15-minute sandbox run is not redelivered mid-run.
+ * The EventBus on NATS JetStream.
+ *
+ * One stream holds every subject (stream-setup.ts). Publishes carry Nats-Msg-Id for the
+ * stream's de-duplication, the W3C trace context, `Content-Type: application/protobuf` and
+ * `Vexxy-Schema: <protobuf type name>`, and resolve on the JetStream ack (transient failures are
+ * retried). consume() gives each subject a durable pull consumer (consumer-setup.ts) with its own
+ * pull loop (pull-loop.ts) that runs up to `concurrency` handlers of that subject at once, so an
+ * analysis.cancelled is handled while analysis.requested runs are still going. Deliveries are
+ * settled in delivery.ts (ack, nak with backoff, term). The connection reconnects forever, so
+ * consumers and publishers carry on after a nats-server restart.
  */
-import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
-import {
-  AckPolicy,
-  DeliverPolicy,
-  RetentionPolicy,
-  StorageType,
-  jetstream,
-  jetstreamManager,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from "@nats-io/jetstream";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { injectTraceHeaders, noopLogger, withExtractedTraceContext, type Logger } from "@vexxy/platform";
-import type { ConsumeOptions, EventBus, EventHandler, InboundEvent, Subscription } from "./event-bus.js";
+import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { toBinary } from "@bufbuild/protobuf";
+import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { injectTraceHeaders, noopLogger, type Logger } from "@vexxy/platform";
+import type { ConsumeOptions, EventBus, EventHandler, Subscription } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
-import { STREAM_NAME, STREAM_SUBJECTS, type Subject } from "./subjects.js";
-import { EventPublishError, PermanentEventError } from "./errors.js";
-import { Semaphore } from "./semaphore.js";
+import { STREAM_NAME, type Subject } from "./subjects.js";
+import { EventPublishError } from "./errors.js";
+import { ensureStream } from "./stream-setup.js";
+import { consumerName, ensureConsumer, type ConsumerSpec } from "./consumer-setup.js";
+import { startPullLoop, type PullLoop } from "./pull-loop.js";
+import { watchConnection, type ConnectionState } from "./connection-state.js";
 
+/** How to reach NATS and which stream to use. */
 export interface EventBusOptions {
   /** nats:// URL(s). */
   readonly servers: string | readonly string[];
   /** Connection name (the service). */
   readonly name: string;
+  /** The stream (default STREAM_NAME, "VEXXY"); see stream-setup.ts for one stream per server. */
   readonly streamName?: string;
   readonly logger?: Logger;
 }
 
-const DEFAULT_BACKOFF_MS = [1000, 2000, 5000, 10000] as const;
-const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
-const MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
-const PUBLISH_ATTEMPTS = 5;
+/** Defaults of ConsumeOptions. */
+export const CONSUME_DEFAULTS = Object.freeze({
+  maxDeliver: 5,
+  ackWaitMs: 30_000,
+  backoffMs: Object.freeze([1000, 2000, 5000, 10000]) as readonly number[],
+  concurrency: 4,
+  maxAckPending: 256,
+});
 
-function consumerName(durable: string, subject: string): string {
-  return `${durable}_${subject.replace(/[.>*]/g, "_")}`;
+const PUBLISH_TIMEOUT_MS = 5_000;
+// Delays between publish attempts: about 4 s of retrying covers a nats-server restart.
+const PUBLISH_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000] as const;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-function headerRecord(msg: JsMsg): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (msg.headers !== undefined) for (const [k, v] of msg.headers) if (v[0] !== undefined) out[k] = v[0];
-  return out;
+function isFinalPublishError(err: unknown): boolean {
+  return err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`ConsumeOptions.${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 class JetStreamEventBus implements EventBus {
@@ -56,6 +66,7 @@ class JetStreamEventBus implements EventBus {
 
   constructor(
     private readonly nc: NatsConnection,
+    private readonly connection: ConnectionState,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
@@ -63,107 +74,76 @@ class JetStreamEventBus implements EventBus {
   ) {}
 
   async publish<S extends Subject>(subject: S, payload: EventPayload<S>, msgId: string): Promise<void> {
-    const schema = EVENT_SCHEMAS[subject];
+    // The map's type pairs each subject with its schema; TypeScript cannot follow S through it.
+    const schema = EVENT_SCHEMAS[subject] as GenMessage<EventPayload<S>>;
     const data = toBinary(schema, payload);
     const h = natsHeaders();
     for (const [k, v] of Object.entries(injectTraceHeaders())) h.set(k, v);
     h.set("Content-Type", "application/protobuf");
     h.set("Vexxy-Schema", schema.typeName);
     let lastError: unknown;
-    for (let attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt <= PUBLISH_RETRY_DELAYS_MS.length; attempt++) {
       try {
-        const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h, timeout: 5000 });
-        if (ack.duplicate) this.logger.debug("publish de-duplicated", { subject, msgId });
+        await this.connection.whenConnected(PUBLISH_TIMEOUT_MS);
+        const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+        if (ack.duplicate) this.logger.debug("publish de-duplicated by the stream", { subject, msgId, seq: ack.seq });
         return;
       } catch (err) {
         lastError = err;
-        this.logger.warn("publish failed, retrying", { subject, msgId, attempt, error: String(err) });
-        await new Promise((r) => setTimeout(r, 200 * attempt));
+        const delay = PUBLISH_RETRY_DELAYS_MS[attempt];
+        if (isFinalPublishError(err) || delay === undefined) break;
+        this.logger.warn("publish not acknowledged; retrying", { subject, msgId, attempt: attempt + 1, retryInMs: delay, error: errorText(err) });
+        await new Promise((r) => setTimeout(r, delay));
       }
     }
     throw new EventPublishError(subject, msgId, { cause: lastError });
   }
 
   async consume(options: ConsumeOptions, handler: EventHandler): Promise<Subscription> {
-    const ackWaitMs = options.ackWaitMs ?? 30000;
-    const maxDeliver = options.maxDeliver ?? 5;
-    const backoff = options.backoffMs ?? DEFAULT_BACKOFF_MS;
-    const semaphore = new Semaphore(options.concurrency ?? 4);
-    const inFlight = new Set<Promise<void>>();
-    const loops: { messages: ConsumerMessages; done: Promise<void> }[] = [];
-    let stopping = false;
+    const maxDeliver = options.maxDeliver ?? CONSUME_DEFAULTS.maxDeliver;
+    if (maxDeliver !== -1) positiveInt("maxDeliver", maxDeliver);
+    const ackWaitMs = positiveInt("ackWaitMs", options.ackWaitMs ?? CONSUME_DEFAULTS.ackWaitMs);
+    const concurrency = positiveInt("concurrency", options.concurrency ?? CONSUME_DEFAULTS.concurrency);
+    const backoffMs = [...(options.backoffMs ?? CONSUME_DEFAULTS.backoffMs)];
+    if (backoffMs.some((d) => !Number.isFinite(d) || d < 0)) throw new RangeError(`ConsumeOptions.backoffMs must be non-negative numbers, got ${backoffMs.join(",")}`);
+    if (options.subjects.length === 0) throw new RangeError("ConsumeOptions.subjects must name at least one subject");
+    const settings = { ackWaitMs, maxDeliver, backoffMs };
 
-    const handle = async (msg: JsMsg, subject: Subject): Promise<void> => {
-      const deliveryCount = msg.info.deliveryCount;
-      const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(ackWaitMs / 3)));
-      try {
-        let payload: EventPayload<Subject>;
-        try {
-          payload = fromBinary(EVENT_SCHEMAS[subject], msg.data) as EventPayload<Subject>;
-        } catch (cause) {
-          throw new PermanentEventError(`undecodable ${subject} payload`, { cause });
-        }
-        const headers = headerRecord(msg);
-        const event: InboundEvent = { subject, payload, msgId: headers["Nats-Msg-Id"] ?? "", deliveryCount, headers };
-        await withExtractedTraceContext(headers, () => handler(event));
-        msg.ack();
-      } catch (err) {
-        if (err instanceof PermanentEventError) {
-          this.logger.error("event terminated: it can never be handled", { subject, error: err.message });
-          msg.term(err.message);
-        } else if (deliveryCount >= maxDeliver) {
-          this.logger.error("event failed on its last delivery and is given up", { subject, deliveryCount, error: String(err) });
-          msg.term(`failed ${deliveryCount} times: ${String(err)}`);
-        } else {
-          const delay = backoff[Math.min(deliveryCount - 1, backoff.length - 1)] ?? 1000;
-          this.logger.warn("handler failed; event will be redelivered", { subject, deliveryCount, delayMs: delay, error: String(err) });
-          msg.nak(delay);
-        }
-      } finally {
-        clearInterval(heartbeat);
-      }
-    };
+    const specs: ConsumerSpec[] = [...new Set(options.subjects)].map((subject) => ({
+      stream: this.stream,
+      durable: options.durable,
+      subject,
+      maxDeliver,
+      ackWaitMs,
+      maxAckPending: Math.max(CONSUME_DEFAULTS.maxAckPending, concurrency),
+    }));
+    for (const spec of specs) await ensureConsumer(this.jsm, spec);
 
-    for (const subject of options.subjects) {
-      const name = consumerName(options.durable, subject);
-      const config = {
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: subject,
-        max_deliver: maxDeliver,
-        ack_wait: nanos(ackWaitMs),
-        max_ack_pending: 256,
-      };
-      const existing = await this.jsm.consumers.info(this.stream, name).catch(() => undefined);
-      if (existing === undefined) await this.jsm.consumers.add(this.stream, config);
-      else await this.jsm.consumers.update(this.stream, name, { ack_wait: config.ack_wait, max_deliver: maxDeliver, max_ack_pending: 256 });
-      const consumer = await this.js.consumers.get(this.stream, name);
-      const messages = await consumer.consume({ max_messages: 8 });
-      const done = (async () => {
-        for await (const msg of messages) {
-          if (stopping) {
-            msg.nak();
-            continue;
-          }
-          await semaphore.acquire();
-          const p = handle(msg, subject).finally(() => {
-            semaphore.release();
-            inFlight.delete(p);
-          });
-          inFlight.add(p);
-        }
-      })().catch((err: unknown) => this.logger.error("consume loop ended", { consumer: name, error: String(err) }));
-      loops.push({ messages, done });
-    }
-
+    const loops: PullLoop[] = specs.map((spec) =>
+      startPullLoop({
+        nc: this.nc,
+        connection: this.connection,
+        js: this.js,
+        stream: this.stream,
+        consumer: consumerName(spec.durable, spec.subject),
+        subject: spec.subject,
+        concurrency,
+        settings,
+        handler,
+        logger: this.logger,
+        ensureConsumer: async () => {
+          await ensureConsumer(this.jsm, spec);
+        },
+      }),
+    );
+    let stopped: Promise<void> | undefined;
     const subscription: Subscription = {
-      stop: async () => {
-        stopping = true;
-        for (const loop of loops) await loop.messages.close().catch(() => undefined);
-        await Promise.all(loops.map((l) => l.done));
-        await Promise.all([...inFlight]);
-        this.subscriptions.delete(subscription);
+      stop: () => {
+        stopped ??= (async () => {
+          await Promise.all(loops.map((l) => l.stop()));
+          this.subscriptions.delete(subscription);
+        })();
+        return stopped;
       },
     };
     this.subscriptions.add(subscription);
@@ -171,18 +151,19 @@ class JetStreamEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.subscriptions]) await s.stop();
-    await this.nc.drain().catch(() => undefined);
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
 }
 
 /**
- * Connects to NATS, ensures the stream exists (created, or updated to this configuration) and
- * returns the bus. Reconnects forever after a server restart.
- * @throws when NATS cannot be reached at all or JetStream is not enabled.
+ * Connects to NATS (reconnecting forever after a server restart), ensures the stream exists with
+ * the mesh's configuration (created or updated, see ensureStream) and returns the bus.
+ * @throws when NATS cannot be reached at all, JetStream is not enabled, or EventStreamError when
+ *   the stream cannot be ensured (e.g. another stream on the server holds `vexxy.>`).
  */
 export async function connectEventBus(options: EventBusOptions): Promise<EventBus> {
-  const logger = options.logger ?? noopLogger;
+  const logger = (options.logger ?? noopLogger).child({ component: "event-bus" });
   const stream = options.streamName ?? STREAM_NAME;
   const nc = await connect({
     servers: typeof options.servers === "string" ? options.servers : [...options.servers],
@@ -190,23 +171,13 @@ export async function connectEventBus(options: EventBusOptions): Promise<EventBu
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
-  const jsm = await jetstreamManager(nc);
-  const config = {
-    name: stream,
-    subjects: [...STREAM_SUBJECTS],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    max_age: nanos(MAX_AGE_MS),
-  };
-  const existing = await jsm.streams.info(stream).catch(() => undefined);
-  if (existing === undefined) {
-    try {
-      await jsm.streams.add(config);
-    } catch (err) {
-      // Another service created it at the same moment.
-      if ((await jsm.streams.info(stream).catch(() => undefined)) === undefined) throw err;
-    }
+  const connection = watchConnection(nc, logger);
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, stream, logger);
+    return new JetStreamEventBus(nc, connection, jetstream(nc), jsm, stream, logger);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
   }
-  return new JetStreamEventBus(nc, jetstream(nc), jsm, stream, logger);
 }
