@@ -1,0 +1,284 @@
+/**
+ * The sandbox stage: one job attempt from image to torn-down container, and its cancellation.
+ *
+ * run: prepare the image (digest checked, unpacked safely) into <workDir>/<job>/<attempt>,
+ * store its catalogue at jobs/<job>/attempts/<n>/catalogue.json, create the container, have
+ * the profiler attach (StartTrace, bounded by the attach deadline; without an answer the
+ * container is destroyed and the workload never runs), publish sandbox.started, start it,
+ * run the test script with `runc exec` when the job has one, wait with the job's timeout,
+ * destroy, and publish sandbox.completed. Image problems end in sandbox.failed {retryable
+ * false} naming the field; anything else in sandbox.failed {retryable true}. Whatever happens,
+ * the container and the unpacked image are removed.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { BlobStore } from "@vexxy/blobstore";
+import { Subjects, eventMsgId, type EventBus } from "@vexxy/events";
+import type { StageLedger, StageRecord } from "@vexxy/ledger";
+import type { Logger } from "@vexxy/platform";
+import {
+  BlobRefSchema,
+  ExerciseStepSchema,
+  JobRefSchema,
+  SandboxCompletedSchema,
+  SandboxFailedSchema,
+  SandboxStartedSchema,
+  WorkloadOutcome,
+  type AnalysisRequested,
+  type BlobRef,
+  type ExerciseStep,
+  type JobRef,
+} from "@vexxy/proto";
+import { buildCatalogue, serializeCatalogue } from "./catalogue/index.js";
+import { containerIdFor } from "./driver/container-id.js";
+import type { SandboxDriver, SandboxLimits, SandboxWaitResult } from "./driver/sandbox-driver.js";
+import { SandboxStageError, TraceNotAttachedError } from "./errors.js";
+import { ImageIntakeError, prepareImage } from "./image/index.js";
+import { LiveAttempts, type LiveAttempt } from "./live-attempts.js";
+import { SANDBOX_STAGE, catalogueKey, completionOutcome, recordedCompletion, recordedFailure } from "./store/sandbox-attempts.js";
+import type { TraceAttacher } from "./trace-attacher.js";
+import { workloadProcess } from "./workload-process.js";
+
+/** What the stage needs. */
+export interface SandboxStageDeps {
+  readonly bus: EventBus;
+  readonly blobs: BlobStore;
+  readonly ledger: StageLedger;
+  readonly driver: SandboxDriver;
+  readonly tracer: TraceAttacher;
+  readonly logger: Logger;
+  readonly live: LiveAttempts;
+  readonly settings: {
+    readonly workDir: string;
+    readonly traceAttachTimeoutMs: number;
+    readonly maxUnpackedBytes: number;
+    readonly limits: SandboxLimits;
+  };
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 300;
+const MAX_TIMEOUT_SECONDS = 900;
+
+/** The stage. One per process. */
+export class SandboxStage {
+  constructor(private readonly deps: SandboxStageDeps) {}
+
+  /**
+   * Handles analysis.requested.
+   * @throws only when the outcome could not be recorded or published (the event is redelivered
+   * and the recorded outcome re-published).
+   */
+  async onRequested(request: AnalysisRequested): Promise<void> {
+    const job = request.job;
+    if (job === undefined || job.jobId === "" || job.attempt < 1) {
+      this.deps.logger.warn("analysis.requested without job id or attempt dropped", { job: job?.jobId ?? "" });
+      return;
+    }
+    const { ledger, live, logger } = this.deps;
+    const { claimed, record } = await ledger.claim(job.jobId, SANDBOX_STAGE, job.attempt);
+    if (!claimed) {
+      await this.replay(job, record);
+      return;
+    }
+    for (const older of live.ofJob(job.jobId).filter((l) => l.attempt < job.attempt)) {
+      await this.cancelLive(older, `superseded by attempt ${job.attempt}`);
+    }
+    const containerId = containerIdFor(job.jobId, job.attempt);
+    const attempt = live.add(job.jobId, job.attempt, containerId);
+    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", { phase: "preparing", containerId, driver: this.deps.driver.name });
+    logger.info("sandbox attempt claimed", { job: job.jobId, attempt: job.attempt, container: containerId });
+    try {
+      await this.run(job, request, attempt);
+    } catch (error) {
+      if (attempt.cancelled) {
+        logger.info("sandbox attempt cancelled", { job: job.jobId, attempt: job.attempt, reason: attempt.cancelReason });
+        return;
+      }
+      const failure = asFailure(error);
+      logger.warn("sandbox attempt failed", { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message, error: error instanceof Error ? error : String(error) });
+      await this.fail(job, failure.reason, failure.message, failure.retryable, containerId);
+    } finally {
+      await this.deps.driver.destroy(containerId).catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
+      await rm(this.attemptDir(job), { recursive: true, force: true }).catch(() => undefined);
+      live.remove(attempt);
+    }
+  }
+
+  /**
+   * Handles analysis.cancelled: tears down the job's live attempts and marks them cancelled; an
+   * attempt not yet seen is recorded cancelled so a later analysis.requested of it is dropped.
+   */
+  async onCancelled(job: JobRef, reason: string): Promise<boolean> {
+    const lives = this.deps.live.ofJob(job.jobId);
+    for (const attempt of lives) await this.cancelLive(attempt, reason);
+    if (job.attempt >= 1 && !lives.some((l) => l.attempt === job.attempt)) {
+      const { claimed } = await this.deps.ledger.claim(job.jobId, SANDBOX_STAGE, job.attempt);
+      if (claimed) await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "cancelled", { reason: "cancelled", message: reason });
+    }
+    return lives.length > 0;
+  }
+
+  /**
+   * Start-up: every row still "started" belongs to a process that died mid-run. Its container is
+   * destroyed, the row marked interrupted and sandbox.failed {interrupted, retryable} published;
+   * the orchestrator re-drives the job with a new attempt.
+   */
+  async recoverInterrupted(): Promise<number> {
+    const rows = (await this.deps.ledger.listByState("started")).filter((r) => r.stage === SANDBOX_STAGE);
+    for (const row of rows) {
+      if (this.deps.live.get(row.jobId, row.attempt) !== undefined) continue;
+      const containerId = typeof row.outcome["containerId"] === "string" ? row.outcome["containerId"] : containerIdFor(row.jobId, row.attempt);
+      await this.deps.driver.destroy(containerId).catch((error: unknown) => this.deps.logger.error("destroy of an interrupted sandbox failed", { container: containerId, error: String(error) }));
+      await rm(join(this.deps.settings.workDir, row.jobId, String(row.attempt)), { recursive: true, force: true }).catch(() => undefined);
+      const message = `the sandbox service stopped while attempt ${row.attempt} was ${row.outcome["phase"] === "running" ? "running" : "being prepared"}; its container was removed`;
+      await this.deps.ledger.update(row.jobId, SANDBOX_STAGE, row.attempt, "interrupted", { ...row.outcome, reason: "interrupted", message, retryable: true });
+      await this.publishFailed(create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }), "interrupted", message, true);
+      this.deps.logger.warn("interrupted sandbox attempt recovered", { job: row.jobId, attempt: row.attempt, container: containerId });
+    }
+    return rows.length;
+  }
+
+  private async run(job: JobRef, request: AnalysisRequested, attempt: LiveAttempt): Promise<void> {
+    const { driver, bus, ledger, settings } = this.deps;
+    const workDir = this.attemptDir(job);
+    const image = await prepareImage({ imageRef: job.imageRef, expectedDigest: job.imageDigest, workDir, maxUnpackedBytes: settings.maxUnpackedBytes });
+    this.checkCancelled(attempt);
+    const catalogue = await buildCatalogue(image.rootfsDir, image.manifestDigest);
+    const stored = await this.deps.blobs.put(catalogueKey(job.jobId, job.attempt), Buffer.from(serializeCatalogue(catalogue), "utf8"), { contentType: "application/json" });
+    const catalogueRef: BlobRef = create(BlobRefSchema, { key: stored.key, sha256: stored.sha256, size: BigInt(stored.size) });
+    const process = await workloadProcess(image.rootfsDir, image.imageConfig, request.config?.environment ?? {});
+    this.checkCancelled(attempt);
+
+    const handle = await driver.create({ containerId: attempt.containerId, rootfsDir: image.rootfsDir, process, limits: settings.limits });
+    attempt.created = true;
+    this.checkCancelled(attempt);
+    let trace;
+    try {
+      trace = await this.deps.tracer.startTrace(
+        { jobId: job.jobId, attempt: job.attempt, containerId: handle.containerId, cgroupPath: handle.cgroupV2Path },
+        settings.traceAttachTimeoutMs,
+      );
+    } catch (error) {
+      throw new TraceNotAttachedError(error instanceof Error ? error.message : String(error), { cause: error });
+    }
+    this.checkCancelled(attempt);
+    await bus.publish(
+      Subjects.sandboxStarted,
+      create(SandboxStartedSchema, {
+        job,
+        containerId: handle.containerId,
+        cgroupPath: handle.cgroupV2Path,
+        cgroupId: trace.cgroupId,
+        catalogue: catalogueRef,
+        startedAt: timestampNow(),
+        driver: driver.name,
+      }),
+      eventMsgId(Subjects.sandboxStarted, job.jobId, job.attempt),
+    );
+    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", { phase: "running", containerId: handle.containerId, driver: driver.name, catalogue: stored.key });
+    await driver.start(handle.containerId);
+
+    const timeoutMs = timeoutSecondsOf(request) * 1000;
+    const script = request.config?.testScript ?? "";
+    const scriptStep = script.trim() !== "" ? this.runTestScript(handle.containerId, script, timeoutMs) : undefined;
+    const result = await driver.wait(handle.containerId, timeoutMs);
+    const steps: ExerciseStep[] = [entrypointStep(result)];
+    if (scriptStep !== undefined) steps.push(await scriptStep);
+    this.checkCancelled(attempt);
+    await driver.destroy(handle.containerId);
+
+    const completed = create(SandboxCompletedSchema, {
+      job,
+      containerId: handle.containerId,
+      outcome: result.outcome,
+      exitCode: result.exitCode,
+      durationSeconds: result.durationSeconds,
+      catalogue: catalogueRef,
+      completedAt: timestampNow(),
+      exercise: steps,
+    });
+    this.checkCancelled(attempt);
+    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "done", completionOutcome(completed, driver.name));
+    await bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
+    this.deps.logger.info("sandbox attempt completed", { job: job.jobId, attempt: job.attempt, outcome: WorkloadOutcome[result.outcome], exitCode: result.exitCode, seconds: result.durationSeconds });
+  }
+
+  private async runTestScript(containerId: string, script: string, timeoutMs: number): Promise<ExerciseStep> {
+    const driver = this.deps.driver;
+    if (driver.exec === undefined) return create(ExerciseStepSchema, { name: "test_script", ok: false, detail: `the ${driver.name} driver cannot run a test script` });
+    try {
+      const result = await driver.exec(containerId, ["/bin/sh", "-c", script], timeoutMs);
+      const detail = result.timedOut ? "timed out" : `exit code ${result.exitCode}${result.stderr.trim() !== "" ? `: ${result.stderr.trim().slice(-300)}` : ""}`;
+      return create(ExerciseStepSchema, { name: "test_script", ok: !result.timedOut && result.exitCode === 0, detail });
+    } catch (error) {
+      return create(ExerciseStepSchema, { name: "test_script", ok: false, detail: `could not run: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500) });
+    }
+  }
+
+  private async replay(job: JobRef, record: StageRecord): Promise<void> {
+    switch (record.state) {
+      case "done": {
+        const completed = recordedCompletion(record);
+        if (completed !== undefined) await this.deps.bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
+        return;
+      }
+      case "failed":
+      case "interrupted": {
+        const failure = recordedFailure(record);
+        await this.publishFailed(job, failure.reason, failure.message, failure.retryable);
+        return;
+      }
+      default:
+        // "started": this attempt runs now (here or in another replica); "cancelled": dropped.
+        this.deps.logger.info("analysis.requested of a claimed attempt acknowledged without running", { job: job.jobId, attempt: job.attempt, state: record.state });
+    }
+  }
+
+  private async cancelLive(attempt: LiveAttempt, reason: string): Promise<void> {
+    attempt.cancelled = true;
+    attempt.cancelReason = reason;
+    await this.deps.ledger.update(attempt.jobId, SANDBOX_STAGE, attempt.attempt, "cancelled", { containerId: attempt.containerId, driver: this.deps.driver.name, reason: "cancelled", message: reason });
+    await this.deps.driver.kill(attempt.containerId).catch(() => undefined);
+    await this.deps.driver.destroy(attempt.containerId).catch((error: unknown) => this.deps.logger.error("destroy of a cancelled sandbox failed", { container: attempt.containerId, error: String(error) }));
+    this.deps.logger.info("sandbox attempt torn down", { job: attempt.jobId, attempt: attempt.attempt, reason });
+  }
+
+  private checkCancelled(attempt: LiveAttempt): void {
+    if (attempt.cancelled) throw new SandboxStageError("cancelled", attempt.cancelReason, false);
+  }
+
+  private async fail(job: JobRef, reason: string, message: string, retryable: boolean, containerId: string): Promise<void> {
+    await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "failed", { containerId, driver: this.deps.driver.name, reason, message, retryable });
+    await this.publishFailed(job, reason, message, retryable);
+  }
+
+  private async publishFailed(job: JobRef, reason: string, message: string, retryable: boolean): Promise<void> {
+    await this.deps.bus.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job, reason, message, retryable }), eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt));
+  }
+
+  private attemptDir(job: JobRef): string {
+    return join(this.deps.settings.workDir, job.jobId, String(job.attempt));
+  }
+}
+
+/** The job's timeout, clamped to the product's 900 s maximum (300 s when unset). */
+function timeoutSecondsOf(request: AnalysisRequested): number {
+  const asked = request.config?.testTimeoutSeconds ?? 0;
+  return asked > 0 ? Math.min(asked, MAX_TIMEOUT_SECONDS) : DEFAULT_TIMEOUT_SECONDS;
+}
+
+function entrypointStep(result: SandboxWaitResult): ExerciseStep {
+  const ok = result.outcome === WorkloadOutcome.EXITED_OK || result.outcome === WorkloadOutcome.TIMEOUT_RUNNING;
+  const limits = [result.oomKilled ? "killed by the memory limit" : "", result.pidsLimitHit ? "the pids limit refused a fork" : ""].filter((s) => s !== "");
+  const detail = [`${WorkloadOutcome[result.outcome]}, exit code ${result.exitCode}`, ...limits].join("; ");
+  return create(ExerciseStepSchema, { name: "entrypoint", ok, detail });
+}
+
+function asFailure(error: unknown): { reason: string; message: string; retryable: boolean } {
+  if (error instanceof SandboxStageError) return { reason: error.reason, message: error.message, retryable: error.retryable };
+  if (error instanceof ImageIntakeError) return { reason: error.reason, message: error.message, retryable: false };
+  const message = error instanceof Error ? error.message : String(error);
+  return { reason: "sandbox_error", message: message.slice(0, 1000), retryable: true };
+}
