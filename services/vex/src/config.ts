@@ -1,4 +1,21 @@
-/** VEX service configuration, read once from the environment and frozen. */
+/**
+ * VEX service configuration, read from the environment once and frozen.
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | HOST | 127.0.0.1 | listen address |
+ * | PORT | 50055 | gRPC/Connect port (0: any free port) |
+ * | NATS_URL | nats://127.0.0.1:4222 | NATS server |
+ * | NATS_STREAM | VEXXY | JetStream stream |
+ * | DATABASE_URL | (required) | postgres://... for the stage ledger (schema "vex") |
+ * | BLOB_STORE_URL | file:///var/lib/vexxy/blobs | object storage (file:// or s3://) |
+ * | LOG_LEVEL | info | debug, info, warn, error |
+ * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
+ * | VEX_SIGNING_KEY_FILE | (unset) | ECDSA P-256 private key, PKCS#8 PEM; unset or naming no file: the key kept in VEX_STATE_DIR, generated on first start |
+ * | VEX_STATE_DIR | /var/lib/vexxy/vex | where the generated key (vex-signing.key.pem, mode 0600) is kept |
+ * | VEX_AUTHOR | VEXxy runtime reachability | OpenVEX `author` |
+ * | VEX_ID_BASE | https://vexxy.dev/vex/ | prefix of document ids: `<base><jobId>/<attempt>` (an absolute IRI) |
+ */
 import { env, loadConfig, type EnvSource } from "@vexxy/platform";
 
 export interface VexConfig {
@@ -16,7 +33,10 @@ export interface VexConfig {
   readonly idBase: string;
 }
 
-/** Reads the configuration. @throws ConfigError naming every bad variable. */
+/**
+ * Reads the configuration from `source` (process.env by default).
+ * @throws ConfigError naming every bad variable.
+ */
 export function readVexConfig(source: EnvSource = process.env): VexConfig {
   return loadConfig(
     () => ({
@@ -31,7 +51,7 @@ export function readVexConfig(source: EnvSource = process.env): VexConfig {
       signingKeyFile: env.optionalString("VEX_SIGNING_KEY_FILE"),
       stateDir: env.string("VEX_STATE_DIR", { default: "/var/lib/vexxy/vex" }),
       author: env.string("VEX_AUTHOR", { default: "VEXxy runtime reachability" }),
-      idBase: env.string("VEX_ID_BASE", { default: "https://vexxy.dev/vex/" }),
+      idBase: env.url("VEX_ID_BASE", { default: "https://vexxy.dev/vex/" }),
     }),
     source,
   );

@@ -1,19 +1,48 @@
-/** Errors of the VEX service. */
-import { FailedPreconditionError, VexxyError } from "@vexxy/platform";
+/**
+ * Errors of the VEX service. The first three are permanent for the job attempt that raised
+ * them (the scored event is answered with analysis.failed, never retried); the rest are RPC
+ * kinds that the platform's error interceptor maps to Connect codes.
+ */
+import { FailedPreconditionError, InvalidFieldError, VexxyError, type VexxyErrorOptions } from "@vexxy/platform";
 
-/** A document failed schema or rule validation: it is never emitted. */
+/** A document failed the OpenVEX schema or go-vex's statement rules: it is never emitted. */
 export class InvalidVexDocumentError extends VexxyError {
-  constructor(readonly problems: readonly string[]) {
-    super(`the VEX document would be invalid: ${problems.slice(0, 5).join("; ")}`);
+  /** Every problem found, each starting with the JSON pointer it concerns. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[], options: VexxyErrorOptions = {}) {
+    super(`the VEX document would be invalid: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ""}`, undefined, options);
+    this.problems = problems;
   }
 }
 
-/** A signed bundle did not verify. */
+/** The job's image reference or digest gives no product purl. */
+export class ProductIdentityError extends VexxyError {
+  constructor(message: string, options: VexxyErrorOptions = {}) {
+    super(message, undefined, options);
+  }
+}
+
+/** No writer is registered for the requested VEX format (CycloneDX VEX is not written yet). */
+export class UnsupportedVexFormatError extends InvalidFieldError {
+  constructor(format: string) {
+    super("format", `format: no VEX writer for ${JSON.stringify(format)}`);
+  }
+}
+
+/** A signed bundle did not verify: malformed, not an OpenVEX attestation, or a bad signature. */
 export class BundleVerificationError extends VexxyError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options: VexxyErrorOptions = {}) {
     super(`bundle verification failed: ${message}`, undefined, options);
   }
 }
 
-/** No VEX exists (yet) for the job. */
+/** The signing key file is unreadable or holds no ECDSA P-256 private key. */
+export class SigningKeyError extends VexxyError {
+  constructor(message: string, options: VexxyErrorOptions = {}) {
+    super(message, undefined, options);
+  }
+}
+
+/** The job's VEX exists in the ledger but is not signed (still running, failed or cancelled). */
 export class VexNotReadyError extends FailedPreconditionError {}

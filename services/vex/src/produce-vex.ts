@@ -1,46 +1,48 @@
 /**
  * Turns one scored job attempt into its signed VEX: the OpenVEX document (validated), the
- * in-toto statement, the DSSE envelope and the Sigstore bundle.
+ * in-toto statement about the image, its DSSE envelope and the Sigstore bundle holding it.
  */
 import type { JobRef, Verdict } from "@vexxy/proto";
-import { OpenVexWriter } from "./writers/openvex-writer.js";
 import { productIdentity } from "./product-identity.js";
 import { openVexStatement, signStatement } from "./signing/dsse.js";
-import { toSigstoreBundle } from "./signing/sigstore-bundle.js";
 import type { SigningKey } from "./signing/signing-key.js";
+import { serialiseBundle, toSigstoreBundle } from "./signing/sigstore-bundle.js";
+import { vexWriter } from "./writers/writer-registry.js";
 
+/** Who states the VEX and how its ids are formed (from config). */
 export interface VexSettings {
   readonly author: string;
+  /** Prefix of document ids; the id is `${idBase}${jobId}/${attempt}`. */
   readonly idBase: string;
   readonly tooling: string;
 }
 
+/** A job attempt's signed VEX, serialised as stored. */
 export interface ProducedVex {
   readonly documentId: string;
+  readonly productPurl: string;
   readonly documentJson: string;
   readonly bundleJson: string;
 }
 
-/** The document id of a job attempt's VEX: stable, so a redo overwrites rather than adds. */
+/**
+ * The document id of a job attempt's VEX: stable, so a redone attempt overwrites its own
+ * document instead of adding one, and unique per (job, attempt).
+ */
 export function documentIdOf(idBase: string, jobId: string, attempt: number): string {
-  return `${idBase}${jobId}/${attempt}`;
+  return `${idBase}${encodeURIComponent(jobId)}/${attempt}`;
 }
 
 /**
- * Writes and signs the VEX of a job attempt.
- * @throws InvalidVexDocumentError when the document would not validate.
+ * Writes and signs the OpenVEX of a job attempt.
+ * @throws ProductIdentityError when the job's image_ref or image_digest gives no product purl;
+ *   InvalidVexDocumentError when the document would be invalid (no verdicts, an unjustified
+ *   not_affected, a schema violation).
  */
-export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now = new Date()): ProducedVex {
+export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now: Date = new Date()): ProducedVex {
   const product = productIdentity(job.imageRef, job.imageDigest);
   const documentId = documentIdOf(settings.idBase, job.jobId, job.attempt);
-  const written = new OpenVexWriter().write({
-    documentId,
-    author: settings.author,
-    timestamp: now,
-    productPurl: product.purl,
-    verdicts,
-    tooling: settings.tooling,
-  });
+  const written = vexWriter("openvex").write({ documentId, author: settings.author, timestamp: now, productPurl: product.purl, verdicts, tooling: settings.tooling });
   const envelope = signStatement(openVexStatement(product.subjectName, product.digestHex, written.document), key);
-  return { documentId, documentJson: written.json, bundleJson: `${JSON.stringify(toSigstoreBundle(envelope, key.hint), null, 2)}\n` };
+  return { documentId, productPurl: product.purl, documentJson: written.json, bundleJson: serialiseBundle(toSigstoreBundle(envelope, key.hint)) };
 }

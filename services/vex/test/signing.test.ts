@@ -1,117 +1,173 @@
-import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
-import { createPublicKey, generateKeyPairSync, createPrivateKey } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { create } from "@bufbuild/protobuf";
-import { JobRefSchema, VerdictSchema, VexJustification, VexStatus } from "@vexxy/proto";
+import assert from "node:assert/strict";
+import { createPublicKey, createPrivateKey, createHash, generateKeyPairSync, verify as cryptoVerify } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundleFromJSON } from "@sigstore/bundle";
+import { Verifier, toSignedEntity, toTrustMaterial } from "@sigstore/verify";
 import { noopLogger } from "@vexxy/platform";
 import { tempDir } from "@vexxy/testkit";
-import { Verifier, toSignedEntity, toTrustMaterial } from "@sigstore/verify";
-import { bundleFromJSON } from "@sigstore/bundle";
 import {
-  InvalidVexDocumentError,
-  OpenVexWriter,
+  BundleVerificationError,
+  GENERATED_KEY_FILE,
+  SigningKeyError,
   keyHint,
   loadSigningKey,
   openVexProblems,
   produceVex,
-  productIdentity,
+  serialiseBundle,
+  signStatement,
+  toSigstoreBundle,
+  verifyBundle,
   verifyEnvelope,
-  verifySigstoreBundle,
-  type SigningKey,
-} from "../src/index.js";
+} from "../src/lib.js";
+import { DIGEST_HEX, SETTINGS, fixture, freshKey, sampleJob, sampleVerdicts } from "./helpers.js";
 
-const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), "utf8");
-const DIGEST = `sha256:${"c".repeat(64)}`;
-
-function key(): SigningKey {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  const publicKey = createPublicKey(privateKey);
-  return { privateKey, publicKey, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(), hint: keyHint(publicKey) };
+interface BundleShape {
+  mediaType: string;
+  verificationMaterial: { publicKey: { hint: string }; tlogEntries: unknown[]; timestampVerificationData: { rfc3161Timestamps: unknown[] } };
+  dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string; keyid: string }[] };
 }
 
-const verdicts = [
-  create(VerdictSchema, { vulnerabilityId: "CVE-2005-2541", packageName: "tar", packageVersion: "1.34", packagePurl: "pkg:deb/debian/tar@1.34?arch=amd64", status: VexStatus.AFFECTED, confidence: 0.95, reason: "tar was executed.", evidence: [{ kind: "executed", path: "/usr/bin/tar" }] }),
-  create(VerdictSchema, { vulnerabilityId: "CVE-2011-3374", packageName: "apt", packageVersion: "2.6.1", packagePurl: "pkg:deb/debian/apt@2.6.1", status: VexStatus.NOT_AFFECTED, justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH, confidence: 0.8, reason: "No file of apt was touched.", evidence: [{ kind: "no_file_touched", detail: "43 files" }] }),
-  create(VerdictSchema, { vulnerabilityId: "CVE-2023-38545", packageName: "curl", packagePurl: "pkg:deb/debian/curl@7.88.1", status: VexStatus.NOT_AFFECTED, justification: VexJustification.COMPONENT_NOT_PRESENT, confidence: 0.95, reason: "curl is not installed." }),
-  create(VerdictSchema, { vulnerabilityId: "GHSA-35jh-r3h4-6jhm", aliases: ["CVE-2021-23337"], packageName: "lodash", packagePurl: "pkg:npm/lodash@4.17.20", status: VexStatus.UNDER_INVESTIGATION, confidence: 0.2, reason: "npm packages are not catalogued." }),
-];
-const job = create(JobRefSchema, { jobId: "0b0e7a4e-0000-4000-8000-000000000001", attempt: 1, imageRef: "oci:/x/demo-image/oci:demo", imageDigest: DIGEST });
-const settings = { author: "test", idBase: "https://vexxy.dev/vex/", tooling: "test" };
+/** @sigstore/verify used directly, as the reference README shows, without this service's wrapper. */
+function sigstoreVerify(bundleJson: string, pem: string): void {
+  const publicKey = createPublicKey(pem);
+  const root = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
+  const trust = toTrustMaterial(root as unknown as Parameters<typeof toTrustMaterial>[0], () => ({ publicKey, validFor: () => true }));
+  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(JSON.parse(bundleJson))));
+}
 
-describe("OpenVEX writing and DSSE signing", () => {
-  it("derives the product purl with the digest's ':' percent-encoded, a tag qualifier and repository_url for registry images", () => {
-    assert.equal(productIdentity("oci:/x/demo-image/oci:demo", DIGEST).purl, `pkg:oci/demo-image@sha256%3A${"c".repeat(64)}?tag=demo`);
-    const reg = productIdentity(`docker://ghcr.io/example/app@${DIGEST}`, DIGEST);
-    assert.equal(reg.purl, `pkg:oci/app@sha256%3A${"c".repeat(64)}?repository_url=ghcr.io/example/app`);
-    assert.equal(reg.subjectName, "ghcr.io/example/app");
-  });
+/** A second, independent check written here from the DSSE spec: PAE, then ECDSA P-256/SHA-256 over it with a DER signature. */
+function paeVerify(envelope: BundleShape["dsseEnvelope"], pem: string): boolean {
+  const body = Buffer.from(envelope.payload, "base64");
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(envelope.payloadType)} ${envelope.payloadType} ${body.length} `), body]);
+  const sig = Buffer.from(envelope.signatures[0]?.sig ?? "", "base64");
+  return cryptoVerify("sha256", pae, { key: createPublicKey(pem), dsaEncoding: "der" }, sig);
+}
 
-  it("writes a schema-valid document with one statement per verdict, the scan's purls as subcomponents and the evidence stated", () => {
-    const produced = produceVex(job, verdicts, key(), settings);
-    const doc = JSON.parse(produced.documentJson) as { "@context": string; statements: Record<string, unknown>[] };
-    assert.deepEqual(openVexProblems(doc), []);
-    assert.equal(doc["@context"], "https://openvex.dev/ns/v0.2.0");
-    assert.equal(doc.statements.length, 4);
-    const [affected, notAffected, absent, unknown] = doc.statements as Array<Record<string, unknown> & { products: { subcomponents: { "@id": string }[] }[] }>;
-    assert.equal(affected!["status"], "affected");
-    assert.match(String(affected!["status_notes"]), /\/usr\/bin\/tar/);
-    assert.ok(typeof affected!["action_statement"] === "string");
-    assert.equal(notAffected!["justification"], "vulnerable_code_not_in_execute_path");
-    assert.match(String(notAffected!["impact_statement"]), /No file of apt/);
-    assert.equal(absent!["justification"], "component_not_present");
-    assert.equal(unknown!["status"], "under_investigation");
-    assert.equal(unknown!.products[0]!.subcomponents[0]!["@id"], "pkg:npm/lodash@4.17.20");
-    assert.equal(unknown!["justification"], undefined);
-  });
-
-  it("refuses to write a not_affected statement without a justification or impact statement", () => {
-    assert.deepEqual(openVexProblems({ "@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:x", author: "a", timestamp: "2026-01-01T00:00:00Z", version: 1, statements: [{ vulnerability: { name: "CVE-1" }, products: [{ "@id": "pkg:oci/x" }], status: "not_affected" }] }).length > 0, true);
-    assert.throws(() => new OpenVexWriter().write({ documentId: "not an iri", author: "", timestamp: new Date(), productPurl: "", verdicts: [], tooling: "" }), InvalidVexDocumentError);
-  });
-
-  it("signs a bundle that @sigstore/verify and an independent node:crypto check both accept, and a flipped payload byte fails both", () => {
-    const k = key();
-    const produced = produceVex(job, verdicts, k, settings);
-    const statement = verifySigstoreBundle(produced.bundleJson, k.publicKeyPem);
-    assert.equal(statement["predicateType"], "https://openvex.dev/ns");
-    assert.deepEqual(statement["subject"], [{ name: "demo-image", digest: { sha256: "c".repeat(64) } }]);
-    assert.deepEqual(statement["predicate"], JSON.parse(produced.documentJson));
-    const bundle = JSON.parse(produced.bundleJson) as { dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string; keyid: string }[] } };
-    assert.ok(verifyEnvelope(bundle.dsseEnvelope, k.publicKey));
-    const payload = Buffer.from(bundle.dsseEnvelope.payload, "base64");
-    payload[payload.length - 3] ^= 1;
-    const tampered = { ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, payload: payload.toString("base64") } };
-    assert.equal(verifyEnvelope(tampered.dsseEnvelope, k.publicKey), false);
-    assert.throws(() => verifySigstoreBundle(JSON.stringify(tampered), k.publicKeyPem));
-    assert.throws(() => verifySigstoreBundle(produced.bundleJson, key().publicKeyPem), "another key does not verify it");
-  });
-
-  it("verifies the reference ECDSA P-256 and Ed25519 bundles with @sigstore/verify directly", () => {
+describe("DSSE signing and Sigstore bundles", () => {
+  it("verifies the two reference bundles (ECDSA P-256 and Ed25519) with verifyBundle and returns their OpenVEX statements", () => {
     for (const [bundle, pem] of [["openvex-attestation.ecdsa-p256.sigstore.json", "ecdsa-p256.pub.pem"], ["openvex-attestation.ed25519.sigstore.json", "ed25519.pub.pem"]] as const) {
-      const publicKey = createPublicKey(fixture(pem));
-      const root = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
-      const trust = toTrustMaterial(root as unknown as Parameters<typeof toTrustMaterial>[0], () => ({ publicKey, validFor: () => true }));
-      new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(JSON.parse(fixture(bundle)))));
-      const statement = verifySigstoreBundle(fixture(bundle), fixture(pem));
-      assert.equal(statement["predicateType"], "https://openvex.dev/ns");
+      const statement = verifyBundle(fixture(bundle), fixture(pem));
+      assert.equal(statement._type, "https://in-toto.io/Statement/v1");
+      assert.equal(statement.predicateType, "https://openvex.dev/ns");
+      assert.deepEqual(statement.subject, [{ name: "ghcr.io/example/app", digest: { sha256: "a".repeat(64) } }]);
+      assert.equal(statement.predicate["@context"], "https://openvex.dev/ns/v0.2.0");
     }
   });
 
-  it("generates a P-256 key once, keeps it with mode 0600 and loads the same one again", async () => {
-    const dir = await tempDir("vexkey");
+  it("refuses a reference bundle checked against the other reference key", () => {
+    assert.throws(() => verifyBundle(fixture("openvex-attestation.ecdsa-p256.sigstore.json"), fixture("ed25519.pub.pem")), BundleVerificationError);
+  });
+
+  it("writes a Sigstore bundle v0.3 shaped like the reference vectors: key hint = base64(sha256(SPKI DER)), no tlog entries, in-toto payload type", () => {
+    const key = freshKey();
+    const bundle = JSON.parse(produceVex(sampleJob(), sampleVerdicts(), key, SETTINGS).bundleJson) as BundleShape;
+    const reference = JSON.parse(fixture("openvex-attestation.ecdsa-p256.sigstore.json")) as BundleShape;
+    assert.deepEqual(Object.keys(bundle), Object.keys(reference));
+    assert.deepEqual(Object.keys(bundle.verificationMaterial), Object.keys(reference.verificationMaterial));
+    assert.equal(bundle.mediaType, "application/vnd.dev.sigstore.bundle.v0.3+json");
+    const spki = key.publicKey.export({ type: "spki", format: "der" });
+    assert.equal(bundle.verificationMaterial.publicKey.hint, createHash("sha256").update(spki).digest("base64"));
+    assert.deepEqual(bundle.verificationMaterial.tlogEntries, []);
+    assert.equal(bundle.dsseEnvelope.payloadType, "application/vnd.in-toto+json");
+    assert.equal(bundle.dsseEnvelope.signatures[0]?.keyid, key.hint);
+    // A DER ECDSA signature is an ASN.1 SEQUENCE.
+    assert.equal(Buffer.from(bundle.dsseEnvelope.signatures[0]?.sig ?? "", "base64")[0], 0x30);
+  });
+
+  it("signs an in-toto statement about the image whose predicate is the schema-valid OpenVEX document", () => {
+    const key = freshKey();
+    const produced = produceVex(sampleJob({ imageRef: `docker://ghcr.io/example/app@sha256:${DIGEST_HEX}` }), sampleVerdicts(), key, SETTINGS);
+    const statement = verifyBundle(produced.bundleJson, key.publicKeyPem);
+    assert.deepEqual(statement.subject, [{ name: "ghcr.io/example/app", digest: { sha256: DIGEST_HEX } }]);
+    assert.equal(statement.predicateType, "https://openvex.dev/ns");
+    assert.deepEqual(statement.predicate, JSON.parse(produced.documentJson));
+    assert.deepEqual(openVexProblems(statement.predicate), []);
+  });
+
+  it("produces a bundle that @sigstore/verify accepts directly and that an independent PAE + ECDSA check with node:crypto accepts", () => {
+    const key = freshKey();
+    const { bundleJson } = produceVex(sampleJob(), sampleVerdicts(), key, SETTINGS);
+    sigstoreVerify(bundleJson, key.publicKeyPem);
+    const bundle = JSON.parse(bundleJson) as BundleShape;
+    assert.equal(paeVerify(bundle.dsseEnvelope, key.publicKeyPem), true);
+    assert.equal(verifyEnvelope(bundle.dsseEnvelope, key.publicKey), true);
+  });
+
+  it("fails every check when one payload byte is flipped, and verifyBundle throws BundleVerificationError", () => {
+    const key = freshKey();
+    const bundle = JSON.parse(produceVex(sampleJob(), sampleVerdicts(), key, SETTINGS).bundleJson) as BundleShape;
+    const payload = Buffer.from(bundle.dsseEnvelope.payload, "base64");
+    payload[payload.length - 5] = (payload[payload.length - 5] ?? 0) ^ 0x01;
+    const tampered = { ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, payload: payload.toString("base64") } };
+    const tamperedJson = JSON.stringify(tampered);
+    assert.throws(() => sigstoreVerify(tamperedJson, key.publicKeyPem), /SIGNATURE_ERROR|signature/i);
+    assert.equal(paeVerify(tampered.dsseEnvelope, key.publicKeyPem), false);
+    assert.equal(verifyEnvelope(tampered.dsseEnvelope, key.publicKey), false);
+    assert.throws(() => verifyBundle(tamperedJson, key.publicKeyPem), BundleVerificationError);
+  });
+
+  it("refuses a valid bundle checked against another key, and input that is not a bundle or not a key", () => {
+    const key = freshKey();
+    const { bundleJson } = produceVex(sampleJob(), sampleVerdicts(), key, SETTINGS);
+    assert.throws(() => verifyBundle(bundleJson, freshKey().publicKeyPem), BundleVerificationError);
+    assert.throws(() => verifyBundle("{not json", key.publicKeyPem), /not JSON/);
+    assert.throws(() => verifyBundle("{}", key.publicKeyPem), BundleVerificationError);
+    assert.throws(() => verifyBundle(bundleJson, "not a pem"), /not a PEM public key/);
+  });
+
+  it("refuses a correctly signed payload that is not an OpenVEX in-toto statement", () => {
+    const key = freshKey();
+    const other = { _type: "https://in-toto.io/Statement/v1", subject: [], predicateType: "https://slsa.dev/provenance/v1", predicate: {} } as unknown as Parameters<typeof signStatement>[0];
+    const json = serialiseBundle(toSigstoreBundle(signStatement(other, key), key.hint));
+    sigstoreVerify(json, key.publicKeyPem);
+    assert.throws(() => verifyBundle(json, key.publicKeyPem), /predicateType https:\/\/openvex.dev\/ns/);
+  });
+});
+
+describe("signing key management", () => {
+  it("generates a P-256 key once in VEX_STATE_DIR with mode 0600, logs it, and loads the same key on the next start", async () => {
+    const dir = await tempDir("vex-key");
     try {
-      const a = await loadSigningKey(undefined, dir.path, noopLogger);
-      const b = await loadSigningKey(undefined, dir.path, noopLogger);
-      assert.equal(a.hint, b.hint);
-      const { statSync } = await import("node:fs");
-      assert.equal(statSync(`${dir.path}/vex-signing.key.pem`).mode & 0o777, 0o600);
-      await assert.rejects(loadSigningKey(`${dir.path}/missing.pem`, dir.path, noopLogger), /VEX_SIGNING_KEY_FILE/);
-      const ed = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
-      const { writeFileSync } = await import("node:fs");
-      writeFileSync(`${dir.path}/ed.pem`, ed);
-      await assert.rejects(loadSigningKey(`${dir.path}/ed.pem`, dir.path, noopLogger), /P-256/);
-      assert.ok(createPrivateKey(readFileSync(`${dir.path}/vex-signing.key.pem`)));
+      const warnings: string[] = [];
+      const logger = { ...noopLogger, warn: (msg: string) => void warnings.push(msg) } as typeof noopLogger;
+      const first = await loadSigningKey(undefined, join(dir.path, "state"), logger);
+      assert.equal(warnings.filter((m) => /generated a new VEX signing key/.test(m)).length, 1);
+      const second = await loadSigningKey(undefined, join(dir.path, "state"), logger);
+      assert.equal(second.hint, first.hint);
+      assert.equal(warnings.filter((m) => /generated/.test(m)).length, 1, "the second start generates nothing");
+      const path = join(dir.path, "state", GENERATED_KEY_FILE);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      const kept = createPrivateKey(readFileSync(path));
+      assert.equal(kept.asymmetricKeyDetails?.namedCurve, "prime256v1");
+      assert.match(readFileSync(path, "utf8"), /^-----BEGIN PRIVATE KEY-----/);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it("uses VEX_SIGNING_KEY_FILE when it names a PKCS#8 P-256 key, and falls back to the kept key when it names no file", async () => {
+    const dir = await tempDir("vex-key");
+    try {
+      const own = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      writeFileSync(join(dir.path, "own.pem"), own.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+      const loaded = await loadSigningKey(join(dir.path, "own.pem"), join(dir.path, "state"), noopLogger);
+      assert.equal(loaded.hint, keyHint(own.publicKey));
+      const fallback = await loadSigningKey(join(dir.path, "missing.pem"), join(dir.path, "state"), noopLogger);
+      assert.notEqual(fallback.hint, loaded.hint);
+      assert.ok(statSync(join(dir.path, "state", GENERATED_KEY_FILE)).isFile());
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it("refuses an Ed25519 key and a file that is not a key with SigningKeyError naming VEX_SIGNING_KEY_FILE", async () => {
+    const dir = await tempDir("vex-key");
+    try {
+      writeFileSync(join(dir.path, "ed.pem"), generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
+      await assert.rejects(loadSigningKey(join(dir.path, "ed.pem"), dir.path, noopLogger), (error: unknown) => error instanceof SigningKeyError && /VEX_SIGNING_KEY_FILE=.*P-256/.test(error.message));
+      writeFileSync(join(dir.path, "junk.pem"), "hello");
+      await assert.rejects(loadSigningKey(join(dir.path, "junk.pem"), dir.path, noopLogger), /VEX_SIGNING_KEY_FILE/);
     } finally {
       await dir.remove();
     }

@@ -1,26 +1,43 @@
 /**
- * Consumes vexxy.reachability.scored (durable "vex").
+ * Consumes vexxy.reachability.scored (durable "vex") and vexxy.analysis.cancelled.
  *
- * Claims (job, "vex", attempt) in the ledger, writes and signs the VEX, stores
+ * reachability.scored: claims (job, "vex", attempt) in the ledger, writes the OpenVEX document
+ * (validated) and signs it (in-toto statement, DSSE, Sigstore bundle), stores
  * jobs/<job>/attempts/<n>/{openvex.json, openvex.sigstore.json, vex-signing.pub.pem}, records
- * the vex.signed event in the ledger and publishes it. Failure to produce a valid document
- * publishes vexxy.analysis.failed {stage "vex", retryable false}; an unreachable store or
- * database throws and the event is redelivered with backoff.
- * Redelivery: a done row re-publishes the recorded vex.signed (same Nats-Msg-Id) and writes
- * nothing, so a job attempt never gets a second document; a "started" row (an earlier delivery
- * died mid-way) does the work again under the same keys.
+ * the vex.signed event in the ledger row (state done) and publishes vexxy.vex.signed with the
+ * document id, the three BlobRefs, and the verdicts and profile summary passed through.
+ * A job that yields no valid document (no verdicts, an unjustified not_affected, an image
+ * reference without a product purl) publishes vexxy.analysis.failed {stage "vex",
+ * retryable false} and records it.
+ *
+ * Failure: anything else (store, database or bus unreachable) throws, so the event is
+ * redelivered with backoff. Redelivery: a done row re-publishes the recorded vex.signed (same
+ * Nats-Msg-Id, so the stream de-duplicates it) and writes nothing, so a job attempt never gets
+ * a second document; a failed row re-publishes its analysis.failed; a "started" row means an
+ * earlier delivery died mid-way, and the work is done again under the same keys and document id.
+ * analysis.cancelled: marks the attempt's row cancelled when not yet signed, so a later scored
+ * event of that attempt is acknowledged and dropped.
  */
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { Durables, Subjects, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
-import type { BlobStore } from "@vexxy/blobstore";
-import type { StageLedger } from "@vexxy/ledger";
+import type { BlobInfo, BlobStore } from "@vexxy/blobstore";
+import type { StageLedger, StageRecord } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
-import { AnalysisFailedSchema, VexSignedSchema, type ReachabilityScored } from "@vexxy/proto";
+import {
+  AnalysisFailedSchema,
+  BlobRefSchema,
+  VexSignedSchema,
+  type AnalysisCancelled,
+  type BlobRef,
+  type JobRef,
+  type ReachabilityScored,
+} from "@vexxy/proto";
+import { InvalidVexDocumentError, ProductIdentityError } from "../errors.js";
 import { produceVex, type VexSettings } from "../produce-vex.js";
 import type { SigningKey } from "../signing/signing-key.js";
-import { InvalidVexDocumentError } from "../errors.js";
 import { VEX_STAGE, vexKeys } from "../store/vex-keys.js";
 
+/** What the consumer needs; service.ts builds it. */
 export interface VexStageDeps {
   readonly bus: EventBus;
   readonly blobs: BlobStore;
@@ -30,42 +47,43 @@ export interface VexStageDeps {
   readonly logger: Logger;
 }
 
-/** Starts the durable consumer. */
+/** Starts the durable consumer. @throws when the bus cannot create it. */
 export async function consumeScoredEvents(deps: VexStageDeps, ackWaitMs: number): Promise<Subscription> {
-  return await deps.bus.consume({ durable: Durables.vex, subjects: [Subjects.reachabilityScored], ackWaitMs }, (event) => handleScored(deps, event));
+  return await deps.bus.consume({ durable: Durables.vex, subjects: [Subjects.reachabilityScored, Subjects.analysisCancelled], ackWaitMs }, (event) => handleVexEvent(deps, event));
 }
 
-function blobRef(info: { key: string; sha256: string; size: number }) {
-  return { key: info.key, sha256: info.sha256, size: BigInt(info.size) };
+/**
+ * Handles one delivery (exported for tests).
+ * @throws when the work must be redelivered (object store, database or bus unreachable).
+ */
+export async function handleVexEvent(deps: VexStageDeps, event: InboundEvent): Promise<void> {
+  if (event.subject === Subjects.reachabilityScored) await onScored(deps, event.payload as ReachabilityScored);
+  else if (event.subject === Subjects.analysisCancelled) await onCancelled(deps, event.payload as AnalysisCancelled);
 }
 
-/** Handles one delivery (exported for tests). */
-export async function handleScored(deps: VexStageDeps, event: InboundEvent): Promise<void> {
-  const scored = event.payload as ReachabilityScored;
+function blobRef(info: BlobInfo): BlobRef {
+  return create(BlobRefSchema, { key: info.key, sha256: info.sha256, size: BigInt(info.size) });
+}
+
+async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise<void> {
   const job = scored.job;
   if (job === undefined || job.jobId === "" || job.attempt === 0) {
-    deps.logger.warn("reachability.scored without job id or attempt dropped");
+    deps.logger.warn("reachability.scored without job id or attempt dropped", { job: job?.jobId ?? "" });
     return;
   }
-  const msgId = eventMsgId(Subjects.vexSigned, job.jobId, job.attempt);
   const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
-  if (!claimed && record.state === "done" && typeof record.outcome["signed"] === "string") {
-    await deps.bus.publish(Subjects.vexSigned, fromJsonString(VexSignedSchema, record.outcome["signed"]), msgId);
-    deps.logger.info("redelivered reachability.scored: re-published the recorded VEX", { job: job.jobId, attempt: job.attempt });
-    return;
-  }
-  if (!claimed && record.state === "failed") return;
+  if (!claimed && (await replay(deps, job, record))) return;
+
   let produced;
   try {
     produced = produceVex(job, scored.verdicts, deps.key, deps.settings);
-  } catch (err) {
-    if (!(err instanceof InvalidVexDocumentError)) throw err;
-    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason: "invalid_document", message: err.message });
-    await deps.bus.publish(
-      Subjects.analysisFailed,
-      create(AnalysisFailedSchema, { job, stage: "vex", reason: "invalid_document", message: err.message, retryable: false }),
-      `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:vex`,
-    );
+  } catch (error) {
+    const reason = failureReason(error, scored);
+    if (reason === undefined) throw error;
+    const message = (error as Error).message;
+    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason, message, retryable: false });
+    await publishFailure(deps, job, reason, message);
+    deps.logger.warn("VEX not produced", { job: job.jobId, attempt: job.attempt, reason, message });
     return;
   }
   const keys = vexKeys(job.jobId, job.attempt);
@@ -83,7 +101,54 @@ export async function handleScored(deps: VexStageDeps, event: InboundEvent): Pro
     verdicts: scored.verdicts,
     ...(scored.profile !== undefined ? { profile: scored.profile } : {}),
   });
-  await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "done", { documentId: produced.documentId, signed: toJsonString(VexSignedSchema, signed) });
-  await deps.bus.publish(Subjects.vexSigned, signed, msgId);
+  await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "done", {
+    documentId: produced.documentId,
+    productPurl: produced.productPurl,
+    keyHint: deps.key.hint,
+    signed: toJsonString(VexSignedSchema, signed),
+  });
+  await deps.bus.publish(Subjects.vexSigned, signed, eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
   deps.logger.info("VEX signed", { job: job.jobId, attempt: job.attempt, documentId: produced.documentId, statements: scored.verdicts.length });
+}
+
+/** The analysis.failed reason of a permanent failure, or undefined for one worth redelivering. */
+function failureReason(error: unknown, scored: ReachabilityScored): string | undefined {
+  if (error instanceof ProductIdentityError) return "invalid_image_ref";
+  if (error instanceof InvalidVexDocumentError) return scored.verdicts.length === 0 ? "no_verdicts" : "invalid_vex_document";
+  return undefined;
+}
+
+/** Re-publishes what an earlier delivery recorded; false when the work must be (re)done. */
+async function replay(deps: VexStageDeps, job: JobRef, record: StageRecord): Promise<boolean> {
+  switch (record.state) {
+    case "done": {
+      const signed = record.outcome["signed"];
+      if (typeof signed !== "string") return false;
+      await deps.bus.publish(Subjects.vexSigned, fromJsonString(VexSignedSchema, signed), eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
+      deps.logger.info("redelivered reachability.scored: re-published the recorded vex.signed", { job: job.jobId, attempt: job.attempt });
+      return true;
+    }
+    case "failed":
+      await publishFailure(deps, job, String(record.outcome["reason"] ?? "vex_failed"), String(record.outcome["message"] ?? ""));
+      return true;
+    case "cancelled":
+      deps.logger.info("reachability.scored of a cancelled attempt dropped", { job: job.jobId, attempt: job.attempt });
+      return true;
+    default:
+      return false;
+  }
+}
+
+async function publishFailure(deps: VexStageDeps, job: JobRef, reason: string, message: string): Promise<void> {
+  const failed = create(AnalysisFailedSchema, { job, stage: VEX_STAGE, reason, message, retryable: false });
+  await deps.bus.publish(Subjects.analysisFailed, failed, `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:${VEX_STAGE}`);
+}
+
+async function onCancelled(deps: VexStageDeps, cancelled: AnalysisCancelled): Promise<void> {
+  const job = cancelled.job;
+  if (job === undefined || job.jobId === "" || job.attempt === 0) return;
+  const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
+  if (claimed || record.state === "started") {
+    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "cancelled", { reason: cancelled.reason });
+  }
 }

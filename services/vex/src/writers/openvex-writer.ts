@@ -2,17 +2,26 @@
  * OpenVEX v0.2.0: one statement per (vulnerability, package) verdict. The product is the
  * image's purl; each statement's subcomponent is the package purl exactly as the scan named
  * it, so Grype and Trivy match their own identifiers. Every statement states its evidence:
- * not_affected in impact_statement, affected in status_notes beside the action_statement,
- * under_investigation in status_notes. A document that fails the schema is never returned.
+ * not_affected in impact_statement beside its justification, affected in status_notes beside
+ * the action_statement the schema requires, under_investigation in status_notes with the
+ * reason. A not_affected verdict without a justification or without any evidence is refused,
+ * and a document that fails the schema or go-vex's rules is never returned.
  */
+import { PackageURL } from "packageurl-js";
 import { VexJustification, VexStatus, type Verdict } from "@vexxy/proto";
 import type { VexInput, VexWriter, WrittenVex } from "./vex-writer.js";
 import { openVexProblems } from "./openvex-validator.js";
+import { subcomponentPurl } from "./subcomponent-purl.js";
 import { InvalidVexDocumentError } from "../errors.js";
 
+/** The @context every document carries; go-vex reads a bare https://openvex.dev/ns as v0.0.1. */
 export const OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0";
 
+/** The author's role stated in every document. */
+export const OPENVEX_ROLE = "Runtime reachability analysis";
+
 const STATUS: Readonly<Record<VexStatus, string>> = {
+  // An unset status is a defect upstream; the fail-closed reading is "not decided".
   [VexStatus.UNSPECIFIED]: "under_investigation",
   [VexStatus.NOT_AFFECTED]: "not_affected",
   [VexStatus.AFFECTED]: "affected",
@@ -29,33 +38,69 @@ const JUSTIFICATION: Readonly<Record<VexJustification, string | undefined>> = {
   [VexJustification.INLINE_MITIGATIONS_ALREADY_EXIST]: "inline_mitigations_already_exist",
 };
 
+/** Evidence items quoted in a statement; the full list stays in verdicts.json and the event. */
+const EVIDENCE_QUOTED = 12;
+
 function evidenceText(v: Verdict): string {
-  const items = v.evidence.slice(0, 12).map((e) => [e.kind, e.path, e.detail].filter((s) => s !== "").join(" "));
-  const more = v.evidence.length > 12 ? ` (+${v.evidence.length - 12} more)` : "";
-  return `${v.reason}${items.length > 0 ? ` Evidence: ${items.join("; ")}${more}.` : ""} Confidence ${v.confidence.toFixed(2)}.`;
+  const items = v.evidence.slice(0, EVIDENCE_QUOTED).map((e) => [e.kind, e.path, e.detail].filter((s) => s !== "").join(" "));
+  const more = v.evidence.length > EVIDENCE_QUOTED ? ` (+${v.evidence.length - EVIDENCE_QUOTED} more)` : "";
+  const reason = v.reason.trim() === "" ? "" : `${v.reason.trim().replace(/\.$/, "")}.`;
+  const evidence = items.length > 0 ? ` Evidence: ${items.join("; ")}${more}.` : "";
+  return `${reason}${evidence} Confidence ${v.confidence.toFixed(2)}.`.trim();
 }
 
-function componentPurl(v: Verdict): string {
-  if (v.packagePurl !== "") return v.packagePurl;
-  const name = encodeURIComponent(v.packageName === "" ? "unknown" : v.packageName);
-  return `pkg:generic/${name}${v.packageVersion !== "" ? `@${encodeURIComponent(v.packageVersion)}` : ""}`;
+function label(v: Verdict, index: number): string {
+  return `/statements/${index} (${v.vulnerabilityId || "?"} in ${v.packageName || v.packagePurl || "?"})`;
+}
+
+function isIri(text: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(text) && URL.canParse(text);
+}
+
+function isPurl(text: string): boolean {
+  try {
+    PackageURL.fromString(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refusals beyond the schema (whose `iri` format ajv cannot check): the document and product
+ * ids must be real identifiers, and a not_affected claim must be justified and evidenced.
+ */
+function inputProblems(input: VexInput): string[] {
+  const { verdicts } = input;
+  const problems: string[] = [];
+  if (!isIri(input.documentId)) problems.push(`/@id ${JSON.stringify(input.documentId)} is not an absolute IRI`);
+  if (!input.productPurl.startsWith("pkg:") || !isPurl(input.productPurl)) problems.push(`/statements/*/products/0/@id ${JSON.stringify(input.productPurl)} is not a purl`);
+  if (verdicts.length === 0) problems.push("/statements an OpenVEX document needs at least one statement, and the job has no verdicts");
+  verdicts.forEach((v, i) => {
+    if (v.vulnerabilityId.trim() === "") problems.push(`${label(v, i)} has no vulnerability id`);
+    if (v.status !== VexStatus.NOT_AFFECTED) return;
+    if (JUSTIFICATION[v.justification] === undefined) problems.push(`${label(v, i)} is not_affected without a justification`);
+    if (v.reason.trim() === "" && v.evidence.length === 0) problems.push(`${label(v, i)} is not_affected without any evidence`);
+  });
+  return problems;
 }
 
 function statement(v: Verdict, productPurl: string): Record<string, unknown> {
   const status = STATUS[v.status];
-  const purl = componentPurl(v);
+  const purl = subcomponentPurl(v);
+  const aliases = [...new Set(v.aliases.filter((a) => a !== "" && a !== v.vulnerabilityId))];
   const s: Record<string, unknown> = {
-    vulnerability: { name: v.vulnerabilityId, ...(v.aliases.length > 0 ? { aliases: [...v.aliases] } : {}) },
+    vulnerability: { name: v.vulnerabilityId, ...(aliases.length > 0 ? { aliases } : {}) },
     products: [{ "@id": productPurl, identifiers: { purl: productPurl }, subcomponents: [{ "@id": purl, identifiers: { purl } }] }],
     status,
   };
   const evidence = evidenceText(v);
   if (status === "not_affected") {
-    const justification = JUSTIFICATION[v.justification];
-    if (justification !== undefined) s["justification"] = justification;
+    s["justification"] = JUSTIFICATION[v.justification];
     s["impact_statement"] = evidence;
   } else if (status === "affected") {
-    s["action_statement"] = `Update ${v.packageName} to a version that fixes ${v.vulnerabilityId}, or remove it; the workload was observed using it at run time.`;
+    const pkg = v.packageName !== "" ? v.packageName : purl;
+    s["action_statement"] = `Update ${pkg} to a version that fixes ${v.vulnerabilityId}, or remove it from the image: the workload was observed using it at run time.`;
     s["status_notes"] = evidence;
   } else {
     s["status_notes"] = evidence;
@@ -65,18 +110,36 @@ function statement(v: Verdict, productPurl: string): Record<string, unknown> {
 
 /** The OpenVEX v0.2.0 writer. */
 export class OpenVexWriter implements VexWriter {
-  readonly format = "openvex";
+  readonly format = "openvex" as const;
 
+  /**
+   * Writes one statement per verdict and validates the document.
+   * @throws InvalidVexDocumentError when the document id is not an IRI, the product not a purl,
+   *   there are no verdicts, a not_affected verdict lacks a justification or evidence, or the
+   *   document fails the schema or go-vex's rules; RangeError for an invalid timestamp.
+   */
   write(input: VexInput): WrittenVex {
+    const refused = inputProblems(input);
+    if (refused.length > 0) throw new InvalidVexDocumentError(refused);
+    const seen = new Set<string>();
+    const statements = input.verdicts
+      .map((v) => statement(v, input.productPurl))
+      // The schema wants unique statements; a scan listing one finding twice yields the same one.
+      .filter((s) => {
+        const key = JSON.stringify(s);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
     const document: Record<string, unknown> = {
       "@context": OPENVEX_CONTEXT,
       "@id": input.documentId,
       author: input.author,
-      role: "Runtime reachability analysis",
+      role: OPENVEX_ROLE,
       timestamp: input.timestamp.toISOString(),
       version: 1,
       tooling: input.tooling,
-      statements: input.verdicts.map((v) => statement(v, input.productPurl)),
+      statements,
     };
     const problems = openVexProblems(document);
     if (problems.length > 0) throw new InvalidVexDocumentError(problems);

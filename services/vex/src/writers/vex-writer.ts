@@ -1,30 +1,38 @@
 /**
  * The document-format seam: one writer per VEX format. OpenVEX v0.2.0 is the one registered
- * now; CycloneDX VEX arrives as another implementation of this interface.
+ * now; CycloneDX VEX arrives as another implementation of this interface, registered in
+ * writer-registry.ts once it is written.
  */
 import type { Verdict } from "@vexxy/proto";
 
+/** The VEX formats the mesh knows of; only those with a registered writer can be produced. */
+export type VexFormat = "openvex" | "cyclonedx";
+
 /** What every writer gets: the product, its verdicts and who states them. */
 export interface VexInput {
+  /** The document's IRI (OpenVEX @id, CycloneDX serialNumber source). */
   readonly documentId: string;
   readonly author: string;
   readonly timestamp: Date;
   /** pkg:oci/... purl of the analysed image. */
   readonly productPurl: string;
   readonly verdicts: readonly Verdict[];
+  /** How the document was produced (OpenVEX `tooling`). */
   readonly tooling: string;
 }
 
+/** A written, validated document. */
 export interface WrittenVex {
-  readonly format: string;
+  readonly format: VexFormat;
   /** The document as a JSON value (validated). */
   readonly document: Record<string, unknown>;
-  /** Its canonical serialisation (what gets stored and signed). */
+  /** Its serialisation (what gets stored; the signed statement embeds `document`). */
   readonly json: string;
 }
 
+/** One VEX format's writer. */
 export interface VexWriter {
-  readonly format: string;
+  readonly format: VexFormat;
   /** Writes and validates a document. @throws InvalidVexDocumentError when it would be invalid. */
   write(input: VexInput): WrittenVex;
 }
