@@ -17,40 +17,65 @@ export interface InboundEvent<S extends Subject = Subject> {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/**
+ * Handles one event. Resolve to ack it; throw to have it redelivered after the backoff; throw
+ * PermanentEventError to have it terminated. Must be idempotent: any event can come again.
+ */
 export type EventHandler = (event: InboundEvent) => Promise<void>;
 
+/** What consume() receives and how deliveries are retried. */
 export interface ConsumeOptions {
-  /** Durable consumer name (Durables.*). */
+  /**
+   * Durable consumer name (Durables.*). On nats-server 2.9 (one filter per consumer) it becomes
+   * one JetStream consumer per subject, named `<durable>_<subject with _ for .>`.
+   */
   readonly durable: string;
-  /** Subjects this consumer receives. */
+  /** Subjects this consumer receives (at least one). */
   readonly subjects: readonly Subject[];
-  /** Deliveries before an event is given up (default 5). */
+  /** Deliveries before an event is given up and terminated (default 5; -1 unlimited). */
   readonly maxDeliver?: number;
-  /** Ack wait in ms before redelivery (default 30000). */
+  /**
+   * Ack wait in ms before an unacknowledged event is redelivered (default 30000). A running
+   * handler keeps its event with working() every ackWaitMs/3, so handlers may run far longer.
+   */
   readonly ackWaitMs?: number;
-  /** Backoff between redeliveries in ms (default 1000, 2000, 5000, 10000). */
+  /**
+   * Delay in ms before the next delivery after a handler threw, by delivery count: entry n-1
+   * after delivery n, the last entry beyond (default 1000, 2000, 5000, 10000). Applied as the
+   * nak delay, not as the consumer's server-side BackOff (which would replace the ack wait).
+   */
   readonly backoffMs?: readonly number[];
-  /** Handlers running at once (default 4), so a cancel is handled during a long run. */
+  /**
+   * Handlers of ONE subject running at once (default 4). Each subject has its own slots, so an
+   * analysis.cancelled is handled while analysis.requested runs fill theirs. A message is pulled
+   * only when a slot is free.
+   */
   readonly concurrency?: number;
 }
 
+/** A running consume(). */
 export interface Subscription {
-  /** Stops pulling; in-flight handlers finish first. */
+  /** Stops pulling; resolves once in-flight handlers finished and their events were settled. */
   stop(): Promise<void>;
 }
 
+/** Publishing and consuming the mesh's events (JetStream: connectEventBus). */
 export interface EventBus {
   /**
    * Publishes payload on subject with Nats-Msg-Id = msgId (de-duplicated by the stream) and the
-   * active trace context; resolves once JetStream acknowledged it.
+   * active trace context; resolves once JetStream acknowledged it (a duplicate within the
+   * 2-minute window is acknowledged and dropped). Transient failures are retried a few times.
+   * @throws EventPublishError when JetStream did not acknowledge it.
    */
   publish<S extends Subject>(subject: S, payload: EventPayload<S>, msgId: string): Promise<void>;
   /**
    * Pulls events for a durable consumer and calls handler for each, acking when it resolves.
    * A handler that throws gets the event redelivered with backoff; one that throws
-   * PermanentEventError has it terminated (logged) instead.
+   * PermanentEventError has it terminated (logged) instead. Creates or updates the durable
+   * consumer(s) first; keeps pulling across nats-server restarts until stop().
+   * @throws EventConsumerError when a consumer cannot be created; RangeError for bad options.
    */
   consume(options: ConsumeOptions, handler: EventHandler): Promise<Subscription>;
-  /** Closes the connection after draining. */
+  /** Stops every subscription (waiting for in-flight handlers), then drains the connection. */
   close(): Promise<void>;
 }

@@ -94,6 +94,9 @@ class JetStreamEventBus implements EventBus {
         if (isFinalPublishError(err) || delay === undefined) break;
         this.logger.warn("publish not acknowledged; retrying", { subject, msgId, attempt: attempt + 1, retryInMs: delay, error: errorText(err) });
         await new Promise((r) => setTimeout(r, delay));
+        // No responders: JetStream is still starting, or the stream is gone (a wiped store).
+        // (@nats-io/jetstream does not export the JetStreamNotEnabled class it throws then.)
+        if (err instanceof Error && err.name === "JetStreamNotEnabled") await this.ensureStreamQuietly();
       }
     }
     throw new EventPublishError(subject, msgId, { cause: lastError });
@@ -132,6 +135,7 @@ class JetStreamEventBus implements EventBus {
         handler,
         logger: this.logger,
         ensureConsumer: async () => {
+          await this.ensureStreamQuietly();
           await ensureConsumer(this.jsm, spec);
         },
       }),
@@ -148,6 +152,15 @@ class JetStreamEventBus implements EventBus {
     };
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** Re-creates the stream if it is missing; failures are logged (the caller retries anyway). */
+  private async ensureStreamQuietly(): Promise<void> {
+    try {
+      await ensureStream(this.jsm, this.stream, this.logger);
+    } catch (err) {
+      this.logger.warn("could not ensure the stream; retrying later", { stream: this.stream, error: errorText(err) });
+    }
   }
 
   async close(): Promise<void> {

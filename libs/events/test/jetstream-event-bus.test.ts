@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import {
   AnalysisCancelledSchema,
@@ -349,6 +350,21 @@ describe("JetStream event bus (each test on its own real nats-server)", function
     await during;
     await until(() => seen.includes("while-down"), "the event published while the server was down", 20000);
     assert.deepEqual(seen, ["before-restart", "after-restart", "while-down"]);
+  });
+
+  it("re-creates the stream and the durable consumer when nats-server comes back with an empty store", async () => {
+    const b = await bus();
+    const seen: string[] = [];
+    await consume(b, { durable: "wiped", subjects: [Subjects.sandboxCompleted] }, async (e) => {
+      seen.push(e.msgId);
+    });
+    await nats.kill("SIGKILL");
+    await rm(nats.storeDir, { recursive: true, force: true });
+    await nats.restart();
+    await b.publish(Subjects.sandboxCompleted, create(SandboxCompletedSchema, { job: { jobId: "w" } }), "after-wipe");
+    await until(() => seen.includes("after-wipe"), "the event after the wipe", 20000);
+    const info = await (await manager()).streams.info(stream);
+    assert.deepEqual(info.config.subjects, ["vexxy.>"]);
   });
 
   it("ensures the stream idempotently: a second connect keeps its events and a drifted configuration is updated", async () => {
