@@ -97,6 +97,8 @@ export class SandboxStage {
         return;
       }
       const failure = asFailure(error);
+      // Torn down before the failure is published: a consumer of sandbox.failed may rely on it.
+      await this.deps.driver.destroy(containerId).catch((cause: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(cause) }));
       logger.warn("sandbox attempt failed", { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message, error: error instanceof Error ? error : String(error) });
       await this.fail(job, failure.reason, failure.message, failure.retryable, containerId);
     } finally {
