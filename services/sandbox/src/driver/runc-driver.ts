@@ -268,6 +268,8 @@ export class LocalRuncDriver implements SandboxDriver {
       if (!existsSync(dir)) continue;
       // An empty cgroup is removed with rmdir; one still holding processes fails, and that is a leak to report.
       await rmdir(dir).catch((error: unknown) => {
+        // A concurrent destroy (cancel racing the run's own teardown) may have removed it first.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
         throw new SandboxDriverError(`cgroup ${dir} of a destroyed sandbox could not be removed`, { cause: error });
       });
     }

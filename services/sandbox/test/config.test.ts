@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "@vexxy/platform";
+import { readSandboxConfig } from "../src/config.js";
+
+describe("sandbox configuration", () => {
+  it("applies the documented defaults (4 GiB, 512 pids, 2 CPUs, profiler on 50053, 15 s attach deadline)", () => {
+    const config = readSandboxConfig({ DATABASE_URL: "postgres://x/y" });
+    assert.equal(config.port, 50052);
+    assert.equal(config.memoryBytes, 4 * 1024 ** 3);
+    assert.equal(config.pids, 512);
+    assert.equal(config.cpus, 2);
+    assert.equal(config.profilerUrl, "http://127.0.0.1:50053");
+    assert.equal(config.traceAttachTimeoutMs, 15000);
+    assert.equal(config.workDir, "/var/lib/vexxy/sandbox");
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it("accepts fractional SANDBOX_CPUS and refuses a malformed one naming the variable", () => {
+    assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "0.5" }).cpus, 0.5);
+    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "two" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_CPUS");
+  });
+
+  it("refuses a missing DATABASE_URL, an unknown SANDBOX_DRIVER and a relative SANDBOX_WORK_DIR, each by name", () => {
+    assert.throws(() => readSandboxConfig({}), (error: unknown) => error instanceof ConfigError && error.variable === "DATABASE_URL");
+    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_DRIVER: "docker" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_DRIVER");
+    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_WORK_DIR: "work" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_WORK_DIR");
+  });
+});
