@@ -42,6 +42,7 @@ export interface PullLoop {
 const PULL_EXPIRES_MS = 10_000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
+const EMPTY_PULL_PAUSE_MS = 200;
 
 function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -91,6 +92,7 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
         break;
       }
       let msg: JsMsg | undefined;
+      const pulledAt = Date.now();
       try {
         // Short, so stop() is not held up; the pull itself copes with a later disconnect.
         await options.connection.whenConnected(1000);
@@ -116,6 +118,9 @@ export function startPullLoop(options: PullLoopOptions): PullLoop {
       }
       if (msg === undefined) {
         slots.release();
+        // A pull normally waits PULL_EXPIRES_MS for a message; one that ends at once with
+        // nothing must not turn this into a busy loop.
+        if (Date.now() - pulledAt < EMPTY_PULL_PAUSE_MS) await sleep(EMPTY_PULL_PAUSE_MS);
         continue;
       }
       if (stopping) {
