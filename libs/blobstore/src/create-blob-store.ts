@@ -1,4 +1,4 @@
-/** The composition-root helper: BLOB_STORE_URL in, a ready BlobStore out. */
+/** The composition-root helpers: BLOB_STORE_URL in, a BlobStore out. */
 import type { BlobStore } from "./blob-store.js";
 import { parseBlobStoreUrl, type BlobStoreLocation } from "./blob-store-url.js";
 import { FilesystemBlobStore } from "./filesystem-blob-store.js";
@@ -10,15 +10,23 @@ export interface CreateBlobStoreOptions {
 }
 
 /**
- * Builds the store a BLOB_STORE_URL (string) or an already parsed location names; for S3 it
- * waits until the bucket and its retention rule are ensured, so a bad endpoint or credentials
- * fail at start-up. Throws BlobStoreConfigError (naming BLOB_STORE_URL) for a bad URL and
- * BlobStoreError when the S3 server cannot be prepared.
+ * Builds the store a BLOB_STORE_URL (string) or an already parsed location names, without
+ * touching the network: an S3 store ensures its bucket and retention rule on first use. Throws
+ * BlobStoreConfigError (naming BLOB_STORE_URL) for a bad URL.
  */
-export async function createBlobStore(url: string | BlobStoreLocation, options: CreateBlobStoreOptions = {}): Promise<BlobStore> {
+export function createBlobStore(url: string | BlobStoreLocation, options: CreateBlobStoreOptions = {}): BlobStore {
   const location = typeof url === "string" ? parseBlobStoreUrl(url) : url;
   if (location.kind === "filesystem") return new FilesystemBlobStore(location.rootDir);
-  const store = new S3BlobStore({ ...location.options, ...(options.logger === undefined ? {} : { logger: options.logger }) });
-  await store.ready();
+  return new S3BlobStore({ ...location.options, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+}
+
+/**
+ * Like createBlobStore, but for S3 waits until the bucket and its retention rule are ensured,
+ * so a bad endpoint or credentials fail at start-up. Throws BlobStoreConfigError for a bad URL
+ * and BlobStoreError when the S3 server cannot be prepared.
+ */
+export async function openBlobStore(url: string | BlobStoreLocation, options: CreateBlobStoreOptions = {}): Promise<BlobStore> {
+  const store = createBlobStore(url, options);
+  if (store instanceof S3BlobStore) await store.ready();
   return store;
 }

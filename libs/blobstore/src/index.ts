@@ -9,5 +9,5 @@ export { BlobDigestMismatchError, BlobNotFoundError, BlobStoreConfigError, BlobS
 export { FilesystemBlobStore } from "./filesystem-blob-store.js";
 export { RETENTION_RULE_ID, S3BlobStore, type RetentionStatus, type S3BlobStoreOptions } from "./s3-blob-store.js";
 export { parseBlobStoreUrl, type BlobStoreLocation } from "./blob-store-url.js";
-export { createBlobStore, type CreateBlobStoreOptions } from "./create-blob-store.js";
+export { createBlobStore, openBlobStore, type CreateBlobStoreOptions } from "./create-blob-store.js";
 export { stderrLogger, type BlobStoreLogger } from "./logger.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BlobStoreConfigError, createBlobStore, FilesystemBlobStore, parseBlobStoreUrl, S3BlobStore } from "@vexxy/blobstore";
+import { BlobStoreConfigError, BlobStoreError, createBlobStore, FilesystemBlobStore, openBlobStore, parseBlobStoreUrl, S3BlobStore } from "@vexxy/blobstore";
 import { startS3Server, tempDir } from "@vexxy/testkit";
 
 describe("BLOB_STORE_URL parsing", () => {
@@ -59,11 +59,11 @@ describe("BLOB_STORE_URL parsing", () => {
   });
 });
 
-describe("createBlobStore", () => {
+describe("createBlobStore and openBlobStore", () => {
   it("builds a working filesystem store from a file URL", async () => {
     const dir = await tempDir("blobstore-url");
     try {
-      const store = await createBlobStore(`file://${join(dir.path, "blobs")}`);
+      const store = createBlobStore(`file://${join(dir.path, "blobs")}`);
       assert.ok(store instanceof FilesystemBlobStore);
       const info = await store.put("jobs/u/x", Buffer.from("x"));
       assert.deepEqual(await store.getVerified(info), Buffer.from("x"));
@@ -72,12 +72,23 @@ describe("createBlobStore", () => {
     }
   });
 
-  it("builds a ready S3 store from an s3 URL (s3rver; signatures unchecked)", async () => {
+  it("builds an S3 store from an s3 URL without touching the network until first use", () => {
+    const store = createBlobStore("s3://k:s@127.0.0.1:1/lazy?ssl=false");
+    assert.ok(store instanceof S3BlobStore);
+    assert.equal(store.retention.state, "pending");
+  });
+
+  it("openBlobStore fails at once with BlobStoreError when the S3 server is unreachable", async () => {
+    await assert.rejects(openBlobStore("s3://k:s@127.0.0.1:1/lazy?ssl=false", { logger: { warn: () => undefined } }), BlobStoreError);
+  });
+
+  it("openBlobStore returns a ready S3 store from an s3 URL (s3rver; signatures unchecked)", async () => {
     const server = await startS3Server({ bucket: "from-url" });
     try {
-      const store = await createBlobStore(server.url, { logger: { warn: () => undefined } });
+      const store = await openBlobStore(server.url, { logger: { warn: () => undefined } });
       assert.ok(store instanceof S3BlobStore);
       assert.equal(store.bucket, "from-url");
+      assert.equal(store.retention.state, "unsupported");
       const info = await store.put("jobs/u/y", Buffer.from("y"));
       assert.deepEqual(await store.getVerified(info), Buffer.from("y"));
     } finally {
