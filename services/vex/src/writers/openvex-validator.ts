@@ -28,11 +28,17 @@ interface StatementLike {
   action_statement?: string;
 }
 
-/** Problems with a document (empty when valid). */
+/**
+ * Every problem with an OpenVEX document, each starting with the JSON pointer it concerns:
+ * the official schema's violations, then go-vex's statement rules (justification and
+ * impact_statement only with not_affected, action_statement only with affected, not_affected
+ * justified). Empty when valid. Never throws; the schema is compiled on first use.
+ */
 export function openVexProblems(doc: unknown): string[] {
   const validate = schemaValidator();
   const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
-  const statements = ((doc as { statements?: StatementLike[] }).statements ?? []);
+  const raw = typeof doc === "object" && doc !== null ? (doc as { statements?: unknown }).statements : undefined;
+  const statements = Array.isArray(raw) ? raw.filter((s): s is StatementLike => typeof s === "object" && s !== null) : [];
   statements.forEach((s, i) => {
     if (s.status !== "not_affected" && (s.justification !== undefined || s.impact_statement !== undefined)) {
       problems.push(`/statements/${i} justification and impact_statement belong to not_affected only`);
