@@ -19,11 +19,14 @@ interface Entry {
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on("end", r));
+  pack.on("data", (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((r) => pack.on("end", () => r()));
   for (const e of entries) {
     const header = { name: e.name, type: e.type ?? "file", mode: e.mode ?? 0o644, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) };
-    await new Promise<void>((resolve, reject) => pack.entry(header, e.type === undefined || e.type === "file" ? (e.body ?? "") : undefined, (err) => (err ? reject(err) : resolve())));
+    const body = e.type === undefined || e.type === "file" ? (e.body ?? "") : "";
+    await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
   await done;
