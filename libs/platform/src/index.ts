@@ -48,3 +48,4 @@ export {
 export { ServerStartError, startServer, type RunningServer, type ServerOptions } from "./server.js";
 export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "./shutdown.js";
 export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";
+export { runServiceMain, type RunnableService } from "./service-main.js";
