@@ -49,3 +49,4 @@ export { ServerStartError, startServer, type RunningServer, type ServerOptions }
 export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "./shutdown.js";
 export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";
 export { runServiceMain, type RunnableService } from "./service-main.js";
+export { meshServiceEnv, type MeshServiceConfig } from "./mesh-config.js";

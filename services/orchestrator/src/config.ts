@@ -2,7 +2,7 @@
  * Orchestrator configuration, read from the environment once and frozen. Every variable and
  * its default is listed in the README's configuration table.
  */
-import { env, loadConfig } from "@vexxy/platform";
+import { env, loadConfig, meshServiceEnv } from "@vexxy/platform";
 
 export interface OrchestratorConfig {
   readonly host: string;
@@ -29,20 +29,13 @@ export interface OrchestratorConfig {
  */
 export function readOrchestratorConfig(): OrchestratorConfig {
   return loadConfig(() => ({
-    host: env.string("HOST", { default: "127.0.0.1" }),
-    port: env.port("PORT", { default: 50051 }),
-    natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
-    natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
-    databaseUrl: env.string("DATABASE_URL"),
-    blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
-    logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+    ...meshServiceEnv(50051),
     maxAttempts: env.int("ORCHESTRATOR_MAX_ATTEMPTS", { default: 3, min: 1, max: 10 }),
     dispatchDeadlineSeconds: env.int("ORCHESTRATOR_DISPATCH_DEADLINE_SECONDS", { default: 300, min: 5, max: 3600 }),
     runGraceSeconds: env.int("ORCHESTRATOR_RUN_GRACE_SECONDS", { default: 120, min: 5, max: 3600 }),
     stageDeadlineSeconds: env.int("ORCHESTRATOR_STAGE_DEADLINE_SECONDS", { default: 180, min: 5, max: 3600 }),
     maxRedispatches: env.int("ORCHESTRATOR_MAX_REDISPATCHES", { default: 1, min: 0, max: 10 }),
     reconcileIntervalMs: env.int("ORCHESTRATOR_RECONCILE_INTERVAL_MS", { default: 2000, min: 100, max: 600000 }),
-    eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
     watchPollMs: env.int("ORCHESTRATOR_WATCH_POLL_MS", { default: 1000, min: 50, max: 60000 }),
     imageTransports: env
       .string("ORCHESTRATOR_IMAGE_TRANSPORTS", { default: "oci:,oci-archive:,docker-archive:,docker://" })

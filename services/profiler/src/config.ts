@@ -1,5 +1,5 @@
 /** Profiler configuration, read once from the environment and frozen. */
-import { env, loadConfig, type EnvSource } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
 
 export interface ProfilerConfig {
   readonly host: string;
@@ -20,14 +20,7 @@ export interface ProfilerConfig {
 export function readProfilerConfig(source: EnvSource = process.env): ProfilerConfig {
   return loadConfig(
     () => ({
-      host: env.string("HOST", { default: "127.0.0.1" }),
-      port: env.port("PORT", { default: 50053 }),
-      natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
-      natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
-      databaseUrl: env.string("DATABASE_URL"),
-      blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
-      logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
-      eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
+      ...meshServiceEnv(50053),
       // Only bpftrace is implemented; strace and tracee are the planned fallbacks and are refused
       // at start-up rather than silently tracing nothing.
       tracer: env.oneOf("TRACER", ["bpftrace"], "bpftrace"),

@@ -12,7 +12,7 @@
  * | LOG_LEVEL | info | debug, info, warn, error |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
  */
-import { env, loadConfig, type EnvSource } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
 
 export interface ReachabilityConfig {
   readonly host: string;
@@ -31,13 +31,6 @@ export interface ReachabilityConfig {
  */
 export function readReachabilityConfig(source: EnvSource = process.env): ReachabilityConfig {
   return loadConfig(() => ({
-    host: env.string("HOST", { default: "127.0.0.1" }),
-    port: env.port("PORT", { default: 50054 }),
-    natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
-    natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
-    databaseUrl: env.string("DATABASE_URL"),
-    blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
-    logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
-    eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
+    ...meshServiceEnv(50054),
   }), source);
 }

@@ -21,7 +21,7 @@
  * | RUNC_PATH | runc | the runc binary |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer (long runs extend it while working) |
  */
-import { ConfigError, env, loadConfig, type EnvSource } from "@vexxy/platform";
+import { ConfigError, env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
 
 export interface SandboxConfig {
   readonly host: string;
@@ -49,13 +49,7 @@ export interface SandboxConfig {
  */
 export function readSandboxConfig(source: EnvSource = process.env): SandboxConfig {
   const config = loadConfig(() => ({
-    host: env.string("HOST", { default: "127.0.0.1" }),
-    port: env.port("PORT", { default: 50052 }),
-    natsUrl: env.string("NATS_URL", { default: "nats://127.0.0.1:4222" }),
-    natsStream: env.string("NATS_STREAM", { default: "VEXXY" }),
-    databaseUrl: env.string("DATABASE_URL"),
-    blobStoreUrl: env.string("BLOB_STORE_URL", { default: "file:///var/lib/vexxy/blobs" }),
-    logLevel: env.oneOf("LOG_LEVEL", ["debug", "info", "warn", "error"], "info"),
+    ...meshServiceEnv(50052),
     workDir: env.string("SANDBOX_WORK_DIR", { default: "/var/lib/vexxy/sandbox" }),
     driver: env.oneOf("SANDBOX_DRIVER", ["local"], "local"),
     profilerUrl: env.url("PROFILER_URL", { default: "http://127.0.0.1:50053", protocols: ["http", "https"] }),
@@ -65,7 +59,6 @@ export function readSandboxConfig(source: EnvSource = process.env): SandboxConfi
     cpus: env.string("SANDBOX_CPUS", { default: "2" }),
     maxUnpackedBytes: env.int("SANDBOX_MAX_UNPACKED_BYTES", { default: 5 * 1024 ** 3, min: 1024 * 1024 }),
     runcPath: env.string("RUNC_PATH", { default: "runc" }),
-    eventAckWaitMs: env.int("EVENT_ACK_WAIT_MS", { default: 30000, min: 1000, max: 600000 }),
   }), source);
   if (!config.workDir.startsWith("/")) {
     throw new ConfigError([{ variable: "SANDBOX_WORK_DIR", value: config.workDir, message: `SANDBOX_WORK_DIR=${JSON.stringify(config.workDir)} is invalid: expected an absolute path` }]);
