@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { create } from "@bufbuild/protobuf";
 import { AnalysisStatus, GetAnalysisResultsRequestSchema } from "@vexxy/proto";
 import { createBlobStore } from "@vexxy/blobstore";
-import type { EmbeddedStack, ServiceName } from "@vexxy/deploy-local";
-import { apiClient, demoInput, demoSubmit, startMesh, waitFor, isFinalStatus, type ApiClient, type DemoInput } from "./support/mesh.js";
+import type { ServiceName } from "@vexxy/deploy-local";
+import { demoSubmit, waitFor, isFinalStatus, useMesh, type DemoInput } from "./support/mesh.js";
 import { verifyBundleIndependently } from "./support/vex-checks.js";
 import { waitForNoContainers } from "./support/runc.js";
 
@@ -14,55 +14,43 @@ function heldRun(demo: DemoInput) {
 
 describe("killing one service mid-job and starting it again", function () {
   this.timeout(900000);
-  let stack: EmbeddedStack;
-  let client: ApiClient;
-  let demo: DemoInput;
-
-  before(async () => {
-    demo = await demoInput();
-    stack = await startMesh();
-    client = apiClient(stack);
-  });
-  after(async () => {
-    client?.close();
-    await stack?.stop();
-  });
+  const mesh = useMesh();
 
   async function vexDocumentsOf(jobId: string): Promise<string[]> {
-    return (await createBlobStore(stack.blobStoreUrl).list(`jobs/${jobId}/`)).filter((k) => k.endsWith("openvex.json"));
+    return (await createBlobStore(mesh.stack.blobStoreUrl).list(`jobs/${jobId}/`)).filter((k) => k.endsWith("openvex.json"));
   }
 
   for (const name of ["orchestrator", "reachability", "vex"] as ServiceName[]) {
     it(`still ends COMPLETE with exactly one VEX when the ${name} is killed during the run`, async () => {
-      const { jobId } = await client.unary("submitAnalysis", heldRun(demo));
-      await waitFor(client, jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
-      await stack.kill(name);
+      const { jobId } = await mesh.client.unary("submitAnalysis", heldRun(mesh.demo));
+      await waitFor(mesh.client, jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
+      await mesh.stack.kill(name);
       // The run finishes and its events wait in the stream while the service is down.
       await new Promise((r) => setTimeout(r, 15000));
-      await stack.restart(name);
-      const end = await waitFor(client, jobId, (a) => isFinalStatus(a.status), 300000);
+      await mesh.stack.restart(name);
+      const end = await waitFor(mesh.client, jobId, (a) => isFinalStatus(a.status), 300000);
       assert.equal(end.status, AnalysisStatus.COMPLETE, end.errorMessage);
       assert.deepEqual(await vexDocumentsOf(jobId), [`jobs/${jobId}/attempts/${end.attempt}/openvex.json`]);
-      const results = await client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId }));
+      const results = await mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId }));
       verifyBundleIndependently(results.vexBundle, results.signingPublicKeyPem);
     });
   }
 
   for (const name of ["sandbox", "profiler"] as ServiceName[]) {
     it(`tears the interrupted attempt down and never scores it when the ${name} is killed mid-run`, async () => {
-      const { jobId } = await client.unary("submitAnalysis", heldRun(demo));
-      const running = await waitFor(client, jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
+      const { jobId } = await mesh.client.unary("submitAnalysis", heldRun(mesh.demo));
+      const running = await waitFor(mesh.client, jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
       const interrupted = running.attempt;
       await new Promise((r) => setTimeout(r, 2000));
-      await stack.kill(name);
+      await mesh.stack.kill(name);
       await new Promise((r) => setTimeout(r, 2000));
-      await stack.restart(name);
-      const end = await waitFor(client, jobId, (a) => isFinalStatus(a.status), 400000);
-      const keys = await createBlobStore(stack.blobStoreUrl).list(`jobs/${jobId}/attempts/${interrupted}/`);
+      await mesh.stack.restart(name);
+      const end = await waitFor(mesh.client, jobId, (a) => isFinalStatus(a.status), 400000);
+      const keys = await createBlobStore(mesh.stack.blobStoreUrl).list(`jobs/${jobId}/attempts/${interrupted}/`);
       assert.ok(!keys.some((k) => k.endsWith("verdicts.json") || k.endsWith("openvex.json")), `nothing scored from the interrupted attempt: ${keys.join(", ")}`);
       if (end.status === AnalysisStatus.COMPLETE) {
         assert.ok(end.attempt > interrupted, "the job completed on a new attempt");
-        const results = await client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId }));
+        const results = await mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId }));
         assert.ok(results.executionProfile?.traceComplete, "the completing attempt had a complete trace");
       } else {
         assert.equal(end.status, AnalysisStatus.FAILED);

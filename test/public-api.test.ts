@@ -14,8 +14,7 @@ import {
   GetAnalysisResultsRequestSchema,
   SandboxService,
 } from "@vexxy/proto";
-import type { EmbeddedStack } from "@vexxy/deploy-local";
-import { apiClient, demoInput, demoSubmit, startMesh, waitFor, type ApiClient, type DemoInput } from "./support/mesh.js";
+import { demoSubmit, waitFor, useMesh } from "./support/mesh.js";
 import { waitForNoContainers } from "./support/runc.js";
 
 const run = promisify(execFile);
@@ -32,40 +31,28 @@ async function expectGrpcError(call: Promise<unknown>, code: number, field: stri
 
 describe("the public AnalysisService on the real mesh", function () {
   this.timeout(300000);
-  let stack: EmbeddedStack;
-  let client: ApiClient;
-  let demo: DemoInput;
-
-  before(async () => {
-    demo = await demoInput();
-    stack = await startMesh();
-    client = apiClient(stack);
-  });
-  after(async () => {
-    client?.close();
-    await stack?.stop();
-  });
+  const mesh = useMesh();
 
   it("rejects a digest that is not sha256 + 64 hex with InvalidArgument naming image_digest", async () => {
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { imageDigest: "md5:abc" })), Status.INVALID_ARGUMENT, "image_digest");
+    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { imageDigest: "md5:abc" })), Status.INVALID_ARGUMENT, "image_digest");
   });
 
   it("rejects a timeout outside 60..900 with InvalidArgument naming config.test_timeout_seconds", async () => {
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
+    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
+    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
   });
 
   it("rejects an empty image_ref with InvalidArgument naming image_ref", async () => {
-    await expectGrpcError(client.unary("submitAnalysis", demoSubmit(demo, { imageRef: "" })), Status.INVALID_ARGUMENT, "image_ref");
+    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { imageRef: "" })), Status.INVALID_ARGUMENT, "image_ref");
   });
 
   it("answers NotFound naming job_id for an unknown job and InvalidArgument for a malformed one", async () => {
-    await expectGrpcError(client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "00000000-0000-4000-8000-000000000000" })), Status.NOT_FOUND, "job_id");
-    await expectGrpcError(client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "nope" })), Status.INVALID_ARGUMENT, "job_id");
+    await expectGrpcError(mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "00000000-0000-4000-8000-000000000000" })), Status.NOT_FOUND, "job_id");
+    await expectGrpcError(mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "nope" })), Status.INVALID_ARGUMENT, "job_id");
   });
 
   it("lists and calls the public service through reflection with buf curl and no proto files", async () => {
-    const base = stack.urls.orchestrator;
+    const base = mesh.stack.urls.orchestrator;
     const list = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", base]);
     assert.match(list.stdout, /vexxy\.orchestrator\.v1\.AnalysisService/);
     assert.match(list.stdout, /grpc\.health\.v1\.Health/);
@@ -84,19 +71,19 @@ describe("the public AnalysisService on the real mesh", function () {
   });
 
   it("cancels a running job: CANCELLED, its sandbox torn down, results refused with FailedPrecondition", async () => {
-    const submitted = await client.unary(
+    const submitted = await mesh.client.unary(
       "submitAnalysis",
-      demoSubmit(demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_SLEEP_SECONDS: "240" }, ports: [], testScript: "" } }),
+      demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 300, environment: { DEMO_SLEEP_SECONDS: "240" }, ports: [], testScript: "" } }),
     );
-    await waitFor(client, submitted.jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
+    await waitFor(mesh.client, submitted.jobId, (a) => a.status === AnalysisStatus.RUNNING, 180000);
     const prefix = `vexxy-${submitted.jobId.slice(0, 12)}`;
-    const cancelled = await client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId, reason: "test" }));
+    const cancelled = await mesh.client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId, reason: "test" }));
     assert.equal(cancelled.analysis?.status, AnalysisStatus.CANCELLED);
     assert.deepEqual(await waitForNoContainers(prefix, 30000), [], "no container of the job is left");
-    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: stack.urls.sandbox }));
+    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox }));
     const attempts = (await sandbox.getSandbox({ jobId: submitted.jobId })).attempts;
     assert.ok(attempts.length >= 1 && attempts.every((a) => a.state !== "running"), `attempt states: ${attempts.map((a) => a.state).join(",")}`);
-    await expectGrpcError(client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
-    await expectGrpcError(client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
+    await expectGrpcError(mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
+    await expectGrpcError(mesh.client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
   });
 });

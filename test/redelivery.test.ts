@@ -5,39 +5,26 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AnalysisStatus, GetAnalysisRequestSchema, SandboxService, VexService } from "@vexxy/proto";
 import { Subjects } from "@vexxy/events";
 import { createBlobStore } from "@vexxy/blobstore";
-import type { EmbeddedStack } from "@vexxy/deploy-local";
-import { apiClient, demoInput, demoSubmit, startMesh, waitFor, type ApiClient, type DemoInput } from "./support/mesh.js";
+import { demoSubmit, waitFor, useMesh } from "./support/mesh.js";
 import { replayLast } from "./support/stream.js";
 import { liveContainers } from "./support/runc.js";
 
 describe("redelivered events on the real mesh", function () {
   this.timeout(400000);
-  let stack: EmbeddedStack;
-  let client: ApiClient;
-  let demo: DemoInput;
-
-  before(async () => {
-    demo = await demoInput();
-    stack = await startMesh();
-    client = apiClient(stack);
-  });
-  after(async () => {
-    client?.close();
-    await stack?.stop();
-  });
+  const mesh = useMesh();
 
   it("creates no second sandbox and no second VEX when analysis.requested and reachability.scored are delivered again", async () => {
-    const { jobId } = await client.unary("submitAnalysis", demoSubmit(demo));
-    const done = await waitFor(client, jobId, (a) => a.status === AnalysisStatus.COMPLETE || a.status === AnalysisStatus.FAILED, 300000);
+    const { jobId } = await mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo));
+    const done = await waitFor(mesh.client, jobId, (a) => a.status === AnalysisStatus.COMPLETE || a.status === AnalysisStatus.FAILED, 300000);
     assert.equal(done.status, AnalysisStatus.COMPLETE, done.errorMessage);
-    const vex = createClient(VexService, createGrpcTransport({ baseUrl: stack.urls.vex }));
+    const vex = createClient(VexService, createGrpcTransport({ baseUrl: mesh.stack.urls.vex }));
     const before = await vex.getVex({ jobId });
-    const blobs = createBlobStore(stack.blobStoreUrl);
+    const blobs = createBlobStore(mesh.stack.blobStoreUrl);
     const vexBlobsBefore = (await blobs.list(`jobs/${jobId}/`)).filter((k) => k.endsWith("openvex.json"));
     assert.equal(vexBlobsBefore.length, 1);
 
-    await replayLast(stack.natsUrl, Subjects.analysisRequested);
-    await replayLast(stack.natsUrl, Subjects.reachabilityScored);
+    await replayLast(mesh.stack.natsUrl, Subjects.analysisRequested);
+    await replayLast(mesh.stack.natsUrl, Subjects.reachabilityScored);
     // Give every consumer time to receive and handle the replays.
     const deadline = Date.now() + 8000;
     let containers: string[] = [];
@@ -46,14 +33,14 @@ describe("redelivered events on the real mesh", function () {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.deepEqual(containers, [], "no container was created for the replayed request");
-    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: stack.urls.sandbox }));
+    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox }));
     assert.equal((await sandbox.getSandbox({ jobId })).attempts.length, 1, "one sandbox attempt");
     const after = await vex.getVex({ jobId });
     assert.equal(after.documentId, before.documentId);
     assert.equal(after.bundleJson, before.bundleJson, "the signed bundle is the same one");
     const vexBlobsAfter = (await blobs.list(`jobs/${jobId}/`)).filter((k) => k.endsWith("openvex.json"));
     assert.deepEqual(vexBlobsAfter, vexBlobsBefore, "exactly one VEX document stored");
-    const job = await client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId }));
+    const job = await mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId }));
     assert.equal(job.analysis?.status, AnalysisStatus.COMPLETE);
     assert.equal(job.analysis?.attempt, 1);
   });

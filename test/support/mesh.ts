@@ -97,3 +97,25 @@ export async function watchToEnd(client: ApiClient, jobId: string): Promise<Anal
 export function isFinalStatus(status: AnalysisStatus): boolean {
   return FINAL.has(status);
 }
+
+/** The mesh, client and demo input of a test file, set by its before() hook. */
+export interface MeshContext {
+  stack: EmbeddedStack;
+  client: ApiClient;
+  demo: DemoInput;
+}
+
+/** Registers before/after hooks that start the embedded mesh for the enclosing describe and stop it. */
+export function useMesh(): MeshContext {
+  const ctx = {} as MeshContext;
+  before(async () => {
+    ctx.demo = await demoInput();
+    ctx.stack = await startMesh();
+    ctx.client = apiClient(ctx.stack);
+  });
+  after(async () => {
+    ctx.client?.close();
+    await ctx.stack?.stop();
+  });
+  return ctx;
+}

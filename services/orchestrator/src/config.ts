@@ -2,23 +2,15 @@
  * Orchestrator configuration, read from the environment once and frozen. Every variable and
  * its default is listed in the README's configuration table.
  */
-import { env, loadConfig, meshServiceEnv } from "@vexxy/platform";
+import { env, loadConfig, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface OrchestratorConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly natsUrl: string;
-  readonly natsStream: string;
-  readonly databaseUrl: string;
-  readonly blobStoreUrl: string;
-  readonly logLevel: string;
+export interface OrchestratorConfig extends MeshServiceConfig {
   readonly maxAttempts: number;
   readonly dispatchDeadlineSeconds: number;
   readonly runGraceSeconds: number;
   readonly stageDeadlineSeconds: number;
   readonly maxRedispatches: number;
   readonly reconcileIntervalMs: number;
-  readonly eventAckWaitMs: number;
   readonly watchPollMs: number;
   readonly imageTransports: readonly string[];
 }

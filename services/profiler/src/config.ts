@@ -1,15 +1,7 @@
 /** Profiler configuration, read once from the environment and frozen. */
-import { env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface ProfilerConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly natsUrl: string;
-  readonly natsStream: string;
-  readonly databaseUrl: string;
-  readonly blobStoreUrl: string;
-  readonly logLevel: string;
-  readonly eventAckWaitMs: number;
+export interface ProfilerConfig extends MeshServiceConfig {
   readonly tracer: string;
   readonly bpftracePath: string;
   readonly mapKeysMax: number;

@@ -12,17 +12,10 @@
  * | LOG_LEVEL | info | debug, info, warn, error |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
  */
-import { env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface ReachabilityConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly natsUrl: string;
-  readonly natsStream: string;
-  readonly databaseUrl: string;
-  readonly blobStoreUrl: string;
-  readonly logLevel: string;
-  readonly eventAckWaitMs: number;
+export interface ReachabilityConfig extends MeshServiceConfig {
+
 }
 
 /**

@@ -21,16 +21,9 @@
  * | RUNC_PATH | runc | the runc binary |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer (long runs extend it while working) |
  */
-import { ConfigError, env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
+import { ConfigError, env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface SandboxConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly natsUrl: string;
-  readonly natsStream: string;
-  readonly databaseUrl: string;
-  readonly blobStoreUrl: string;
-  readonly logLevel: "debug" | "info" | "warn" | "error";
+export interface SandboxConfig extends MeshServiceConfig {
   readonly workDir: string;
   readonly driver: "local";
   readonly profilerUrl: string;
@@ -40,7 +33,6 @@ export interface SandboxConfig {
   readonly cpus: number;
   readonly maxUnpackedBytes: number;
   readonly runcPath: string;
-  readonly eventAckWaitMs: number;
 }
 
 /**

@@ -16,17 +16,9 @@
  * | VEX_AUTHOR | VEXxy runtime reachability | OpenVEX `author` |
  * | VEX_ID_BASE | https://vexxy.dev/vex/ | prefix of document ids: `<base><jobId>/<attempt>` (an absolute IRI) |
  */
-import { env, loadConfig, type EnvSource, meshServiceEnv } from "@vexxy/platform";
+import { env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface VexConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly natsUrl: string;
-  readonly natsStream: string;
-  readonly databaseUrl: string;
-  readonly blobStoreUrl: string;
-  readonly logLevel: string;
-  readonly eventAckWaitMs: number;
+export interface VexConfig extends MeshServiceConfig {
   readonly signingKeyFile: string | undefined;
   readonly stateDir: string;
   readonly author: string;
