@@ -142,6 +142,10 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         throw new FailedPreconditionError(`job_id ${job.id}: results exist only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
       }
       const { vexDocument, vexBundle, vexPublicKey } = job;
+      if (vexDocument == null && (job.reachabilityResults ?? []).length === 0) {
+        // The scan had no findings: nothing to state, so no VEX document was written.
+        return create(GetAnalysisResultsResponseSchema, { jobId: job.id, executionProfile: toApiProfile(job.executionProfile ?? null) });
+      }
       if (vexDocument == null || vexBundle == null || vexPublicKey == null) {
         throw new FailedPreconditionError(`job_id ${job.id}: the analysis completed without a signed VEX`);
       }

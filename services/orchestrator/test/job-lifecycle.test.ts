@@ -175,6 +175,21 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     assert.equal(cancelled.analysis?.status, AnalysisStatus.CANCELLED);
   });
 
+  it("completes a job whose scan had no findings (the VEX stage has nothing to state) with empty results", async () => {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    const { AnalysisFailedSchema } = await import("@vexxy/proto");
+    await stages.publish(Subjects.analysisFailed, create(AnalysisFailedSchema, { job, stage: "vex", reason: "no_verdicts", message: "no findings", retryable: false }), `${eventMsgId(Subjects.analysisFailed, jobId, 1)}:vex`);
+    const done = await until(async () => {
+      const a = await status(jobId);
+      return a.status === AnalysisStatus.COMPLETE ? a : undefined;
+    });
+    assert.equal(done.errorMessage, "");
+    const results = await client.getAnalysisResults({ jobId });
+    assert.equal(results.reachabilityResults.length, 0);
+    assert.equal(results.vexDocument, "");
+  });
+
   it("rejects the append-only event log being edited", async () => {
     const { MikroORM } = await import("@mikro-orm/postgresql");
     const orm = await MikroORM.init({ clientUrl: config.databaseUrl, entities: [], discovery: { warnWhenNoEntities: false } });
