@@ -190,6 +190,8 @@ export class SandboxStage {
     if (scriptStep !== undefined) steps.push(await scriptStep);
     this.checkCancelled(attempt);
     await driver.destroy(handle.containerId);
+    // The customer's unpacked image is gone before anyone hears the run ended.
+    await rm(this.attemptDir(job), { recursive: true, force: true });
 
     const completed = create(SandboxCompletedSchema, {
       job,
