@@ -54,28 +54,37 @@ rows.push(["unpack (prepareImage)", median(ours), "tar -xzf", median(tarx)]);
 // 2. The entrypoint under runc, traced and untraced.
 const driver = new LocalRuncDriver({ workDir: join(work.path, "bundles") });
 const tracer = new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 65536, stopTimeoutMs: 30000 });
-const process_ = { args: ["/app/run.sh"], env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEMO_SLEEP_SECONDS=0"], cwd: "/", uid: 0, gid: 0 };
-const traced: number[] = [];
-const untraced: number[] = [];
+const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const workloads = {
+  "demo entrypoint": ["/app/run.sh"],
+  // Open-heavy, like the architecture's measurement: every file under /usr read, 20 times over.
+  "open-heavy (find /usr | cat, ×20)": ["/bin/sh", "-c", "i=0; while [ $i -lt 20 ]; do find /usr -type f -exec cat {} + >/dev/null 2>&1; i=$((i+1)); done"],
+};
 let events = 0;
-for (let i = 0; i < runs; i++) {
-  for (const withTrace of [false, true]) {
-    const id = containerIdFor(`bench${withTrace ? "t" : "u"}${i}0000000`, 1);
-    const handle = await driver.create({ containerId: id, rootfsDir, process: process_ });
-    const session = withTrace ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
-    const t = process.hrtime.bigint();
-    await driver.start(id);
-    const res = await driver.wait(id, 120000);
-    (withTrace ? traced : untraced).push(seconds(t));
-    if (session !== undefined) {
-      const r = await session.stop();
-      events = [...r.opens, ...r.execs].reduce((n: number, o: { ok: number; failed: number }) => n + o.ok + o.failed, 0);
+for (const [label, args] of Object.entries(workloads)) {
+  const traced: number[] = [];
+  const untraced: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const withTrace of [false, true]) {
+      const id = containerIdFor(`bench${withTrace ? "t" : "u"}${i}${label.length}00000`, 1);
+      const handle = await driver.create({ containerId: id, rootfsDir, process: { args, env: [PATH, "DEMO_SLEEP_SECONDS=0"], cwd: "/", uid: 0, gid: 0 } });
+      const session = withTrace ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
+      const t = process.hrtime.bigint();
+      await driver.start(id);
+      const res = await driver.wait(id, 300000);
+      (withTrace ? traced : untraced).push(seconds(t));
+      if (session !== undefined) {
+        const r = await session.stop();
+        const counted = [...r.opens, ...r.execs].reduce((n: number, o: { ok: number; failed: number }) => n + o.ok + o.failed, 0);
+        if (label === "demo entrypoint") events = counted;
+        else log(`${label}: ${counted} syscalls counted in ${r.opens.length + r.execs.length} distinct paths, loss: ${r.lossReasons.join(",") || "none"}`);
+      }
+      await driver.destroy(id);
+      if (res.exitCode !== 0) throw new Error(`${label} exited ${res.exitCode}`);
     }
-    await driver.destroy(id);
-    if (res.exitCode !== 0) throw new Error(`the demo entrypoint exited ${res.exitCode}`);
   }
+  rows.push([`${label} under runc, traced`, median(traced), "untraced", median(untraced)]);
 }
-rows.push(["run under runc, traced", median(traced), "untraced", median(untraced)]);
 
 // 3. End to end through the mesh.
 const stack = await startEmbeddedStack({ onProgress: log });
