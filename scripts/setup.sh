@@ -22,7 +22,8 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    runc bpftrace nats-server umoci skopeo debootstrap strace busybox-static util-linux iproute2 ca-certificates >/dev/null
 fi
 
 PNPM_VERSION=10.34.9
