@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/events/v1/artifacts.proto.
  */
 export const file_vexxy_events_v1_artifacts: GenFile = /*@__PURE__*/
-  fileDesc("Ch92ZXh4eS9ldmVudHMvdjEvYXJ0aWZhY3RzLnByb3RvEg92ZXh4eS5ldmVudHMudjEirAMKDkltYWdlQ2F0YWxvZ3VlEhQKDGltYWdlX2RpZ2VzdBgBIAEoCRIRCglkaXN0cm9faWQYAiABKAkSGQoRZGlzdHJvX3ZlcnNpb25faWQYAyABKAkSEgoKZWNvc3lzdGVtcxgEIAMoCRI0CghwYWNrYWdlcxgFIAMoCzIiLnZleHh5LmV2ZW50cy52MS5DYXRhbG9ndWVkUGFja2FnZRI/CghzeW1saW5rcxgGIAMoCzItLnZleHh5LmV2ZW50cy52MS5JbWFnZUNhdGFsb2d1ZS5TeW1saW5rc0VudHJ5Ek4KEGVsZl9pbnRlcnByZXRlcnMYByADKAsyNC52ZXh4eS5ldmVudHMudjEuSW1hZ2VDYXRhbG9ndWUuRWxmSW50ZXJwcmV0ZXJzRW50cnkSEgoKZmlsZV9jb3VudBgIIAEoDRovCg1TeW1saW5rc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaNgoURWxmSW50ZXJwcmV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK4AQoRQ2F0YWxvZ3VlZFBhY2thZ2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIMCgR0eXBlGAQgASgJEgwKBHB1cmwYBSABKAkSEwoLc291cmNlX25hbWUYBiABKAkSFgoOc291cmNlX3ZlcnNpb24YByABKAkSDQoFZmlsZXMYCCADKAkSFgoOcmVzb2x2ZWRfZmlsZXMYCSADKAkiuwIKEEV4ZWN1dGlvblByb2ZpbGUSDgoGam9iX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGdHJhY2VyGAMgASgJEhAKCGNvbXBsZXRlGAQgASgIEhQKDGxvc3NfcmVhc29ucxgFIAMoCRIxCgdvdXRjb21lGAYgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIYChBkdXJhdGlvbl9zZWNvbmRzGAcgASgBEioKBWZpbGVzGAggAygLMhsudmV4eHkuZXZlbnRzLnYxLkZpbGVBY2Nlc3MSPgoZdW5yZXNvbHZlZF9yZWxhdGl2ZV9vcGVucxgJIAMoCzIbLnZleHh5LmV2ZW50cy52MS5GaWxlQWNjZXNzEhUKDWV2ZW50c190cmFjZWQYCiABKAQifAoKRmlsZUFjY2VzcxIMCgRwYXRoGAEgASgJEg4KBmFjY2VzcxgCIAEoCRIQCghjb3VudF9vaxgDIAEoBBIUCgxjb3VudF9mYWlsZWQYBCABKAQSFQoNZmlyc3Rfc2Vlbl9ucxgFIAEoBBIRCglmaXJzdF9waWQYBiABKA1iBnByb3RvMw", [file_vexxy_events_v1_events]);
+  fileDesc("Ch92ZXh4eS9ldmVudHMvdjEvYXJ0aWZhY3RzLnByb3RvEg92ZXh4eS5ldmVudHMudjEimAQKDkltYWdlQ2F0YWxvZ3VlEhQKDGltYWdlX2RpZ2VzdBgBIAEoCRIRCglkaXN0cm9faWQYAiABKAkSGQoRZGlzdHJvX3ZlcnNpb25faWQYAyABKAkSEgoKZWNvc3lzdGVtcxgEIAMoCRI0CghwYWNrYWdlcxgFIAMoCzIiLnZleHh5LmV2ZW50cy52MS5DYXRhbG9ndWVkUGFja2FnZRI/CghzeW1saW5rcxgGIAMoCzItLnZleHh5LmV2ZW50cy52MS5JbWFnZUNhdGFsb2d1ZS5TeW1saW5rc0VudHJ5Ek4KEGVsZl9pbnRlcnByZXRlcnMYByADKAsyNC52ZXh4eS5ldmVudHMudjEuSW1hZ2VDYXRhbG9ndWUuRWxmSW50ZXJwcmV0ZXJzRW50cnkSEgoKZmlsZV9jb3VudBgIIAEoDRIuCgVmaWxlcxgJIAMoCzIfLnZleHh5LmV2ZW50cy52MS5DYXRhbG9ndWVkRmlsZRIQCghpZGVudGl0eRgKIAEoCRIUCgx1bm93bmVkX3J1bGUYCyABKAkSEgoKZGl2ZXJzaW9ucxgMIAMoCRovCg1TeW1saW5rc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaNgoURWxmSW50ZXJwcmV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDCgxGaWxlSWRlbnRpdHkSEQoJZGV2X21ham9yGAEgASgNEhEKCWRldl9taW5vchgCIAEoDRINCgVpbm9kZRgDIAEoBCJ8Cg5DYXRhbG9ndWVkRmlsZRIpCgJpZBgBIAEoCzIdLnZleHh5LmV2ZW50cy52MS5GaWxlSWRlbnRpdHkSDQoFcGF0aHMYAiADKAkSDgoGb3duZXJzGAMgAygNEgwKBGtpbmQYBCABKAkSEgoKb3duZXJfcnVsZRgFIAEoCSK4AQoRQ2F0YWxvZ3VlZFBhY2thZ2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIMCgR0eXBlGAQgASgJEgwKBHB1cmwYBSABKAkSEwoLc291cmNlX25hbWUYBiABKAkSFgoOc291cmNlX3ZlcnNpb24YByABKAkSDQoFZmlsZXMYCCADKAkSFgoOcmVzb2x2ZWRfZmlsZXMYCSADKAki8gMKEEV4ZWN1dGlvblByb2ZpbGUSDgoGam9iX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGdHJhY2VyGAMgASgJEhAKCGNvbXBsZXRlGAQgASgIEhQKDGxvc3NfcmVhc29ucxgFIAMoCRIxCgdvdXRjb21lGAYgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIYChBkdXJhdGlvbl9zZWNvbmRzGAcgASgBEioKBWZpbGVzGAggAygLMhsudmV4eHkuZXZlbnRzLnYxLkZpbGVBY2Nlc3MSPgoZdW5yZXNvbHZlZF9yZWxhdGl2ZV9vcGVucxgJIAMoCzIbLnZleHh5LmV2ZW50cy52MS5GaWxlQWNjZXNzEhUKDWV2ZW50c190cmFjZWQYCiABKAQSJgoEdXNlcxgLIAMoCzIYLnZleHh5LmV2ZW50cy52MS5GaWxlVXNlEhAKCGlkZW50aXR5GAwgASgJEkIKGXVudHJhY2VkX2NoYW5uZWxfYXR0ZW1wdHMYDSADKAsyHy52ZXh4eS5ldmVudHMudjEuU3lzY2FsbEF0dGVtcHQSNwoLZGlhZ25vc3RpY3MYDiABKAsyIi52ZXh4eS5ldmVudHMudjEuVHJhY2VyRGlhZ25vc3RpY3MiowEKB0ZpbGVVc2USKQoCaWQYASABKAsyHS52ZXh4eS5ldmVudHMudjEuRmlsZUlkZW50aXR5EgwKBHBhdGgYAiABKAkSDgoGYWNjZXNzGAMgASgJEg0KBWNvdW50GAQgASgEEhUKDWZpcnN0X3NlZW5fbnMYBSABKAQSEQoJZmlyc3RfcGlkGAYgASgNEhYKDnBhdGhfdHJ1bmNhdGVkGAcgASgIIkQKDlN5c2NhbGxBdHRlbXB0Eg8KB3N5c2NhbGwYASABKAkSEQoJc3VjY2VlZGVkGAIgASgEEg4KBmZhaWxlZBgDIAEoBCKzAQoRVHJhY2VyRGlhZ25vc3RpY3MSDAoEZXhpdBgBIAEoCRITCgtzdGRlcnJfdGFpbBgCIAEoCRIWCg5hdHRhY2hfc2Vjb25kcxgDIAEoARIUCgxzdG9wX3NlY29uZHMYBCABKAESGgoSZmlsdGVyZWRfY2dyb3VwX2lkGAUgASgEEhsKE2NvbnRhaW5lcl9jZ3JvdXBfaWQYBiABKAQSFAoMb3V0cHV0X2J5dGVzGAcgASgEInwKCkZpbGVBY2Nlc3MSDAoEcGF0aBgBIAEoCRIOCgZhY2Nlc3MYAiABKAkSEAoIY291bnRfb2sYAyABKAQSFAoMY291bnRfZmFpbGVkGAQgASgEEhUKDWZpcnN0X3NlZW5fbnMYBSABKAQSEQoJZmlyc3RfcGlkGAYgASgNYgZwcm90bzM", [file_vexxy_events_v1_events]);
 
 /**
  * ImageCatalogue is the artifact the sandbox writes after unpacking an image (stored as
@@ -73,6 +73,37 @@ export type ImageCatalogue = Message<"vexxy.events.v1.ImageCatalogue"> & {
    * @generated from field: uint32 file_count = 8;
    */
   fileCount: number;
+
+  /**
+   * Every regular file of the unpacked root by the kernel's identity of it (device, inode),
+   * with all its names (hard links) and the packages that own it. The local sandbox runs the
+   * workload on this very directory, so a tracer's (device, inode) matches these.
+   *
+   * @generated from field: repeated vexxy.events.v1.CataloguedFile files = 9;
+   */
+  files: CataloguedFile[];
+
+  /**
+   * Whether files[] holds (device, inode) identities a tracer on the same host can match
+   * ("inode"), or only paths ("path": the image was catalogued away from where it runs).
+   *
+   * @generated from field: string identity = 10;
+   */
+  identity: string;
+
+  /**
+   * How files no package owns are treated, in words (the documented rule).
+   *
+   * @generated from field: string unowned_rule = 11;
+   */
+  unownedRule: string;
+
+  /**
+   * dpkg diversions applied: "path -> diverted_to (by package)".
+   *
+   * @generated from field: repeated string diversions = 12;
+   */
+  diversions: string[];
 };
 
 /**
@@ -81,6 +112,83 @@ export type ImageCatalogue = Message<"vexxy.events.v1.ImageCatalogue"> & {
  */
 export const ImageCatalogueSchema: GenMessage<ImageCatalogue> = /*@__PURE__*/
   messageDesc(file_vexxy_events_v1_artifacts, 0);
+
+/**
+ * FileIdentity is the kernel's identity of a file: its device (major, minor, as the kernel's
+ * s_dev splits them) and inode number.
+ *
+ * @generated from message vexxy.events.v1.FileIdentity
+ */
+export type FileIdentity = Message<"vexxy.events.v1.FileIdentity"> & {
+  /**
+   * @generated from field: uint32 dev_major = 1;
+   */
+  devMajor: number;
+
+  /**
+   * @generated from field: uint32 dev_minor = 2;
+   */
+  devMinor: number;
+
+  /**
+   * @generated from field: uint64 inode = 3;
+   */
+  inode: bigint;
+};
+
+/**
+ * Describes the message vexxy.events.v1.FileIdentity.
+ * Use `create(FileIdentitySchema)` to create a new message.
+ */
+export const FileIdentitySchema: GenMessage<FileIdentity> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_artifacts, 1);
+
+/**
+ * CataloguedFile is one regular file of the image root (one inode).
+ *
+ * @generated from message vexxy.events.v1.CataloguedFile
+ */
+export type CataloguedFile = Message<"vexxy.events.v1.CataloguedFile"> & {
+  /**
+   * @generated from field: vexxy.events.v1.FileIdentity id = 1;
+   */
+  id?: FileIdentity | undefined;
+
+  /**
+   * Every absolute path inside the image naming this inode (hard links), sorted.
+   *
+   * @generated from field: repeated string paths = 2;
+   */
+  paths: string[];
+
+  /**
+   * Indexes into ImageCatalogue.packages of the packages that own it (empty: unowned).
+   *
+   * @generated from field: repeated uint32 owners = 3;
+   */
+  owners: number[];
+
+  /**
+   * "elf_executable", "elf_shared_object", "script", "python_bytecode", "other".
+   *
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * How ownership was decided: "package_list", "hard_link", "diversion", "python_bytecode_source", "".
+   *
+   * @generated from field: string owner_rule = 5;
+   */
+  ownerRule: string;
+};
+
+/**
+ * Describes the message vexxy.events.v1.CataloguedFile.
+ * Use `create(CataloguedFileSchema)` to create a new message.
+ */
+export const CataloguedFileSchema: GenMessage<CataloguedFile> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_artifacts, 2);
 
 /**
  * CataloguedPackage is one installed package and the files it owns.
@@ -147,7 +255,7 @@ export type CataloguedPackage = Message<"vexxy.events.v1.CataloguedPackage"> & {
  * Use `create(CataloguedPackageSchema)` to create a new message.
  */
 export const CataloguedPackageSchema: GenMessage<CataloguedPackage> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_artifacts, 1);
+  messageDesc(file_vexxy_events_v1_artifacts, 3);
 
 /**
  * ExecutionProfile is the artifact the profiler writes (protobuf JSON): what the traced run touched.
@@ -214,6 +322,37 @@ export type ExecutionProfile = Message<"vexxy.events.v1.ExecutionProfile"> & {
    * @generated from field: uint64 events_traced = 10;
    */
   eventsTraced: bigint;
+
+  /**
+   * Every distinct file the workload used, by the kernel's identity of the file when the
+   * tracer can read it ("inode"), else by the kernel-resolved path ("kernel_path").
+   *
+   * @generated from field: repeated vexxy.events.v1.FileUse uses = 11;
+   */
+  uses: FileUse[];
+
+  /**
+   * "inode" (bpftrace on the runc root: (device, inode) matches the catalogue) or
+   * "kernel_path" (d_path of the opened file, e.g. Tracee over overlayfs).
+   *
+   * @generated from field: string identity = 12;
+   */
+  identity: string;
+
+  /**
+   * Attempts at syscalls that obtain a file or escape the trace without being attributable
+   * (io_uring_setup, open_tree, open_by_handle_at, fsopen, ...), allowed or refused.
+   *
+   * @generated from field: repeated vexxy.events.v1.SyscallAttempt untraced_channel_attempts = 13;
+   */
+  untracedChannelAttempts: SyscallAttempt[];
+
+  /**
+   * How the tracer itself ran: filled on every trace, read when one is incomplete.
+   *
+   * @generated from field: vexxy.events.v1.TracerDiagnostics diagnostics = 14;
+   */
+  diagnostics?: TracerDiagnostics | undefined;
 };
 
 /**
@@ -221,7 +360,153 @@ export type ExecutionProfile = Message<"vexxy.events.v1.ExecutionProfile"> & {
  * Use `create(ExecutionProfileSchema)` to create a new message.
  */
 export const ExecutionProfileSchema: GenMessage<ExecutionProfile> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_artifacts, 2);
+  messageDesc(file_vexxy_events_v1_artifacts, 4);
+
+/**
+ * FileUse is one distinct file (one identity) and how the workload used it.
+ *
+ * @generated from message vexxy.events.v1.FileUse
+ */
+export type FileUse = Message<"vexxy.events.v1.FileUse"> & {
+  /**
+   * Absent when the tracer reports paths only.
+   *
+   * @generated from field: vexxy.events.v1.FileIdentity id = 1;
+   */
+  id?: FileIdentity | undefined;
+
+  /**
+   * A label for humans: the name the workload used, or the kernel-resolved path.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * "exec" (the binary the kernel ran: mm->exe_file), "exec_script" (the file named by execve,
+   * run through an interpreter), "mmap_exec" (mapped with PROT_EXEC), "open" (opened: read or written).
+   *
+   * @generated from field: string access = 3;
+   */
+  access: string;
+
+  /**
+   * @generated from field: uint64 count = 4;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: uint64 first_seen_ns = 5;
+   */
+  firstSeenNs: bigint;
+
+  /**
+   * @generated from field: uint32 first_pid = 6;
+   */
+  firstPid: number;
+
+  /**
+   * The label reached the tracer's string limit or held bytes it could not carry.
+   *
+   * @generated from field: bool path_truncated = 7;
+   */
+  pathTruncated: boolean;
+};
+
+/**
+ * Describes the message vexxy.events.v1.FileUse.
+ * Use `create(FileUseSchema)` to create a new message.
+ */
+export const FileUseSchema: GenMessage<FileUse> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_artifacts, 5);
+
+/**
+ * SyscallAttempt counts one risky syscall the tracer saw.
+ *
+ * @generated from message vexxy.events.v1.SyscallAttempt
+ */
+export type SyscallAttempt = Message<"vexxy.events.v1.SyscallAttempt"> & {
+  /**
+   * @generated from field: string syscall = 1;
+   */
+  syscall: string;
+
+  /**
+   * Calls that returned success (the channel was open) and calls that failed.
+   *
+   * @generated from field: uint64 succeeded = 2;
+   */
+  succeeded: bigint;
+
+  /**
+   * @generated from field: uint64 failed = 3;
+   */
+  failed: bigint;
+};
+
+/**
+ * Describes the message vexxy.events.v1.SyscallAttempt.
+ * Use `create(SyscallAttemptSchema)` to create a new message.
+ */
+export const SyscallAttemptSchema: GenMessage<SyscallAttempt> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_artifacts, 6);
+
+/**
+ * TracerDiagnostics explains a trace, above all an incomplete one.
+ *
+ * @generated from message vexxy.events.v1.TracerDiagnostics
+ */
+export type TracerDiagnostics = Message<"vexxy.events.v1.TracerDiagnostics"> & {
+  /**
+   * "exit 0", "exit 1", "signal SIGKILL", "running".
+   *
+   * @generated from field: string exit = 1;
+   */
+  exit: string;
+
+  /**
+   * Last lines of the tracer's stderr.
+   *
+   * @generated from field: string stderr_tail = 2;
+   */
+  stderrTail: string;
+
+  /**
+   * @generated from field: double attach_seconds = 3;
+   */
+  attachSeconds: number;
+
+  /**
+   * @generated from field: double stop_seconds = 4;
+   */
+  stopSeconds: number;
+
+  /**
+   * The cgroup id the probes filtered on, and the id of the container's cgroup at attach.
+   *
+   * @generated from field: uint64 filtered_cgroup_id = 5;
+   */
+  filteredCgroupId: bigint;
+
+  /**
+   * @generated from field: uint64 container_cgroup_id = 6;
+   */
+  containerCgroupId: bigint;
+
+  /**
+   * Bytes of tracer output parsed.
+   *
+   * @generated from field: uint64 output_bytes = 7;
+   */
+  outputBytes: bigint;
+};
+
+/**
+ * Describes the message vexxy.events.v1.TracerDiagnostics.
+ * Use `create(TracerDiagnosticsSchema)` to create a new message.
+ */
+export const TracerDiagnosticsSchema: GenMessage<TracerDiagnostics> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_artifacts, 7);
 
 /**
  * FileAccess is one distinct path the workload touched.
@@ -271,5 +556,5 @@ export type FileAccess = Message<"vexxy.events.v1.FileAccess"> & {
  * Use `create(FileAccessSchema)` to create a new message.
  */
 export const FileAccessSchema: GenMessage<FileAccess> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_artifacts, 3);
+  messageDesc(file_vexxy_events_v1_artifacts, 8);
 
