@@ -1,14 +1,37 @@
 /**
- * The dpkg catalogue reader: installed packages from var/lib/dpkg/status (Status "install ok
- * installed" only), their files from var/lib/dpkg/info/<pkg>[:<arch>].list (directories
- * omitted), and purls in the form Trivy and Grype write for Debian
+ * The dpkg catalogue reader. Packages come from var/lib/dpkg/status and, for distroless images,
+ * from var/lib/dpkg/status.d/<name> stanzas; files from var/lib/dpkg/info/<pkg>[:<arch>].list or,
+ * in status.d, from <name>.md5sums (or <name>.list). dpkg's Status field is "<want> <flag>
+ * <status>": every status "installed" is kept whatever the want (install, hold, deinstall,
+ * purge), and the states whose files may be on disk without the package being set up
+ * (half-installed, unpacked, half-configured) are kept as installState "partial"; only
+ * not-installed and config-files are absent. triggers-awaited/-pending packages are unpacked and
+ * configured, so "installed". Diversions (var/lib/dpkg/diversions, 3-line records from / to /
+ * diverting package, "local" meaning every package) move a listed path of every package but the
+ * diverter to the diverted-to path. Purls follow Trivy and Grype for Debian
  * (pkg:deb/<distro>/<name>@<version>?arch=<arch>&distro=<id>-<version_id>).
+ *
+ * Every database file is read resolved inside the image root (readFileInRoot), and package
+ * names and architectures are validated before they become part of a path: a hostile name
+ * refuses the whole image (HostileDpkgDatabaseError).
  */
-import { lstat, readFile, stat } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PackageURL } from "packageurl-js";
-import type { OsRelease, PackageCatalogueReader, RawPackage } from "./package-catalogue-reader.js";
-import { resolveInRoot } from "./resolve-in-root.js";
+import type { CatalogueReading, OsRelease, PackageCatalogueReader, RawPackage } from "./package-catalogue-reader.js";
+import { readFileInRoot, resolveInRoot } from "./resolve-in-root.js";
+
+/** A dpkg database entry that could make the catalogue read outside the database; the image is refused. */
+export class HostileDpkgDatabaseError extends Error {
+  constructor(readonly detail: string) {
+    super(`hostile dpkg database in the image: ${detail}`);
+    this.name = "HostileDpkgDatabaseError";
+  }
+}
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*$/;
+const ARCH_NAME = /^[a-z0-9][a-z0-9-]*$/;
+const STATUS_D_ENTRY = /^[a-z0-9][a-z0-9+._:-]*$/;
 
 interface Stanza {
   readonly [field: string]: string | undefined;
@@ -34,49 +57,158 @@ function parseStanzas(text: string): Stanza[] {
   return stanzas;
 }
 
+/** installState from a dpkg Status field, or undefined when the package's files are absent. */
+export function dpkgInstallState(status: string | undefined): "installed" | "partial" | undefined {
+  const current = (status ?? "").trim().split(/\s+/)[2];
+  switch (current) {
+    case "installed":
+    case "triggers-awaited":
+    case "triggers-pending":
+      return "installed";
+    case "half-installed":
+    case "unpacked":
+    case "half-configured":
+      return "partial";
+    default:
+      return undefined;
+  }
+}
+
+/** A parsed diversion: `from` of every package but `by` (all when "local") lives at `to`. */
+export interface Diversion {
+  readonly from: string;
+  readonly to: string;
+  readonly by: string;
+}
+
+/** Parses var/lib/dpkg/diversions (3-line records); a trailing incomplete record is ignored. */
+export function parseDiversions(text: string): Diversion[] {
+  const lines = text.split("\n");
+  const out: Diversion[] = [];
+  for (let i = 0; i + 2 < lines.length; i += 3) {
+    const [from, to, by] = [lines[i]!, lines[i + 1]!, lines[i + 2]!];
+    if (!from.startsWith("/") || !to.startsWith("/") || by === "") continue;
+    out.push({ from, to, by });
+  }
+  return out;
+}
+
+function listLines(text: string): string[] {
+  return text.split("\n").filter((p) => p !== "" && p !== "/.");
+}
+
+function md5sumsPaths(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^[0-9a-f]{32}\s+(.+)$/.exec(line);
+    if (m?.[1] !== undefined) out.push(m[1].startsWith("/") ? m[1] : `/${m[1]}`);
+  }
+  return out;
+}
+
+/** Reads dpkg databases (status and status.d) with diversions, inside the image root only. */
 export class DpkgReader implements PackageCatalogueReader {
   readonly ecosystem = "deb";
 
   async present(root: string): Promise<boolean> {
-    return (await lstat(join(root, "var/lib/dpkg/status")).catch(() => undefined))?.isFile() ?? false;
+    if ((await readFileInRoot(root, "/var/lib/dpkg/status")) !== undefined) return true;
+    return (await this.statusDEntries(root)).length > 0;
   }
 
-  async read(root: string, os: OsRelease): Promise<RawPackage[]> {
-    const status = await readFile(join(root, "var/lib/dpkg/status"), "utf8");
-    const packages: RawPackage[] = [];
-    for (const s of parseStanzas(status)) {
-      if (s["Status"] !== "install ok installed") continue;
-      const name = s["Package"]!;
-      const version = s["Version"] ?? "";
-      const arch = s["Architecture"] ?? "";
-      const source = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s["Source"] ?? "");
-      const list =
-        (await readFile(join(root, "var/lib/dpkg/info", `${name}:${arch}.list`), "utf8").catch(() => undefined)) ??
-        (await readFile(join(root, "var/lib/dpkg/info", `${name}.list`), "utf8").catch(() => ""));
-      const files: string[] = [];
-      for (const path of list.split("\n")) {
-        if (path === "" || path === "/.") continue;
-        // Directories are omitted, including merged-/usr links such as /bin -> usr/bin that dpkg
-        // lists as the package's: opening a directory is no use of a package.
-        const resolved = await resolveInRoot(root, path);
-        const st = resolved === undefined ? undefined : await stat(join(root, resolved)).catch(() => undefined);
-        if (st?.isDirectory()) continue;
-        files.push(path);
-      }
-      const qualifiers: Record<string, string> = { arch };
-      if (os.id !== "") qualifiers["distro"] = `${os.id}-${os.versionId}`;
-      const purl = new PackageURL("deb", os.id === "" ? "debian" : os.id, name, version, qualifiers, undefined).toString();
-      packages.push({
-        name,
-        version,
-        architecture: arch,
-        type: "deb",
-        purl,
-        sourceName: source?.[1] ?? name,
-        sourceVersion: source?.[2] ?? version,
-        files,
-      });
-    }
-    return packages;
+  private async statusDEntries(root: string): Promise<string[]> {
+    const dir = await resolveInRoot(root, "/var/lib/dpkg/status.d");
+    if (dir === undefined) return [];
+    const names = await readdir(join(root, dir)).catch(() => [] as string[]);
+    return names.filter((n) => !n.endsWith(".md5sums") && !n.endsWith(".list")).sort();
   }
+
+  async read(root: string, os: OsRelease): Promise<CatalogueReading> {
+    const diversions = parseDiversions((await readFileInRoot(root, "/var/lib/dpkg/diversions")) ?? "");
+    const byFrom = new Map<string, Diversion>();
+    for (const d of diversions) byFrom.set(d.from, d);
+    const packages: RawPackage[] = [];
+    const status = await readFileInRoot(root, "/var/lib/dpkg/status");
+    for (const s of parseStanzas(status ?? "")) {
+      const state = dpkgInstallState(s["Status"]);
+      if (state === undefined) continue;
+      const { name, arch } = validated(s);
+      const list =
+        (arch === "" ? undefined : await readFileInRoot(root, `/var/lib/dpkg/info/${name}:${arch}.list`)) ??
+        (await readFileInRoot(root, `/var/lib/dpkg/info/${name}.list`)) ??
+        "";
+      packages.push(await this.toPackage(root, os, s, state, listLines(list), byFrom));
+    }
+    for (const entry of await this.statusDEntries(root)) {
+      if (!STATUS_D_ENTRY.test(entry)) throw new HostileDpkgDatabaseError(`status.d entry name ${JSON.stringify(entry)}`);
+      const text = await readFileInRoot(root, `/var/lib/dpkg/status.d/${entry}`);
+      if (text === undefined) continue;
+      const md5 = await readFileInRoot(root, `/var/lib/dpkg/status.d/${entry}.md5sums`);
+      const list = await readFileInRoot(root, `/var/lib/dpkg/status.d/${entry}.list`);
+      const files = md5 !== undefined ? md5sumsPaths(md5) : listLines(list ?? "");
+      for (const s of parseStanzas(text)) {
+        // distroless writes a stanza per installed package, often without a Status field.
+        const state = s["Status"] === undefined ? "installed" : dpkgInstallState(s["Status"]);
+        if (state === undefined) continue;
+        validated(s);
+        packages.push(await this.toPackage(root, os, s, state, files, byFrom));
+      }
+    }
+    return { packages, diversions: diversions.map((d) => `${d.from} -> ${d.to} (by ${d.by})`) };
+  }
+
+  private async toPackage(
+    root: string,
+    os: OsRelease,
+    s: Stanza,
+    installState: "installed" | "partial",
+    listed: readonly string[],
+    byFrom: ReadonlyMap<string, Diversion>,
+  ): Promise<RawPackage> {
+    const { name, arch } = validated(s);
+    const version = s["Version"] ?? "";
+    const source = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(s["Source"] ?? "");
+    const files: string[] = [];
+    const divertedFiles: string[] = [];
+    for (const raw of listed) {
+      if (!raw.startsWith("/") || raw.includes("\0")) continue;
+      const d = byFrom.get(raw);
+      const path = d !== undefined && d.by !== name ? d.to : raw;
+      // Directories are omitted, including merged-/usr links such as /bin -> usr/bin that dpkg
+      // lists as the package's: opening a directory is no use of a package.
+      if (await isDirectoryInRoot(root, path)) continue;
+      files.push(path);
+      if (path !== raw) divertedFiles.push(path);
+    }
+    const qualifiers: Record<string, string> = {};
+    if (arch !== "") qualifiers["arch"] = arch;
+    if (os.id !== "") qualifiers["distro"] = `${os.id}-${os.versionId}`;
+    const purl = new PackageURL("deb", os.id === "" ? "debian" : os.id, name, version, qualifiers, undefined).toString();
+    return {
+      name,
+      version,
+      architecture: arch,
+      type: "deb",
+      purl,
+      sourceName: source?.[1] ?? name,
+      sourceVersion: source?.[2] ?? version,
+      installState,
+      files,
+      divertedFiles,
+    };
+  }
+}
+
+function validated(s: Stanza): { name: string; arch: string } {
+  const name = s["Package"] ?? "";
+  const arch = s["Architecture"] ?? "";
+  if (!PACKAGE_NAME.test(name)) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(name)}`);
+  if (arch !== "" && !ARCH_NAME.test(arch)) throw new HostileDpkgDatabaseError(`architecture ${JSON.stringify(arch)} of ${name}`);
+  return { name, arch };
+}
+
+async function isDirectoryInRoot(root: string, imagePath: string): Promise<boolean> {
+  const resolved = await resolveInRoot(root, imagePath);
+  if (resolved === undefined) return false;
+  // resolveInRoot left no symlink in the resolved path, so lstat of it stays in the image.
+  return (await lstat(join(root, resolved)).catch(() => undefined))?.isDirectory() ?? false;
 }

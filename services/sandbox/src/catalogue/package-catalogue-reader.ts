@@ -1,5 +1,6 @@
 /** The seam for package databases: one reader per ecosystem (dpkg now; apk, rpm, Python, npm, jars, Go later). */
 
+/** The distribution as /etc/os-release (or /usr/lib/os-release) names it. */
 export interface OsRelease {
   readonly id: string;
   readonly versionId: string;
@@ -14,14 +15,27 @@ export interface RawPackage {
   readonly purl: string;
   readonly sourceName: string;
   readonly sourceVersion: string;
+  /** "installed", or "partial" when files may be present but the package is not fully set up. */
+  readonly installState: "installed" | "partial";
+  /** Image-absolute paths the package owns, with diversions already applied. */
   readonly files: readonly string[];
+  /** The subset of files that a diversion moved here (owner_rule "diversion"). */
+  readonly divertedFiles: readonly string[];
 }
 
+/** What one reader found in the image. */
+export interface CatalogueReading {
+  readonly packages: readonly RawPackage[];
+  /** Diversions applied, as "from -> to (by package)". */
+  readonly diversions: readonly string[];
+}
+
+/** Reads one ecosystem's package database from an unpacked image root, inside that root only. */
 export interface PackageCatalogueReader {
   /** The ecosystem this reader catalogues ("deb"). */
   readonly ecosystem: string;
-  /** Whether the image has this ecosystem's database. */
+  /** Whether the image has this ecosystem's database (resolved inside the image root). */
   present(root: string): Promise<boolean>;
-  /** Every installed package with its files. */
-  read(root: string, os: OsRelease): Promise<RawPackage[]>;
+  /** Every present package with its files; throws a named error when the database is hostile. */
+  read(root: string, os: OsRelease): Promise<CatalogueReading>;
 }

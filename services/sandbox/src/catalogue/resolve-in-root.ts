@@ -1,16 +1,20 @@
 /**
  * Symlink resolution inside an image root, as the container would see it: absolute link
  * targets start again at the image root, `..` stops at the root, and nothing ever resolves to a
- * host path outside it.
+ * host path outside it. Every read the catalogue makes inside an image goes through
+ * `openInRoot`/`readFileInRoot`, which resolve the path here first and then open the result with
+ * O_NOFOLLOW, so neither a symlinked directory nor a symlinked final component reaches a host file
+ * (the emulation of openat2's RESOLVE_IN_ROOT that Node cannot call).
  */
-import { lstat, readlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, open, readlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 
 const MAX_LINKS = 40;
 
 /**
  * Resolves an image-absolute path ("/usr/lib/x") inside root; returns the image-absolute
- * resolved path, or undefined when it does not exist or loops.
+ * resolved path, or undefined when it does not exist or loops. Never throws for a missing path.
  */
 export async function resolveInRoot(root: string, imagePath: string): Promise<string | undefined> {
   let pending = imagePath.split("/").filter((p) => p !== "" && p !== ".");
@@ -33,7 +37,42 @@ export async function resolveInRoot(root: string, imagePath: string): Promise<st
       pending = [...targetParts, ...pending];
       continue;
     }
+    // A component that is neither a directory nor the last one cannot hold the rest of the path.
+    if (pending.length > 0 && !st.isDirectory()) return undefined;
     done.push(part);
   }
   return `/${done.join("/")}`;
+}
+
+/**
+ * Opens an image-absolute path for reading, resolved inside root, as a regular file only. The
+ * resolved path is opened with O_NOFOLLOW|O_NONBLOCK and its fstat must be a regular file, so a
+ * symlink swapped in as the final component or a FIFO/device fails instead of being followed or
+ * blocking. Returns undefined when the path does not resolve to a regular file in the image.
+ */
+export async function openInRoot(root: string, imagePath: string): Promise<FileHandle | undefined> {
+  const resolved = await resolveInRoot(root, imagePath);
+  if (resolved === undefined) return undefined;
+  const fh = await open(join(root, resolved), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (fh === undefined) return undefined;
+  const st = await fh.stat().catch(() => undefined);
+  if (st?.isFile() !== true) {
+    await fh.close();
+    return undefined;
+  }
+  return fh;
+}
+
+/**
+ * Reads an image-absolute path as UTF-8, resolved inside root (see openInRoot). Returns undefined
+ * when it is not a regular file of the image; throws only for a read error on an opened file.
+ */
+export async function readFileInRoot(root: string, imagePath: string): Promise<string | undefined> {
+  const fh = await openInRoot(root, imagePath);
+  if (fh === undefined) return undefined;
+  try {
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
 }
