@@ -16,7 +16,7 @@
  * | TRACE_ATTACH_TIMEOUT_MS | 15000 | deadline of StartTrace; without an answer the workload never starts |
  * | SANDBOX_MEMORY_BYTES | 4294967296 | memory limit of a sandbox (no swap beyond it) |
  * | SANDBOX_PIDS | 512 | pids limit of a sandbox |
- * | SANDBOX_CPUS | 2 | CPU limit of a sandbox (decimal, e.g. 0.5) |
+ * | SANDBOX_CPUS | 1 | CPU limit of a sandbox (decimal, e.g. 0.5); below the host size by default |
  * | SANDBOX_MAX_UNPACKED_BYTES | 5368709120 | an image unpacking to more is refused (image_too_large) |
  * | RUNC_PATH | runc | the runc binary |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer (long runs extend it while working) |
@@ -48,7 +48,7 @@ export function readSandboxConfig(source: EnvSource = process.env): SandboxConfi
     traceAttachTimeoutMs: env.int("TRACE_ATTACH_TIMEOUT_MS", { default: 15000, min: 100, max: 300000 }),
     memoryBytes: env.int("SANDBOX_MEMORY_BYTES", { default: 4 * 1024 ** 3, min: 16 * 1024 ** 2 }),
     pids: env.int("SANDBOX_PIDS", { default: 512, min: 8, max: 1_000_000 }),
-    cpus: env.string("SANDBOX_CPUS", { default: "2" }),
+    cpus: env.string("SANDBOX_CPUS", { default: "1" }),
     maxUnpackedBytes: env.int("SANDBOX_MAX_UNPACKED_BYTES", { default: 5 * 1024 ** 3, min: 1024 * 1024 }),
     runcPath: env.string("RUNC_PATH", { default: "runc" }),
   }), source);

@@ -12,7 +12,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { rm } from "node:fs/promises";
+import { rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "@vexxy/blobstore";
 import { Subjects, eventMsgId, type EventBus } from "@vexxy/events";
@@ -34,6 +34,7 @@ import {
 import { buildCatalogue, serializeCatalogue } from "./catalogue/index.js";
 import { containerIdFor } from "./driver/container-id.js";
 import type { SandboxDriver, SandboxLimits, SandboxWaitResult } from "./driver/sandbox-driver.js";
+import { InvalidSandboxSpecError, SandboxRefusedError } from "./driver/driver-errors.js";
 import { SandboxStageError, TraceNotAttachedError } from "./errors.js";
 import { ImageIntakeError, prepareImage } from "./image/index.js";
 import { LiveAttempts, type LiveAttempt } from "./live-attempts.js";
@@ -104,6 +105,7 @@ export class SandboxStage {
     } finally {
       await this.deps.driver.destroy(containerId).catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
       await rm(this.attemptDir(job), { recursive: true, force: true }).catch(() => undefined);
+      await this.removeAttemptArtifacts(job);
       live.remove(attempt);
     }
   }
@@ -253,6 +255,13 @@ export class SandboxStage {
     if (attempt.cancelled) throw new SandboxStageError("cancelled", attempt.cancelReason, false);
   }
 
+  /** Removes the job directory once its attempt directory is gone (no empty <workDir>/<job>/ left). */
+  private async removeAttemptArtifacts(job: JobRef): Promise<void> {
+    const jobDir = join(this.deps.settings.workDir, job.jobId);
+    // ENOTEMPTY: another attempt of the same job still runs here; it removes the directory itself.
+    await rmdir(jobDir).catch(() => undefined);
+  }
+
   private async fail(job: JobRef, reason: string, message: string, retryable: boolean, containerId: string): Promise<void> {
     await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "failed", { containerId, driver: this.deps.driver.name, reason, message, retryable });
     await this.publishFailed(job, reason, message, retryable);
@@ -275,7 +284,8 @@ function timeoutSecondsOf(request: AnalysisRequested): number {
 
 function entrypointStep(result: SandboxWaitResult): ExerciseStep {
   const ok = result.outcome === WorkloadOutcome.EXITED_OK || result.outcome === WorkloadOutcome.TIMEOUT_RUNNING;
-  const limits = [result.oomKilled ? "killed by the memory limit" : "", result.pidsLimitHit ? "the pids limit refused a fork" : ""].filter((s) => s !== "");
+  const truncated = result.outputTruncated === true ? `output truncated (stdout ${result.stdoutBytes ?? 0} B, stderr ${result.stderrBytes ?? 0} B written; the driver keeps a bounded head and tail)` : "";
+  const limits = [result.oomKilled ? "killed by the memory limit" : "", result.pidsLimitHit ? "the pids limit refused a fork" : "", truncated].filter((s) => s !== "");
   const detail = [`${WorkloadOutcome[result.outcome]}, exit code ${result.exitCode}`, ...limits].join("; ");
   return create(ExerciseStepSchema, { name: "entrypoint", ok, detail });
 }
@@ -283,6 +293,11 @@ function entrypointStep(result: SandboxWaitResult): ExerciseStep {
 function asFailure(error: unknown): { reason: string; message: string; retryable: boolean } {
   if (error instanceof SandboxStageError) return { reason: error.reason, message: error.message, retryable: error.retryable };
   if (error instanceof ImageIntakeError) return { reason: error.reason, message: error.message, retryable: false };
+  // The runtime refused what the image holds (its cwd, entrypoint, config): the same image gets
+  // the same answer, so the failure is final. Only infrastructure faults below are retried.
+  if (error instanceof InvalidSandboxSpecError || error instanceof SandboxRefusedError) {
+    return { reason: "image_not_runnable", message: error.message.slice(0, 1000), retryable: false };
+  }
   const message = error instanceof Error ? error.message : String(error);
   return { reason: "sandbox_error", message: message.slice(0, 1000), retryable: true };
 }

@@ -57,9 +57,9 @@ describe("cgroup layout and container ids", () => {
     assert.equal(process.user.uid, 1000);
     assert.equal(config.root.readonly, true);
     const linux = config.linux as { namespaces: Array<{ type: string; path?: string }>; resources: { cpu: { quota: number; period: number }; memory: { limit: number; swap: number } } };
-    assert.deepEqual(linux.namespaces.map((n) => n.type).sort(), ["ipc", "mount", "network", "pid", "uts"]);
+    assert.deepEqual(linux.namespaces.map((n) => n.type).sort(), ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
     assert.ok(linux.namespaces.every((n) => n.path === undefined), "fresh namespaces, none joined");
-    assert.deepEqual(linux.resources.cpu, { quota: 50000, period: 100000 });
+    assert.deepEqual(linux.resources.cpu, { quota: 50000, period: 100000, shares: 256 });
     assert.equal(linux.resources.memory.swap, 1024, "no swap beyond the memory limit");
     assert.deepEqual(config.mounts.filter((m) => m.type === "tmpfs").map((m) => m.destination).sort(), ["/dev", "/dev/shm", "/run", "/tmp"]);
   });

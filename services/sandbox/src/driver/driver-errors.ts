@@ -31,3 +31,15 @@ export class InvalidSandboxSpecError extends SandboxDriverError {
     this.name = "InvalidSandboxSpecError";
   }
 }
+
+/**
+ * The runtime refused this container for what the image or its config holds (runc exited
+ * non-zero at create: bad working directory, missing entrypoint, a config it rejects). Final:
+ * retrying the same image gives the same answer.
+ */
+export class SandboxRefusedError extends SandboxDriverError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SandboxRefusedError";
+  }
+}

@@ -8,10 +8,17 @@
  *   (runc populates null, zero, full, random, urandom, tty) and default-deny device cgroup.
  * - namespaces pid, mount, ipc, uts and a NEW network namespace with no path: runc then
  *   configures only loopback (its specconv adds a "loopback" network for a fresh netns).
- * - masked and read-only /proc and /sys paths as runc's default spec has them.
- * - cgroupsPath /vexxy/<id> with memory (swap equal to memory: no swap), pids and CPU quota.
+ * - a user namespace: container uid/gid 0..65535 map to an unprivileged host range (default
+ *   100000..165535), so container root is not host root (own keyrings, no host-uid files), and a
+ *   private cgroup namespace (/proc/self/cgroup shows "0::/").
+ * - seccomp: services/sandbox/seccomp/vexxy-sandbox-v1.json (deny by default, EPERM).
+ * - masked and read-only /proc and /sys paths as Docker's current defaults (moby oci/defaults.go).
+ * - rlimits FSIZE (bounded files), NOFILE, CORE 0; oomScoreAdj 1000 (the workload dies first).
+ * - cgroupsPath /vexxy/<id> with memory (swap equal to memory: no swap), pids, CPU quota and a
+ *   low CPU weight (shares) so the host keeps its share.
  */
 import type { SandboxLimits, SandboxProcess } from "./sandbox-driver.js";
+import { sandboxSeccomp } from "./seccomp-profile.js";
 
 /** The subset of the OCI runtime spec we write. */
 export interface OciConfig {
@@ -26,10 +33,11 @@ export interface OciConfig {
 const CPU_PERIOD_US = 100_000;
 const TMPFS_SIZE = "size=268435456";
 
-/** runc's default masked paths: kernel state a workload must not read. */
+/** Docker's current masked paths: kernel state a workload must not read. */
 export const MASKED_PATHS: readonly string[] = Object.freeze([
   "/proc/acpi",
   "/proc/asound",
+  "/proc/interrupts",
   "/proc/kcore",
   "/proc/keys",
   "/proc/latency_stats",
@@ -38,7 +46,22 @@ export const MASKED_PATHS: readonly string[] = Object.freeze([
   "/proc/sched_debug",
   "/proc/scsi",
   "/sys/firmware",
+  "/sys/devices/virtual/powercap",
 ]);
+
+/** The host id range container ids 0..size-1 map to. */
+export interface IdMapping {
+  readonly hostId: number;
+  readonly size: number;
+}
+
+/** Default mapping: host 100000..165535 (above any login user, as /etc/subuid's usual first range). */
+export const DEFAULT_ID_MAPPING: IdMapping = Object.freeze({ hostId: 100_000, size: 65_536 });
+
+/** Largest file a workload may write (RLIMIT_FSIZE); tmpfs sizes bound the total. */
+export const FILE_SIZE_LIMIT = 64 * 1024 ** 2;
+/** CPU weight (cgroup v1 shares; 1024 is a normal process). */
+export const CPU_SHARES = 256;
 
 /** runc's default read-only paths. */
 export const READONLY_PATHS: readonly string[] = Object.freeze(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
@@ -50,11 +73,15 @@ export interface OciConfigInput {
   readonly limits: SandboxLimits;
   readonly cgroupsPath: string;
   readonly hostname: string;
+  /** User namespace mapping; DEFAULT_ID_MAPPING when absent. */
+  readonly idMapping?: IdMapping;
 }
 
 /** Builds the config.json object for a sandbox. Pure; never throws. */
 export function buildOciConfig(input: OciConfigInput): OciConfig {
   const { process, limits } = input;
+  const idMap = input.idMapping ?? DEFAULT_ID_MAPPING;
+  const mapping = [{ containerID: 0, hostID: idMap.hostId, size: idMap.size }];
   const noCaps = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
   return {
     ociVersion: "1.0.2",
@@ -65,8 +92,13 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
       env: [...process.env],
       cwd: process.cwd,
       capabilities: noCaps,
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
+      rlimits: [
+        { type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 },
+        { type: "RLIMIT_FSIZE", hard: FILE_SIZE_LIMIT, soft: FILE_SIZE_LIMIT },
+        { type: "RLIMIT_CORE", hard: 0, soft: 0 },
+      ],
       noNewPrivileges: true,
+      oomScoreAdj: 1000,
     },
     root: { path: input.rootfsDir, readonly: true },
     hostname: input.hostname,
@@ -86,9 +118,12 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
         devices: [{ allow: false, access: "rwm" }],
         memory: { limit: limits.memoryBytes, swap: limits.memoryBytes },
         pids: { limit: limits.pids },
-        cpu: { quota: Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US },
+        cpu: { quota: Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)), period: CPU_PERIOD_US, shares: CPU_SHARES },
       },
-      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "user" }, { type: "cgroup" }],
+      uidMappings: mapping,
+      gidMappings: mapping,
+      seccomp: sandboxSeccomp(),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

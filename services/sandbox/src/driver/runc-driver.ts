@@ -11,19 +11,24 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdir, open, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
 import { allCgroupDirsFor, cgroupV2PathFor, controllerPathFor, detectCgroupLayout, type CgroupLayout } from "./cgroup-layout.js";
 import { CONTAINER_ID_PREFIX, isOurContainerId } from "./container-id.js";
-import { InvalidSandboxSpecError, RuncCommandError, SandboxDriverError, SandboxNotFoundError } from "./driver-errors.js";
-import { buildOciConfig } from "./oci-config.js";
+import { InvalidSandboxSpecError, RuncCommandError, SandboxDriverError, SandboxNotFoundError, SandboxRefusedError } from "./driver-errors.js";
+import { BoundedOutput } from "./bounded-output.js";
+import { shiftRootfsOwnership } from "./rootfs-ownership.js";
+import { DEFAULT_ID_MAPPING, buildOciConfig, type IdMapping } from "./oci-config.js";
 import type { SandboxDriver, SandboxExecResult, SandboxHandle, SandboxLimits, SandboxSpec, SandboxWaitResult } from "./sandbox-driver.js";
 import { SUBREAPER_SHIM, prctlSyscallNumber } from "./subreaper-shim.js";
 
-/** Defaults of the seeds: 4 GiB, 512 pids, 2 CPUs. */
-export const DEFAULT_LIMITS: SandboxLimits = Object.freeze({ memoryBytes: 4 * 1024 ** 3, pids: 512, cpus: 2 });
+/** Defaults: 4 GiB, 512 pids (the seeds), 1 CPU (below this 2-core host's size). */
+export const DEFAULT_LIMITS: SandboxLimits = Object.freeze({ memoryBytes: 4 * 1024 ** 3, pids: 512, cpus: 1 });
+
+/** Default cap of the workload's stdout and of its stderr kept by the driver (each). */
+export const DEFAULT_OUTPUT_CAP_BYTES = 4 * 1024 ** 2;
 
 export interface LocalRuncDriverOptions {
   /** Where bundles live (<workDir>/<containerId>). */
@@ -37,6 +42,10 @@ export interface LocalRuncDriverOptions {
   readonly cgroupLayout?: CgroupLayout;
   /** How long `runc create` may take. */
   readonly createTimeoutMs?: number;
+  /** Container ids 0..size-1 map to host hostId.. (user namespace); DEFAULT_ID_MAPPING when absent. */
+  readonly idMapping?: IdMapping;
+  /** Bytes of stdout and of stderr kept (each); the rest is counted and dropped. */
+  readonly outputCapBytes?: number;
 }
 
 interface ShimExit {
@@ -49,6 +58,8 @@ interface LiveSandbox {
   readonly bundleDir: string;
   readonly shim: ChildProcess;
   readonly exited: Promise<ShimExit>;
+  readonly stdout: BoundedOutput;
+  readonly stderr: BoundedOutput;
   startedAt?: number;
 }
 
@@ -87,21 +98,33 @@ export class LocalRuncDriver implements SandboxDriver {
     if (!isOurContainerId(id)) throw new InvalidSandboxSpecError("container_id", `"${id}" is not a ${CONTAINER_ID_PREFIX}* id runc accepts`);
     if (spec.process.args.length === 0) throw new InvalidSandboxSpecError("process.args", "the image names no entrypoint or cmd to run");
     if (!spec.process.cwd.startsWith("/")) throw new InvalidSandboxSpecError("process.cwd", `working directory must be absolute (got "${spec.process.cwd}")`);
+    // CVE-2024-21626 shape: a cwd in /proc (e.g. /proc/self/fd/7) can reach a leaked host fd.
+    if (/^\/+(proc|sys|dev)(\/|$)/.test(spec.process.cwd) || spec.process.cwd.split("/").includes("..")) {
+      throw new InvalidSandboxSpecError("process.cwd", `working directory "${spec.process.cwd}" is inside /proc, /sys or /dev or climbs with "..": refused`);
+    }
     if (this.live.has(id)) throw new SandboxDriverError(`sandbox ${id} already exists`);
     const limits: SandboxLimits = Object.freeze({ ...this.limits, ...definedOnly(spec.limits ?? {}) });
     const cgroupsPath = this.cgroupsPathOf(id);
     const bundleDir = this.bundleDirOf(id);
     await rm(bundleDir, { recursive: true, force: true });
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
-    const config = buildOciConfig({ rootfsDir: spec.rootfsDir, process: spec.process, limits, cgroupsPath, hostname: spec.hostname ?? "sandbox" });
+    const idMapping = this.options.idMapping ?? DEFAULT_ID_MAPPING;
+    await shiftRootfsOwnership(spec.rootfsDir, idMapping);
+    const config = buildOciConfig({ rootfsDir: spec.rootfsDir, process: spec.process, limits, cgroupsPath, hostname: spec.hostname ?? "sandbox", idMapping });
     await writeFile(join(bundleDir, "config.json"), JSON.stringify(config, null, 1));
     const pidFile = join(bundleDir, "init.pid");
     const runcArgv = [this.runcPath, ...this.rootArgs(), "create", "--bundle", bundleDir, "--pid-file", pidFile, id];
     const shim = spawn(
       this.perlPath,
-      ["-e", SUBREAPER_SHIM, String(prctlSyscallNumber()), join(bundleDir, "stdout.log"), join(bundleDir, "stderr.log"), pidFile, ...runcArgv],
-      { stdio: ["ignore", "pipe", "pipe"], detached: true },
+      ["-e", SUBREAPER_SHIM, String(prctlSyscallNumber()), "3", "4", pidFile, ...runcArgv],
+      // fds 3 and 4: the workload's stdout and stderr are pipes we read, never host files.
+      { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"], detached: true },
     );
+    const cap = this.options.outputCapBytes ?? DEFAULT_OUTPUT_CAP_BYTES;
+    const stdout = new BoundedOutput(cap);
+    const stderr = new BoundedOutput(cap);
+    const stdoutDone = stdout.drain(shim.stdio[3] as NodeJS.ReadableStream);
+    const stderrDone = stderr.drain(shim.stdio[4] as NodeJS.ReadableStream);
     const lines = createInterface({ input: shim.stdout! });
     let shimStderr = "";
     shim.stderr!.on("data", (chunk: Buffer) => {
@@ -118,7 +141,7 @@ export class LocalRuncDriver implements SandboxDriver {
         const [word, a, b] = line.trim().split(/\s+/);
         if (word === "created") onCreated(Number(a));
         else if (word === "exited") resolve({ code: Number(a), signal: Number(b) });
-        else if (word === "create_failed") onCreateFailed(new Error(line));
+        else if (word === "create_failed") onCreateFailed(new ShimCreateFailed(line, Number(a)));
       });
       // "close", not "exit": the shim's last lines may still be in the pipe when it exits.
       shim.on("close", (code) => {
@@ -134,12 +157,18 @@ export class LocalRuncDriver implements SandboxDriver {
     try {
       initPid = await withTimeout(created, this.options.createTimeoutMs ?? 60_000, `runc create ${id}`);
     } catch (error) {
-      const stderr = await readTail(join(bundleDir, "stderr.log"));
+      await Promise.race([Promise.all([stdoutDone, stderrDone]), sleep(2000)]);
+      const said = stderr.tail(TAIL_BYTES).trim();
       await this.destroy(id);
-      throw new SandboxDriverError(`runc create ${id} failed: ${stderr.trim() || (error as Error).message}`, { cause: error });
+      // runc ran and exited non-zero: it refused this container (its config, the image's cwd or
+      // entrypoint). Anything else (timeout, shim not started) is an infrastructure fault.
+      if (error instanceof ShimCreateFailed && error.runcExitCode > 0 && error.runcExitCode < 125) {
+        throw new SandboxRefusedError(`runc refused to create the container: ${said || error.message}`, { cause: error });
+      }
+      throw new SandboxDriverError(`runc create ${id} failed: ${said || (error as Error).message}`, { cause: error });
     }
     const handle: SandboxHandle = Object.freeze({ containerId: id, cgroupV2Path: cgroupV2PathFor(this.layout, cgroupsPath), cgroupsPath, initPid, limits });
-    this.live.set(id, { handle, bundleDir, shim, exited });
+    this.live.set(id, { handle, bundleDir, shim, exited, stdout, stderr });
     if (!existsSync(handle.cgroupV2Path)) {
       await this.destroy(id);
       throw new SandboxDriverError(`runc created ${id} but its cgroup v2 directory ${handle.cgroupV2Path} does not exist`);
@@ -185,8 +214,11 @@ export class LocalRuncDriver implements SandboxDriver {
       durationSeconds: ((timedOut ? endedAt : Date.now()) - startedAt) / 1000,
       oomKilled,
       pidsLimitHit,
-      stdoutTail: await readTail(join(entry.bundleDir, "stdout.log")),
-      stderrTail: await readTail(join(entry.bundleDir, "stderr.log")),
+      stdoutTail: entry.stdout.tail(TAIL_BYTES),
+      stderrTail: entry.stderr.tail(TAIL_BYTES),
+      stdoutBytes: entry.stdout.totalBytes,
+      stderrBytes: entry.stderr.totalBytes,
+      outputTruncated: entry.stdout.truncated || entry.stderr.truncated,
     };
   }
 
@@ -286,18 +318,16 @@ async function counter(file: string, key: string): Promise<number> {
   return 0;
 }
 
-async function readTail(file: string): Promise<string> {
-  const handle = await open(file, "r").catch(() => undefined);
-  if (handle === undefined) return "";
-  try {
-    const { size } = await handle.stat();
-    const length = Math.min(size, TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    return buffer.toString("utf8");
-  } finally {
-    await handle.close();
+/** The shim reported that `runc create` exited non-zero (runcExitCode) or could not run (>= 125). */
+class ShimCreateFailed extends Error {
+  constructor(line: string, readonly runcExitCode: number) {
+    super(line);
+    this.name = "ShimCreateFailed";
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 interface CommandResult {

@@ -65,6 +65,11 @@ export interface SandboxWaitResult {
   /** Last bytes of the workload's stdout and stderr (at most 4 KiB each). */
   readonly stdoutTail: string;
   readonly stderrTail: string;
+  /** Bytes the workload wrote to stdout and stderr in all (kept or not). */
+  readonly stdoutBytes?: number;
+  readonly stderrBytes?: number;
+  /** More output came than the driver's cap kept. */
+  readonly outputTruncated?: boolean;
 }
 
 /** The result of exec(). */

@@ -4,11 +4,12 @@
  * child subreaper (else pid 1, which reaps it and the exit status is lost). Node cannot call
  * prctl, so this small Perl program (perl-base is Essential on Debian, always installed) plays
  * containerd-shim's part: it marks itself PR_SET_CHILD_SUBREAPER, runs `runc create` with the
- * workload's stdout/stderr going to log files, reports `created <initPid>`, then reaps
+ * workload's stdout/stderr going to pipes the driver reads, reports `created <initPid>`, then reaps
  * whatever is re-parented to it until the init itself exits and reports `exited <code> <signal>`.
  * It ignores HUP/INT/PIPE so that a dying service does not take the exit status with it.
  *
- * Arguments: <prctl syscall number> <stdout log> <stderr log> <pid file> <runc argv...>.
+ * Arguments: <prctl syscall number> <stdout fd> <stderr fd> <pid file> <runc argv...>; the two fds
+ * are pipes the driver reads (bounded), handed to runc and so to the workload, closed in the shim.
  * Lines on its stdout: `created <pid>` | `create_failed <code> <signal>` | `exited <code> <signal>`.
  */
 
@@ -24,11 +25,15 @@ my $child = fork();
 defined $child or do { print "create_failed 125 0 fork: $!\n"; exit 1 };
 if ($child == 0) {
   open(STDIN, '<', '/dev/null') or POSIX::_exit(126);
-  open(STDOUT, '>>', $out) or POSIX::_exit(126);
-  open(STDERR, '>>', $err) or POSIX::_exit(126);
+  open(STDOUT, '>&', $out + 0) or POSIX::_exit(126);
+  open(STDERR, '>&', $err + 0) or POSIX::_exit(126);
+  POSIX::close($out + 0);
+  POSIX::close($err + 0);
   exec { $cmd[0] } @cmd;
   POSIX::_exit(127);
 }
+POSIX::close($out + 0);
+POSIX::close($err + 0);
 waitpid($child, 0);
 my $st = $?;
 if ($st != 0) { print "create_failed ", ($st >> 8), " ", ($st & 127), "\n"; exit 1; }
