@@ -28,7 +28,7 @@ import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { DpkgReader } from "./dpkg-reader.js";
 import type { OsRelease, PackageCatalogueReader } from "./package-catalogue-reader.js";
-import { readFileInRoot, resolveInRoot } from "./resolve-in-root.js";
+import { readFileInRoot, resolveInRoot, type InRootCache } from "./resolve-in-root.js";
 import { inspectOpenFile, type FileKind } from "./elf-interpreter.js";
 
 /** Every package-database reader the catalogue consults, in order. */
@@ -73,24 +73,33 @@ interface Walked {
   readonly symlinks: Map<string, string>;
   readonly inodes: Map<string, Inode>;
   readonly byPath: Map<string, Inode>;
+  /** Every entry the walk saw, for resolveInRoot (keys are root-relative, no leading slash). */
+  readonly cache: InRootCache;
 }
 
 async function walk(root: string, rel: string, out: Walked): Promise<void> {
   const entries = await readdir(join(root, rel), { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
     const imagePath = `${rel}/${e.name}`;
+    const key = imagePath.slice(1);
     if (e.isSymbolicLink()) {
-      out.symlinks.set(imagePath, await readlink(join(root, imagePath)));
+      const target = await readlink(join(root, imagePath));
+      out.symlinks.set(imagePath, target);
+      out.cache.set(key, { type: "link", target });
     } else if (e.isDirectory()) {
+      out.cache.set(key, { type: "dir" });
       await walk(root, imagePath, out);
-    } else if (e.isFile()) {
+    } else if (!e.isFile()) {
+      out.cache.set(key, { type: "other" });
+    } else {
       const st = await lstat(join(root, imagePath), { bigint: true });
       if (!st.isFile()) continue;
-      const key = `${st.dev}:${st.ino}`;
-      let inode = out.inodes.get(key);
+      out.cache.set(key, { type: "file" });
+      const id = `${st.dev}:${st.ino}`;
+      let inode = out.inodes.get(id);
       if (inode === undefined) {
-        inode = { key, dev: st.dev, ino: st.ino, paths: [], kind: "other", interpreter: undefined, owners: new Set(), listedNames: new Set(), diverted: false };
-        out.inodes.set(key, inode);
+        inode = { key: id, dev: st.dev, ino: st.ino, paths: [], kind: "other", interpreter: undefined, owners: new Set(), listedNames: new Set(), diverted: false };
+        out.inodes.set(id, inode);
       }
       inode.paths.push(imagePath);
       out.byPath.set(imagePath, inode);
@@ -144,7 +153,7 @@ function ownerRule(inode: Inode): string {
  */
 export async function buildCatalogue(root: string, manifestDigest: string): Promise<ImageCatalogue> {
   const os = await osRelease(root);
-  const walked: Walked = { symlinks: new Map(), inodes: new Map(), byPath: new Map() };
+  const walked: Walked = { symlinks: new Map(), inodes: new Map(), byPath: new Map(), cache: new Map() };
   await walk(root, "", walked);
   const inodes = [...walked.inodes.values()];
   await inspectAll(root, inodes);
@@ -164,14 +173,14 @@ export async function buildCatalogue(root: string, manifestDigest: string): Prom
   for (const reader of CATALOGUE_READERS) {
     if (!(await reader.present(root))) continue;
     catalogue.ecosystems.push(reader.ecosystem);
-    const reading = await reader.read(root, os);
+    const reading = await reader.read(root, os, walked.cache);
     catalogue.diversions.push(...reading.diversions);
     for (const p of reading.packages) {
       const index = catalogue.packages.length;
       const diverted = new Set(p.divertedFiles);
       const resolved: string[] = [];
       for (const f of p.files) {
-        const r = await resolveInRoot(root, f);
+        const r = await resolveInRoot(root, f, walked.cache);
         if (r === undefined) continue;
         resolved.push(r);
         const inode = walked.byPath.get(r);
@@ -190,7 +199,7 @@ export async function buildCatalogue(root: string, manifestDigest: string): Prom
     for (const p of inode.paths) {
       const source = pythonSourceOf(p);
       if (source === undefined) continue;
-      const r = await resolveInRoot(root, source);
+      const r = await resolveInRoot(root, source, walked.cache);
       const src = r === undefined ? undefined : walked.byPath.get(r);
       if (src !== undefined && src.owners.size > 0) bytecodeOwners.set(inode, src.owners);
     }

@@ -15,11 +15,11 @@
  * names and architectures are validated before they become part of a path: a hostile name
  * refuses the whole image (HostileDpkgDatabaseError).
  */
-import { lstat, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PackageURL } from "packageurl-js";
 import type { CatalogueReading, OsRelease, PackageCatalogueReader, RawPackage } from "./package-catalogue-reader.js";
-import { readFileInRoot, resolveInRoot } from "./resolve-in-root.js";
+import { readFileInRoot, resolveInRoot, resolvedTypeInRoot, type InRootCache } from "./resolve-in-root.js";
 
 /** A dpkg database entry that could make the catalogue read outside the database; the image is refused. */
 export class HostileDpkgDatabaseError extends Error {
@@ -122,7 +122,7 @@ export class DpkgReader implements PackageCatalogueReader {
     return names.filter((n) => !n.endsWith(".md5sums") && !n.endsWith(".list")).sort();
   }
 
-  async read(root: string, os: OsRelease): Promise<CatalogueReading> {
+  async read(root: string, os: OsRelease, cache: InRootCache = new Map()): Promise<CatalogueReading> {
     const diversions = parseDiversions((await readFileInRoot(root, "/var/lib/dpkg/diversions")) ?? "");
     const byFrom = new Map<string, Diversion>();
     for (const d of diversions) byFrom.set(d.from, d);
@@ -136,7 +136,7 @@ export class DpkgReader implements PackageCatalogueReader {
         (arch === "" ? undefined : await readFileInRoot(root, `/var/lib/dpkg/info/${name}:${arch}.list`)) ??
         (await readFileInRoot(root, `/var/lib/dpkg/info/${name}.list`)) ??
         "";
-      packages.push(await this.toPackage(root, os, s, state, listLines(list), byFrom));
+      packages.push(await this.toPackage(root, os, s, state, listLines(list), byFrom, cache));
     }
     for (const entry of await this.statusDEntries(root)) {
       if (!STATUS_D_ENTRY.test(entry)) throw new HostileDpkgDatabaseError(`status.d entry name ${JSON.stringify(entry)}`);
@@ -150,7 +150,7 @@ export class DpkgReader implements PackageCatalogueReader {
         const state = s["Status"] === undefined ? "installed" : dpkgInstallState(s["Status"]);
         if (state === undefined) continue;
         validated(s);
-        packages.push(await this.toPackage(root, os, s, state, files, byFrom));
+        packages.push(await this.toPackage(root, os, s, state, files, byFrom, cache));
       }
     }
     return { packages, diversions: diversions.map((d) => `${d.from} -> ${d.to} (by ${d.by})`) };
@@ -163,6 +163,7 @@ export class DpkgReader implements PackageCatalogueReader {
     installState: "installed" | "partial",
     listed: readonly string[],
     byFrom: ReadonlyMap<string, Diversion>,
+    cache: InRootCache,
   ): Promise<RawPackage> {
     const { name, arch } = validated(s);
     const version = s["Version"] ?? "";
@@ -175,7 +176,7 @@ export class DpkgReader implements PackageCatalogueReader {
       const path = d !== undefined && d.by !== name ? d.to : raw;
       // Directories are omitted, including merged-/usr links such as /bin -> usr/bin that dpkg
       // lists as the package's: opening a directory is no use of a package.
-      if (await isDirectoryInRoot(root, path)) continue;
+      if ((await resolvedTypeInRoot(root, path, cache))?.type === "dir") continue;
       files.push(path);
       if (path !== raw) divertedFiles.push(path);
     }
@@ -204,11 +205,4 @@ function validated(s: Stanza): { name: string; arch: string } {
   if (!PACKAGE_NAME.test(name)) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(name)}`);
   if (arch !== "" && !ARCH_NAME.test(arch)) throw new HostileDpkgDatabaseError(`architecture ${JSON.stringify(arch)} of ${name}`);
   return { name, arch };
-}
-
-async function isDirectoryInRoot(root: string, imagePath: string): Promise<boolean> {
-  const resolved = await resolveInRoot(root, imagePath);
-  if (resolved === undefined) return false;
-  // resolveInRoot left no symlink in the resolved path, so lstat of it stays in the image.
-  return (await lstat(join(root, resolved)).catch(() => undefined))?.isDirectory() ?? false;
 }

@@ -1,4 +1,5 @@
 /** The seam for package databases: one reader per ecosystem (dpkg now; apk, rpm, Python, npm, jars, Go later). */
+import type { InRootCache } from "./resolve-in-root.js";
 
 /** The distribution as /etc/os-release (or /usr/lib/os-release) names it. */
 export interface OsRelease {
@@ -36,6 +37,9 @@ export interface PackageCatalogueReader {
   readonly ecosystem: string;
   /** Whether the image has this ecosystem's database (resolved inside the image root). */
   present(root: string): Promise<boolean>;
-  /** Every present package with its files; throws a named error when the database is hostile. */
-  read(root: string, os: OsRelease): Promise<CatalogueReading>;
+  /**
+   * Every present package with its files; throws a named error when the database is hostile.
+   * `cache` shares lstat results of the same tree between resolutions (see resolveInRoot).
+   */
+  read(root: string, os: OsRelease, cache?: InRootCache): Promise<CatalogueReading>;
 }
