@@ -220,3 +220,21 @@ describe("image catalogue never reads host files on an image's behalf", () => {
     await assert.rejects(buildCatalogue(root, "sha256:abc"), HostileDpkgDatabaseError);
   });
 });
+
+describe("dpkg package names with a multi-arch qualifier", () => {
+  it("accepts name:arch in the Package field and reads that architecture's file list", async () => {
+    const dir = await tempDir("catarch");
+    try {
+      const root = dir.path;
+      put(root, "usr/lib/libz.so.1", "so");
+      put(root, "var/lib/dpkg/status", "Package: zlib1g:amd64\nStatus: install ok installed\nVersion: 1\n");
+      put(root, "var/lib/dpkg/info/zlib1g:amd64.list", "/usr/lib/libz.so.1\n");
+      const c = await buildCatalogue(root, "sha256:abc");
+      assert.equal(c.packages[0]?.name, "zlib1g");
+      assert.equal(c.packages[0]?.architecture, "amd64");
+      assert.deepEqual(ownersOf(c, "/usr/lib/libz.so.1"), ["zlib1g"]);
+    } finally {
+      await dir.remove();
+    }
+  });
+});

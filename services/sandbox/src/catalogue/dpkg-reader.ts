@@ -31,7 +31,6 @@ export class HostileDpkgDatabaseError extends Error {
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*$/;
 const ARCH_NAME = /^[a-z0-9][a-z0-9-]*$/;
-const STATUS_D_ENTRY = /^[a-z0-9][a-z0-9+._:-]*$/;
 
 interface Stanza {
   readonly [field: string]: string | undefined;
@@ -139,7 +138,7 @@ export class DpkgReader implements PackageCatalogueReader {
       packages.push(await this.toPackage(root, os, s, state, listLines(list), byFrom, cache));
     }
     for (const entry of await this.statusDEntries(root)) {
-      if (!STATUS_D_ENTRY.test(entry)) throw new HostileDpkgDatabaseError(`status.d entry name ${JSON.stringify(entry)}`);
+      // entry comes from readdir (one component, no "/"), so joining it cannot leave status.d.
       const text = await readFileInRoot(root, `/var/lib/dpkg/status.d/${entry}`);
       if (text === undefined) continue;
       const md5 = await readFileInRoot(root, `/var/lib/dpkg/status.d/${entry}.md5sums`);
@@ -200,9 +199,13 @@ export class DpkgReader implements PackageCatalogueReader {
 }
 
 function validated(s: Stanza): { name: string; arch: string } {
-  const name = s["Package"] ?? "";
-  const arch = s["Architecture"] ?? "";
-  if (!PACKAGE_NAME.test(name)) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(name)}`);
+  const field = s["Package"] ?? "";
+  // A Package field may carry ":arch" (multi-arch); both halves are checked before any path use.
+  const colon = field.indexOf(":");
+  const name = colon < 0 ? field : field.slice(0, colon);
+  const arch = s["Architecture"] ?? (colon < 0 ? "" : field.slice(colon + 1));
+  if (!PACKAGE_NAME.test(name)) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(field)}`);
+  if (colon >= 0 && !ARCH_NAME.test(field.slice(colon + 1))) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(field)}`);
   if (arch !== "" && !ARCH_NAME.test(arch)) throw new HostileDpkgDatabaseError(`architecture ${JSON.stringify(arch)} of ${name}`);
   return { name, arch };
 }
