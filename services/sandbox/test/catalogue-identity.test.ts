@@ -72,7 +72,7 @@ describe("image catalogue by file identity (Debian trees unpacked for real)", ()
       held: "/usr/bin/held-tool\n",
       removing: "/usr/bin/gone\n",
       half: "/usr/bin/half\n",
-      "base:amd64": "/usr/bin/tool\n",
+      "base:amd64": "/bin/tool\n",
       diverter: "/usr/bin/tool\n",
       "python3-mod": "/usr/lib/python3/dist-packages/mod/x.py\n/usr/lib/python3/dist-packages/mod/y.py\n",
       editor: "/usr/bin/editor\n",
@@ -133,7 +133,7 @@ describe("image catalogue by file identity (Debian trees unpacked for real)", ()
     assert.equal(fileNamed(c, "/usr/bin/editor-real").ownerRule, "package_list");
   });
 
-  it("applies a dpkg diversion: the diverted package owns the moved file, the diverter the original path", () => {
+  it("applies a dpkg diversion (also to a package listing the path through merged /usr): the diverted package owns the moved file, the diverter the original path", () => {
     assert.deepEqual(c.diversions, ["/usr/bin/tool -> /usr/bin/tool.distrib (by diverter)"]);
     assert.deepEqual(ownersOf(c, "/usr/bin/tool.distrib"), ["base"]);
     assert.equal(fileNamed(c, "/usr/bin/tool.distrib").ownerRule, "diversion");

@@ -123,8 +123,10 @@ export class DpkgReader implements PackageCatalogueReader {
 
   async read(root: string, os: OsRelease, cache: InRootCache = new Map()): Promise<CatalogueReading> {
     const diversions = parseDiversions((await readFileInRoot(root, "/var/lib/dpkg/diversions")) ?? "");
+    // Keyed by the path with its directory resolved in the image (the name itself is kept, as
+    // dpkg diverts names): "/bin/sh" and "/usr/bin/sh" are one diversion under merged /usr.
     const byFrom = new Map<string, Diversion>();
-    for (const d of diversions) byFrom.set(d.from, d);
+    for (const d of diversions) byFrom.set(await directoryResolved(root, d.from, cache), d);
     const packages: RawPackage[] = [];
     const status = await readFileInRoot(root, "/var/lib/dpkg/status");
     for (const s of parseStanzas(status ?? "")) {
@@ -171,7 +173,7 @@ export class DpkgReader implements PackageCatalogueReader {
     const divertedFiles: string[] = [];
     for (const raw of listed) {
       if (!raw.startsWith("/") || raw.includes("\0")) continue;
-      const d = byFrom.get(raw);
+      const d = byFrom.get(await directoryResolved(root, raw, cache));
       const path = d !== undefined && d.by !== name ? d.to : raw;
       // Directories are omitted, including merged-/usr links such as /bin -> usr/bin that dpkg
       // lists as the package's: opening a directory is no use of a package.
@@ -208,4 +210,12 @@ function validated(s: Stanza): { name: string; arch: string } {
   if (colon >= 0 && !ARCH_NAME.test(field.slice(colon + 1))) throw new HostileDpkgDatabaseError(`package name ${JSON.stringify(field)}`);
   if (arch !== "" && !ARCH_NAME.test(arch)) throw new HostileDpkgDatabaseError(`architecture ${JSON.stringify(arch)} of ${name}`);
   return { name, arch };
+}
+
+/** The path with its directory resolved inside the image and its last name kept (the path itself when the directory does not resolve). */
+async function directoryResolved(root: string, path: string, cache: InRootCache): Promise<string> {
+  const slash = path.lastIndexOf("/");
+  const dir = await resolveInRoot(root, path.slice(0, slash) || "/", cache);
+  if (dir === undefined) return path;
+  return `${dir === "/" ? "" : dir}/${path.slice(slash + 1)}`;
 }
