@@ -63,8 +63,10 @@ export async function inspectOpenFile(fh: FileHandle, name: string): Promise<Fil
       break;
     }
   }
-  // A PIE is ET_DYN with an interpreter; a shared object is ET_DYN without one.
-  const kind: FileKind = type === ET_EXEC || interpreter !== undefined ? "elf_executable" : "elf_shared_object";
+  // A PIE is ET_DYN with an interpreter; a shared object is ET_DYN without one, or named *.so[.N]
+  // (libc.so.6 carries a PT_INTERP so it can be run, yet it is loaded as a library).
+  const library = /\.so(\.[0-9][^/]*)?$/.test(name);
+  const kind: FileKind = type === ET_EXEC || (interpreter !== undefined && !library) ? "elf_executable" : "elf_shared_object";
   return { kind, interpreter: interpreter === "" ? undefined : interpreter };
 }
 
