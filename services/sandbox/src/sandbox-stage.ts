@@ -290,7 +290,12 @@ function entrypointStep(result: SandboxWaitResult): ExerciseStep {
   return create(ExerciseStepSchema, { name: "entrypoint", ok, detail });
 }
 
-function asFailure(error: unknown): { reason: string; message: string; retryable: boolean } {
+/**
+ * How a failed attempt is reported: reason, message and whether a retry could help (only
+ * infrastructure faults are retryable; what the image or the runtime's refusal of it caused is
+ * final). Never throws.
+ */
+export function asFailure(error: unknown): { reason: string; message: string; retryable: boolean } {
   if (error instanceof SandboxStageError) return { reason: error.reason, message: error.message, retryable: error.retryable };
   if (error instanceof ImageIntakeError) return { reason: error.reason, message: error.message, retryable: false };
   // The runtime refused what the image holds (its cwd, entrypoint, config): the same image gets
