@@ -8,8 +8,12 @@
  *  3. present only in another version                             -> under_investigation
  *  4. a file of it executed, opened successfully, or the ELF
  *     interpreter of an executed binary                           -> affected
- *  5. no file list to map                                         -> under_investigation
- *  6. the trace is incomplete, the run ended badly, a relative
+ *     (profiles with uses: matched by (device, inode) when both sides carry identities, else
+ *     by the kernel-resolved path against every name of every catalogued file; evidence kinds
+ *     code_executed / code_mapped / file_read — a file read is a use too)
+ *  5. no file list to map, or install_state "partial"            -> under_investigation
+ *  6. the trace is incomplete (any loss reason, a use that could
+ *     not be attributed), the run ended badly, a relative
  *     open or an unseen "#!" interpreter could be its file        -> under_investigation
  *  7. otherwise                                                   -> not_affected / vulnerable_code_not_in_execute_path
  */
@@ -178,7 +182,17 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     );
   }
 
+  const partial = matched.filter((c) => c.pkg.installState === "partial");
+  if (partial.length > 0) {
+    return underInvestigation(
+      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      `${label} is not fully installed in the image (dpkg state: half-installed, unpacked or awaiting configuration), so its files may not be the ones the catalogue lists; no claim is made`,
+      [evidence("install_state_partial", "", `${finding.pkg.name} install_state "partial"`)],
+    );
+  }
+
   const gaps: Evidence[] = ctx.trace.gaps.map((gap) => evidence("trace_incomplete", "", gap));
+  for (const gap of ctx.analysis.unattributed.slice(0, MAX_EVIDENCE_PATHS)) gaps.push(evidence("unattributed", "", gap));
   for (const c of matched) {
     for (const suspect of ctx.analysis.relativeSuspects.get(c.index) ?? []) {
       gaps.push(evidence("relative_open", suspect.relativePath,
@@ -210,7 +224,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     confidence: notInExecutePathConfidence({ durationSeconds: profile.durationSeconds, outcome: profile.outcome, coveragePercent: ctx.coverage }),
     reason: `${label} is installed (${files} listed files, ${present} present in the image), but none of its files was opened or executed, nor used as an ELF interpreter, during a complete ${profile.tracer || "tracer"} trace of the run (${run}); ${ctx.analysis.touchedPackages} of ${ctx.catalogue.packages.length} catalogued packages were used`,
     evidence: [
-      evidence("no_file_touched", "", `none of ${files} listed files (${present} present after resolving symlinks) among ${profile.files.length} traced paths`),
+      evidence("no_file_touched", "", `none of ${files} listed files (${present} present after resolving symlinks) among ${ctx.analysis.filesUsed} traced files`),
       evidence("trace_complete", "", `tracer ${profile.tracer || "unknown"} attached before start and reported no loss; ${profile.eventsTraced} events; run ${run}; code coverage ${ctx.coverage}% of packages`),
     ],
   };

@@ -18,7 +18,9 @@ export function coveragePercent(catalogue: ImageCatalogue, analysis: ReachAnalys
 /**
  * Builds the summary. Files accessed = distinct paths opened successfully or executed;
  * executables = distinct executed paths; shared libraries = distinct successfully opened
- * `.so` paths, counted once per file after symlink resolution.
+ * `.so` paths, counted once per file after symlink resolution. With `uses`: distinct files by
+ * identity, executed, and mapped executable; unowned code and untraced channel attempts
+ * ("name: N ok, M failed") are carried.
  */
 export function buildProfileSummary(
   profile: ExecutionProfile,
@@ -38,11 +40,14 @@ export function buildProfileSummary(
       libraries.add(analysis.resolver.resolve(access.path) ?? access.path);
     }
   }
+  const withUses = profile.uses.length > 0;
   return create(ProfileSummarySchema, {
     durationSeconds: profile.durationSeconds,
-    filesAccessed: accessed.size,
-    executablesRun: executables.size,
-    sharedLibrariesLoaded: libraries.size,
+    filesAccessed: withUses ? analysis.filesUsed : accessed.size,
+    executablesRun: withUses ? analysis.executablesRun : executables.size,
+    sharedLibrariesLoaded: withUses ? analysis.librariesMapped : libraries.size,
+    unownedCode: [...analysis.unownedCode],
+    untracedChannelAttempts: profile.untracedChannelAttempts.map((a) => `${a.syscall}: ${a.succeeded} ok, ${a.failed} failed`),
     eventsTraced: profile.eventsTraced,
     complete: profile.complete && profile.lossReasons.length === 0,
     lossReasons: [...profile.lossReasons],

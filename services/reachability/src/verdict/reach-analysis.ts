@@ -4,14 +4,18 @@
  * package from being called untouched (relative opens that could be its files, executed
  * files whose interpreter the trace cannot show).
  */
-import type { ExecutionProfile, FileAccess, ImageCatalogue } from "@vexxy/proto";
+import type { CataloguedFile, ExecutionProfile, FileAccess, FileIdentity, FileUse, ImageCatalogue } from "@vexxy/proto";
 import { ImagePathResolver, normaliseAbsolute } from "./image-paths.js";
 import { PackageFileIndex } from "./package-file-index.js";
 
 /** One piece of evidence that a package's file was used. */
 export interface Touch {
-  /** "executed", "file_opened", "elf_interpreter". */
-  readonly kind: "executed" | "file_opened" | "elf_interpreter";
+  /**
+   * Legacy path-matched profiles: "executed", "file_opened", "elf_interpreter".
+   * Profiles with uses: "code_executed" (exec, exec_script, and the PT_INTERP / "#!" chain),
+   * "code_mapped" (mmap_exec), "file_read" (open).
+   */
+  readonly kind: "executed" | "file_opened" | "elf_interpreter" | "code_executed" | "code_mapped" | "file_read";
   /** The path the workload used (as traced). */
   readonly path: string;
   readonly detail: string;
@@ -37,6 +41,21 @@ export interface ReachAnalysis {
   readonly executed: readonly string[];
   /** Number of catalogued packages with at least one touch. */
   readonly touchedPackages: number;
+  /** Uses the analysis could not attribute (each a sentence): the trace is incomplete for every package. */
+  readonly unattributed: readonly string[];
+  /** Code that ran and no package owns (image paths / labels), for ProfileSummary.unowned_code. */
+  readonly unownedCode: readonly string[];
+  /** Distinct files used successfully, by identity or path (summary counts). */
+  readonly filesUsed: number;
+  /** Distinct files executed (exec / exec_script). */
+  readonly executablesRun: number;
+  /** Distinct files mapped executable (mmap_exec). */
+  readonly librariesMapped: number;
+}
+
+/** The map key of a file identity: `${major}:${minor}:${inode}`. */
+export function identityKey(id: FileIdentity): string {
+  return `${id.devMajor}:${id.devMinor}:${id.inode}`;
 }
 
 // An interpreter can itself be interpreted (a script run by a script); the chain is short.
@@ -52,6 +71,15 @@ function succeeded(access: FileAccess): boolean {
  * Never throws on odd paths: unresolvable ones simply match nothing.
  */
 export function analyseReach(catalogue: ImageCatalogue, profile: ExecutionProfile): ReachAnalysis {
+  if (profile.uses.length > 0) return analyseUses(catalogue, profile);
+  return analyseLegacy(catalogue, profile);
+}
+
+/**
+ * Legacy profiles (no `uses`: a tracer older than identities): paths as traced, matched against
+ * the package lists resolved inside the image; relative paths stay suspects (fail closed).
+ */
+function analyseLegacy(catalogue: ImageCatalogue, profile: ExecutionProfile): ReachAnalysis {
   const resolver = new ImagePathResolver(catalogue.symlinks);
   const index = new PackageFileIndex(catalogue, resolver);
   const interpreters = new Map<string, string>();
@@ -114,7 +142,171 @@ export function analyseReach(catalogue: ImageCatalogue, profile: ExecutionProfil
     executedWithoutKnownInterpreter: withoutInterpreter,
     executed,
     touchedPackages: touches.size,
+    unattributed: [],
+    unownedCode: [],
+    filesUsed: new Set(profile.files.filter(succeeded).map((a) => a.path)).size,
+    executablesRun: executed.length,
+    librariesMapped: 0,
   };
+}
+
+const CODE_KINDS = new Set(["elf_executable", "elf_shared_object", "script"]);
+
+/**
+ * Profiles with `uses` (the kernel's file objects).
+ *
+ * Matching: when both the profile and the catalogue carry identities ("inode"), a use belongs to
+ * the owners of the catalogued file with the same (dev_major, dev_minor, inode); its path is a
+ * label only, so a symlink made in /tmp, a /proc/self/fd or /dev/fd/N label, a relative,
+ * truncated or non-ASCII label, or a hard-link name no package lists all reach the real owner.
+ * Otherwise (Tracee over overlayfs reports "kernel_path", or the catalogue has no identities)
+ * the kernel-resolved path is matched against every name of every catalogued file and every
+ * package file resolved inside the image; a path that is not absolute or was truncated cannot
+ * be matched and makes the trace incomplete. A profile that claims "inode" identity but has a
+ * use without one is incomplete too (fail closed).
+ *
+ * Code created at run time (an exec or executable mapping whose identity matches no catalogued
+ * file, e.g. a copy in tmpfs /tmp or a memfd) is listed as unowned code but does not by itself
+ * put packages under investigation: copying a package's file into it required reading the
+ * original, which is attributed to its package as file_read (affected), and bytes written from
+ * elsewhere are not a catalogued package's code. Open of an unmatched file (data, /proc) is not
+ * a package's use.
+ */
+function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): ReachAnalysis {
+  const resolver = new ImagePathResolver(catalogue.symlinks);
+  const index = new PackageFileIndex(catalogue, resolver);
+  const byIdentity = catalogue.identity === "inode" && profile.identity === "inode";
+  const claimsIdentity = profile.identity === "inode";
+  const filesById = new Map<string, CataloguedFile>();
+  const filesByPath = new Map<string, CataloguedFile>();
+  for (const file of catalogue.files) {
+    if (file.id !== undefined) filesById.set(identityKey(file.id), file);
+    for (const path of file.paths) filesByPath.set(normaliseAbsolute(path), file);
+  }
+  const interpreters = new Map<string, string>();
+  for (const [binary, interpreter] of Object.entries(catalogue.elfInterpreters)) {
+    for (const key of [normaliseAbsolute(binary), resolver.resolve(binary)]) {
+      if (key !== undefined && key !== "") interpreters.set(key, interpreter);
+    }
+  }
+
+  const touches = new Map<number, Touch[]>();
+  const seenTouch = new Set<string>();
+  const credit = (owners: Iterable<number>, item: Touch): void => {
+    for (const pkg of owners) {
+      const key = `${pkg}\u0000${item.kind}\u0000${item.path}`;
+      if (seenTouch.has(key)) continue;
+      seenTouch.add(key);
+      const list = touches.get(pkg) ?? [];
+      list.push(item);
+      touches.set(pkg, list);
+    }
+  };
+  // Owners of a path inside the image: the catalogued file's owners, else the package lists.
+  const ownersOfPath = (path: string): { owners: number[]; file: CataloguedFile | undefined } => {
+    const normal = normaliseAbsolute(path);
+    const resolved = resolver.resolve(path);
+    const file = filesByPath.get(normal) ?? (resolved !== undefined ? filesByPath.get(resolved) : undefined);
+    const owners = new Set<number>(file?.owners ?? []);
+    for (const pkg of index.ownersOf(path)) owners.add(pkg);
+    return { owners: [...owners], file };
+  };
+
+  const unattributed: string[] = [];
+  const unowned = new Set<string>();
+  const executed: string[] = [];
+  const withoutInterpreter: string[] = [];
+  const used = new Set<string>();
+  const execs = new Set<string>();
+  const maps = new Set<string>();
+
+  for (const use of profile.uses) {
+    const label = use.path !== "" ? use.path : "(no path label)";
+    const isCode = use.access === "exec" || use.access === "exec_script" || use.access === "mmap_exec";
+    let owners: number[] = [];
+    let file: CataloguedFile | undefined;
+    let names: readonly string[] = [];
+    let key: string;
+    if (claimsIdentity && use.id === undefined) {
+      unattributed.push(`${use.access} of ${label} carries no file identity in an "inode" trace`);
+      continue;
+    }
+    if (byIdentity && use.id !== undefined) {
+      key = identityKey(use.id);
+      file = filesById.get(key);
+      owners = [...(file?.owners ?? [])];
+      names = file?.paths ?? [];
+    } else {
+      if (!use.path.startsWith("/") || use.pathTruncated) {
+        unattributed.push(`${use.access} of ${label}: the path is ${use.pathTruncated ? "truncated" : "not absolute"} and the trace has no identity to match it by`);
+        continue;
+      }
+      key = normaliseAbsolute(use.path);
+      const found = ownersOfPath(use.path);
+      owners = found.owners;
+      file = found.file;
+      names = file?.paths.length ? file.paths : [use.path];
+      if (file === undefined && owners.length === 0 && catalogue.files.length === 0) names = [use.path];
+    }
+    used.add(key);
+    const shown = names[0] ?? label;
+    const matched = file !== undefined || owners.length > 0;
+    if (isCode && (!matched || (owners.length === 0 && (file === undefined || CODE_KINDS.has(file.kind))))) {
+      unowned.add(matched ? shown : label);
+    }
+    const times = formatUseCount(use);
+    if (use.access === "mmap_exec") {
+      maps.add(key);
+      credit(owners, { kind: "code_mapped", path: shown, detail: `mapped executable ${times}${shown !== label ? ` (as ${label})` : ""}` });
+      continue;
+    }
+    if (use.access === "open") {
+      credit(owners, { kind: "file_read", path: shown, detail: `opened successfully ${times}${shown !== label ? ` (as ${label})` : ""}` });
+      continue;
+    }
+    execs.add(key);
+    if (!executed.includes(shown)) executed.push(shown);
+    credit(owners, { kind: "code_executed", path: shown, detail: `${use.access === "exec_script" ? "executed as a script" : "executed"} ${times}${shown !== label ? ` (as ${label})` : ""}` });
+    // The interpreter chain (PT_INTERP, or "#!" of a script whose interpreter is a script).
+    let chain: readonly string[] = names.length > 0 ? names : [use.path];
+    let found = false;
+    for (let depth = 0; depth < MAX_INTERPRETER_DEPTH; depth += 1) {
+      let interpreter: string | undefined;
+      for (const name of chain) {
+        interpreter = interpreters.get(normaliseAbsolute(name)) ?? interpreters.get(resolver.resolve(name) ?? "");
+        if (interpreter !== undefined) break;
+      }
+      if (interpreter === undefined) break;
+      found = true;
+      const target = ownersOfPath(interpreter);
+      credit(target.owners, { kind: "code_executed", path: interpreter, detail: `interpreter of executed ${chain[0] ?? label}` });
+      chain = target.file?.paths.length ? target.file.paths : [interpreter];
+    }
+    if (!found && use.access !== "exec_script" && !(file !== undefined && file.kind === "elf_executable")) {
+      // A "#!" script run by exec whose interpreter the catalogue does not name.
+      if (!withoutInterpreter.includes(shown)) withoutInterpreter.push(shown);
+    }
+  }
+
+  return {
+    index,
+    resolver,
+    touches,
+    relativeSuspects: new Map(),
+    executedWithoutKnownInterpreter: withoutInterpreter,
+    executed,
+    touchedPackages: touches.size,
+    unattributed,
+    unownedCode: [...unowned].sort(),
+    filesUsed: used.size,
+    executablesRun: execs.size,
+    librariesMapped: maps.size,
+  };
+}
+
+function formatUseCount(use: FileUse): string {
+  if (use.count === 0n) return "(count not recorded)";
+  return use.count === 1n ? "once" : `${use.count} times`;
 }
 
 function formatCount(access: FileAccess): string {

@@ -29,11 +29,12 @@ export function describeOutcome(outcome: WorkloadOutcome): string {
 export function assessTrace(profile: ExecutionProfile): TraceAssessment {
   const gaps: string[] = [];
   if (!profile.complete) gaps.push(`the ${profile.tracer || "tracer"} trace is marked incomplete`);
+  // Quoted as the tracer wrote them: unattributed, untraced_channel:*, scope_left, map_full:* ...
   for (const reason of profile.lossReasons) gaps.push(`trace loss: ${reason}`);
   if (profile.outcome !== WorkloadOutcome.EXITED_OK && profile.outcome !== WorkloadOutcome.TIMEOUT_RUNNING) {
     gaps.push(`the workload ended with ${describeOutcome(profile.outcome)}, so it may have stopped before reaching code it would normally run`);
   }
-  if (!profile.files.some((access) => access.access === "exec")) {
+  if (!profile.files.some((access) => access.access === "exec") && !profile.uses.some((use) => use.access === "exec" || use.access === "exec_script")) {
     gaps.push("the trace recorded no executed file, so it cannot show what ran");
   }
   return { sufficient: gaps.length === 0, gaps };
