@@ -159,7 +159,7 @@ describe("containment of a hostile workload on real runc", function () {
     try {
       await driver.start(handle.containerId);
       await new Promise((r) => setTimeout(r, 1000));
-      const usageFile = driver.layout.kind === "v2" ? join(handle.cgroupV2Path, "cpu.stat") : join(controllerPathFor(driver.layout, "cpuacct", handle.cgroupsPath), "cpuacct.usage");
+      const usageFile = driver.layout.kind === "v2" ? join(handle.cgroupV2Path, "cpu.stat") : join(controllerPathFor(driver.layout, "cpu", handle.cgroupsPath), "cpuacct.usage");
       const read = (): number => {
         const text = readFileSync(usageFile, "utf8");
         return driver.layout.kind === "v2" ? Number(/usage_usec (\d+)/.exec(text)?.[1] ?? 0) * 1000 : Number(text.trim());
