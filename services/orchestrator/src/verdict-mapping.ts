@@ -99,6 +99,10 @@ export interface StoredProfile {
   readonly traceComplete: boolean;
   readonly lossReasons: readonly string[];
   readonly workloadOutcome: string;
+  /** Code that ran and no package owns (absent in rows stored before it existed). */
+  readonly unownedCode?: readonly string[];
+  /** Attempts at channels the tracer cannot follow, "name: N ok, M failed". */
+  readonly untracedChannelAttempts?: readonly string[];
 }
 
 const OUTCOME_NAMES: Readonly<Record<WorkloadOutcome, string>> = {
@@ -121,6 +125,8 @@ export function toStoredProfile(p: ProfileSummary | undefined): StoredProfile {
     traceComplete: p?.complete ?? false,
     lossReasons: [...(p?.lossReasons ?? [])],
     workloadOutcome: OUTCOME_NAMES[p?.outcome ?? WorkloadOutcome.UNSPECIFIED],
+    unownedCode: [...(p?.unownedCode ?? [])],
+    untracedChannelAttempts: [...(p?.untracedChannelAttempts ?? [])],
   };
 }
 
@@ -137,5 +143,7 @@ export function toApiProfile(row: Record<string, unknown> | null): ApiExecutionP
     traceComplete: p.traceComplete,
     lossReasons: [...p.lossReasons],
     workloadOutcome: p.workloadOutcome,
+    unownedCode: [...(p.unownedCode ?? [])],
+    untracedChannelAttempts: [...(p.untracedChannelAttempts ?? [])],
   });
 }
