@@ -3,12 +3,12 @@ import { ConfigError } from "@vexxy/platform";
 import { readSandboxConfig } from "../src/config.js";
 
 describe("sandbox configuration", () => {
-  it("applies the documented defaults (4 GiB, 512 pids, 2 CPUs, profiler on 50053, 15 s attach deadline)", () => {
+  it("applies the documented defaults (4 GiB, 512 pids, 1 CPU, profiler on 50053, 15 s attach deadline)", () => {
     const config = readSandboxConfig({ DATABASE_URL: "postgres://x/y" });
     assert.equal(config.port, 50052);
     assert.equal(config.memoryBytes, 4 * 1024 ** 3);
     assert.equal(config.pids, 512);
-    assert.equal(config.cpus, 2);
+    assert.equal(config.cpus, 1);
     assert.equal(config.profilerUrl, "http://127.0.0.1:50053");
     assert.equal(config.traceAttachTimeoutMs, 15000);
     assert.equal(config.workDir, "/var/lib/vexxy/sandbox");

@@ -159,7 +159,10 @@ describe("containment of a hostile workload on real runc", function () {
     try {
       await driver.start(handle.containerId);
       await new Promise((r) => setTimeout(r, 1000));
-      const usageFile = driver.layout.kind === "v2" ? join(handle.cgroupV2Path, "cpu.stat") : join(controllerPathFor(driver.layout, "cpu", handle.cgroupsPath), "cpuacct.usage");
+      // v1: cpuacct is its own hierarchy on some hosts and co-mounted with cpu ("cpu,cpuacct") on others.
+      const v1Candidates = [join(driver.layout.root, "cpuacct", handle.cgroupsPath, "cpuacct.usage"), join(controllerPathFor(driver.layout, "cpu", handle.cgroupsPath), "cpuacct.usage"), join(driver.layout.root, "cpu,cpuacct", handle.cgroupsPath, "cpuacct.usage")];
+      const usageFile = driver.layout.kind === "v2" ? join(handle.cgroupV2Path, "cpu.stat") : v1Candidates.find((f) => existsSync(f));
+      assert.ok(usageFile, `no cpuacct.usage for the container among ${v1Candidates.join(", ")}`);
       const read = (): number => {
         const text = readFileSync(usageFile, "utf8");
         return driver.layout.kind === "v2" ? Number(/usage_usec (\d+)/.exec(text)?.[1] ?? 0) * 1000 : Number(text.trim());
