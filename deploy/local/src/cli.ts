@@ -8,7 +8,7 @@
  * cli-progress draws the progress bar.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { runAnalyzeCommand, runDemoCommand, runUpCommand } from "./commands.js";
 
 function positiveInt(name: string): (value: string, previous?: number[]) => number[] {
@@ -28,6 +28,7 @@ function timeoutSeconds(value: string): number {
 const program = new Command()
   .name("vexxy")
   .description("VEXxy runtime-reachability mesh: run an image in a traced sandbox and get a signed OpenVEX")
+  .option("--debug", "print the stack of an unexpected error (also with DEBUG set)")
   .showHelpAfterError();
 
 program
@@ -61,11 +62,14 @@ program
     process.exitCode = await runUpCommand(opts);
   });
 
+const debug = (): boolean => process.argv.includes("--debug") || (process.env["DEBUG"] ?? "") !== "";
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConnectError) {
-    console.error(`vexxy: the mesh refused the request (${err.code}): ${err.rawMessage}`);
+    console.error(`vexxy: the mesh refused the request (${Code[err.code]}): ${err.rawMessage}`);
   } else {
     console.error(`vexxy: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (debug() && err instanceof Error && err.stack !== undefined) console.error(err.stack);
   process.exitCode = 1;
 });

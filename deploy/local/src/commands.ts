@@ -1,5 +1,6 @@
 /** The CLI verbs, each returning the process exit code. */
 import { join, resolve } from "node:path";
+import { cp, stat } from "node:fs/promises";
 import { renderVerdictTable } from "./verdict-table.js";
 import { analyze, AnalysisEndedError } from "./analyze.js";
 import { resolveImageInput } from "./image-input.js";
@@ -24,6 +25,13 @@ const log = (line: string): void => {
 
 /** `vexxy analyze`: one analysis, on --endpoint or on an embedded stack started for the run. */
 export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<number> {
+  // Refuse missing input files before anything starts, naming the option.
+  for (const [option, file] of [["--scan", opts.scan], ["--sbom", opts.sbom], ["--test-script", opts.testScript]] as const) {
+    if (file !== undefined && !(await stat(file).then((st) => st.isFile(), () => false))) {
+      console.error(`vexxy: ${option}: no such file: ${file}`);
+      return 1;
+    }
+  }
   const image = await resolveImageInput(opts.image);
   log(`image ${image.imageRef}\n  digest ${image.imageDigest}`);
   let stack: EmbeddedStack | undefined;
@@ -77,11 +85,16 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
       return 0;
     } catch (err) {
       progress.stop();
-      if (err instanceof AnalysisEndedError) {
+      // The stack's own dir is removed when it stops: keep its logs next to --out first.
+      if (stack !== undefined) {
+        const kept = join(resolve(opts.out), "logs");
+        const copied = await cp(stack.logDir, kept, { recursive: true }).then(() => true, () => false);
+        if (err instanceof AnalysisEndedError) console.error(`\nvexxy: ${err.message}`);
+        if (copied) console.error(`service logs: ${kept}`);
+      } else if (err instanceof AnalysisEndedError) {
         console.error(`\nvexxy: ${err.message}`);
-        if (stack !== undefined) console.error(`service logs: ${stack.logDir}`);
-        return 2;
       }
+      if (err instanceof AnalysisEndedError) return 2;
       throw err;
     }
   } finally {
