@@ -132,6 +132,13 @@ describe("attribution by the kernel's file identity", () => {
     assert.match(map.get("tar")?.reason ?? "", /no file identity/);
   });
 
+  it("puts every untouched package under investigation when no executed file matches the catalogue by identity (the identities describe another filesystem)", () => {
+    const elsewhere = profile([], { identity: "inode", uses: [use(102, "/bin/sh", "exec", { major: 253 }), use(103, "/lib/x86_64-linux-gnu/libc.so.6", "mmap_exec", { major: 253 })] });
+    const map = verdicts(elsewhere);
+    assert.equal(statusOf(map, "tar"), VexStatus.UNDER_INVESTIGATION);
+    assert.match(map.get("tar")?.reason ?? "", /identities disagree/);
+  });
+
   it("quotes the tracer's loss reasons, unattributed and untraced channels included, in the reason", () => {
     const map = verdicts(run([], "inode", { lossReasons: ["unattributed", "untraced_channel:io_uring_setup"] }));
     assert.equal(statusOf(map, "tar"), VexStatus.UNDER_INVESTIGATION);

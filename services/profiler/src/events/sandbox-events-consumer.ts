@@ -83,6 +83,9 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     lossReasons: result.lossReasons,
     outcome: completed.outcome,
     durationSeconds: completed.durationSeconds,
+    identity: result.identity,
+    untracedChannelAttempts: result.channelAttempts,
+    diagnostics: result.diagnostics,
   });
   const base = `jobs/${job.jobId}/attempts/${job.attempt}`;
   const rawEvents = await deps.blobs.put(`${base}/events.jsonl`, Buffer.from(events.map((e) => JSON.stringify(e)).join("\n") + "\n"), { contentType: "application/x-ndjson" });
@@ -98,8 +101,8 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     outcome: completed.outcome,
     durationSeconds: completed.durationSeconds,
     eventsTraced: profile.eventsTraced,
-    filesAccessed: profile.files.filter((f) => f.access === "open").length,
-    executablesRun: profile.files.filter((f) => f.access === "exec" && f.countOk > 0n).length,
+    filesAccessed: profile.uses.length > 0 ? profile.uses.filter((u) => u.access === "open").length : profile.files.filter((f) => f.access === "open").length,
+    executablesRun: profile.uses.length > 0 ? profile.uses.filter((u) => u.access === "exec").length : profile.files.filter((f) => f.access === "exec" && f.countOk > 0n).length,
   });
   await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "done", { profileKey: profileBlob.key, ready: toJsonString(ProfileReadySchema, ready) });
   await deps.bus.publish(Subjects.profileReady, ready, eventMsgId(Subjects.profileReady, job.jobId, job.attempt));

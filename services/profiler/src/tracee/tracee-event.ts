@@ -31,16 +31,30 @@ export function argValue(event: TraceeEvent, name: string): unknown {
 }
 
 /**
- * Writes an aggregated trace as Tracee-shaped events: one event per distinct path and outcome
+ * Writes an aggregated trace as Tracee-shaped events: one event per distinct file and access
  * (not one per syscall: the kernel aggregated them), with the count in a `vexxy_count` arg.
- * Successful opens are `security_file_open`, failed ones the `openat` syscall event with a
- * negative returnValue (Tracee emits no security_file_open for a refused open); executions are
+ * Uses by identity carry Tracee's own `dev` (the kernel's major << 20 | minor) and `inode` args:
+ * opens are `security_file_open`, execs `sched_process_exec`, executable mappings
+ * `security_mmap_file` (prot PROT_EXEC); the event's timestamp and processId are the first use's.
+ * Path-only records (a tracer without identities): successful opens are `security_file_open`,
+ * failed ones the `openat` syscall event with a negative returnValue, executions
  * `sched_process_exec`, failed execs the `execve` syscall event.
  */
 export function toTraceeEvents(result: TraceResult, scope: TraceScope): TraceeEvent[] {
   const ts = result.startedAt.getTime() * 1_000_000;
   const base = { timestamp: ts, processId: 0, cgroupId: result.cgroupId.toString(), containerId: scope.containerId };
   const events: TraceeEvent[] = [];
+  const USE_EVENTS = { open: "security_file_open", exec: "sched_process_exec", mmap_exec: "security_mmap_file" } as const;
+  for (const use of result.uses) {
+    const args: TraceeArg[] = [
+      { name: "pathname", type: "const char*", value: use.label },
+      { name: "dev", type: "dev_t", value: use.dev },
+      { name: "inode", type: "unsigned long", value: use.inode.toString() },
+      { name: "vexxy_count", type: "unsigned long", value: use.count },
+    ];
+    if (use.access === "mmap_exec") args.push({ name: "prot", type: "int", value: 4 });
+    events.push({ ...base, timestamp: use.firstSeenNs > 0n ? Number(use.firstSeenNs) : ts, processId: use.firstPid, eventName: USE_EVENTS[use.access], returnValue: 0, args });
+  }
   for (const o of result.opens) {
     if (o.ok > 0) {
       events.push({ ...base, eventName: "security_file_open", syscall: "openat", returnValue: 0, args: [

@@ -7,12 +7,12 @@
  */
 import { spawn, execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { TraceResult, TraceScope, TraceSession, Tracer } from "./tracer.js";
-import { bpftraceScript, COUNT_MAPS } from "./bpftrace-script.js";
-import { mapKeyCount, parseBpftraceOutput } from "./bpftrace-output.js";
+import { dirname, join } from "node:path";
+import type { TraceDiagnostics, TraceResult, TraceScope, TraceSession, Tracer } from "./tracer.js";
+import { bpftraceScript, IDENTITY_MAPS, UNTRACED_CHANNELS } from "./bpftrace-script.js";
+import { parseIdentityOutput } from "./bpftrace-output.js";
 import { TracerAttachError } from "../errors.js";
 
 export interface BpftraceOptions {
@@ -23,13 +23,40 @@ export interface BpftraceOptions {
   readonly stopTimeoutMs: number;
 }
 
+const TRACEFS = "/sys/kernel/tracing";
+
 /** Mounts tracefs when it is not mounted (bpftrace needs it for tracepoints). */
 export function ensureTracefs(): void {
   try {
-    execFileSync("mountpoint", ["-q", "/sys/kernel/tracing"]);
+    execFileSync("mountpoint", ["-q", TRACEFS]);
   } catch {
-    execFileSync("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"]);
+    execFileSync("mount", ["-t", "tracefs", "nodev", TRACEFS]);
   }
+}
+
+/**
+ * The cgroup v2 level of a directory: how many directories below the cgroup2 mount it is
+ * (the mount's root is the one whose parent lies on another device).
+ */
+export function cgroupLevel(cgroupPath: string): number {
+  let level = 0;
+  let dir = cgroupPath.replace(/\/+$/, "");
+  for (;;) {
+    const parent = dirname(dir);
+    if (parent === dir || statSync(parent).dev !== statSync(dir).dev) return level;
+    level += 1;
+    dir = parent;
+  }
+}
+
+/** The untraced-channel syscalls this kernel has (a missing tracepoint would stop bpftrace attaching). */
+function availableChannels(): string[] {
+  return UNTRACED_CHANNELS.filter((sc) => existsSync(join(TRACEFS, "events/syscalls", `sys_exit_${sc}`)));
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal !== null) return `signal ${signal}`;
+  return code === null ? "running" : `exit ${code}`;
 }
 
 export class BpftraceTracer implements Tracer {
@@ -39,52 +66,68 @@ export class BpftraceTracer implements Tracer {
 
   async start(scope: TraceScope, deadlineMs: number): Promise<TraceSession> {
     let cgroupId: bigint;
+    let level: number;
     try {
       // On cgroup v2 the directory's inode number is the cgroup id the kernel reports.
       cgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
+      level = cgroupLevel(scope.cgroupPath);
     } catch (cause) {
       throw new TracerAttachError(`cgroup_path ${scope.cgroupPath} does not exist`, { cause });
     }
     ensureTracefs();
     const dir = mkdtempSync(join(tmpdir(), "vexxy-bt-"));
     const scriptFile = join(dir, "trace.bt");
-    writeFileSync(scriptFile, bpftraceScript(scope.cgroupPath));
+    writeFileSync(scriptFile, bpftraceScript({ cgroupId, level }, availableChannels()));
     const began = Date.now();
     const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", this.options.bpftracePath, "-f", "json", scriptFile], {
       env: { ...process.env, BPFTRACE_STRLEN: "200", BPFTRACE_MAP_KEYS_MAX: String(this.options.mapKeysMax) },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let stdout = "";
+    const chunks: Buffer[] = [];
+    let outputBytes = 0;
     let stderr = "";
+    let sawAttached = false;
     let exited = false;
+    let exitCode: number | null = null;
+    let exitSignal: NodeJS.Signals | null = null;
     let stopping = false;
     child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString("utf8");
+      chunks.push(d);
+      outputBytes += d.length;
     });
     child.stderr.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString("utf8")).slice(-8000);
     });
-    const exit = once(child, "exit").then(() => {
+    child.on("exit", (code, signal) => {
       exited = true;
+      exitCode = code;
+      exitSignal = signal;
     });
+    // 'close' fires once the process ended AND its stdout and stderr were drained: the maps
+    // printed at END are only complete then ('exit' can come first).
+    const closed = once(child, "close").then(() => undefined);
     const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
     const attached = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), deadlineMs);
-      const check = (): void => {
-        if (stdout.includes("ATTACHED")) {
+      let seen = "";
+      const check = (d: Buffer): void => {
+        seen = (seen + d.toString("utf8")).slice(-4096);
+        if (seen.includes("ATTACHED")) {
+          sawAttached = true;
           clearTimeout(timer);
+          child.stdout.off("data", check);
           resolve(true);
         }
       };
       child.stdout.on("data", check);
-      void exit.then(() => {
+      void closed.then(() => {
         clearTimeout(timer);
-        resolve(stdout.includes("ATTACHED"));
+        resolve(sawAttached);
       });
     });
     if (!attached || exited) {
       child.kill("SIGKILL");
-      await exit;
+      await closed;
       cleanup();
       const why = stderr.split("\n").filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK")).slice(-3).join(" | ");
       throw new TracerAttachError(`bpftrace did not attach to ${scope.cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
@@ -102,33 +145,74 @@ export class BpftraceTracer implements Tracer {
       async stop(): Promise<TraceResult> {
         const diedBefore = exited;
         stopping = true;
+        const stopBegan = Date.now();
+        let killedAfterTimeout = false;
         if (!exited) {
           child.kill("SIGINT");
-          const timer = setTimeout(() => child.kill("SIGKILL"), options.stopTimeoutMs);
-          await exit;
+          const timer = setTimeout(() => {
+            killedAfterTimeout = true;
+            child.kill("SIGKILL");
+          }, options.stopTimeoutMs);
+          await closed;
           clearTimeout(timer);
+        } else {
+          await closed;
         }
+        const stopSeconds = (Date.now() - stopBegan) / 1000;
         cleanup();
-        const parsed = parseBpftraceOutput(stdout);
+        let containerCgroupId = 0n;
+        try {
+          containerCgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
+        } catch {
+          // the cgroup is gone (the sandbox was torn down first): reported as 0
+        }
+        const stdout = Buffer.concat(chunks).toString("utf8");
+        const parsed = parseIdentityOutput(stdout, startedAt.getTime());
+        const stderrTail = stderr.split("\n").filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK")).slice(-5).join("\n");
+        const diagnostics: TraceDiagnostics = {
+          exit: describeExit(exitCode, exitSignal),
+          stderrTail,
+          attachSeconds,
+          stopSeconds,
+          filteredCgroupId: cgroupId,
+          containerCgroupId,
+          outputBytes,
+        };
+        const context = `bpftrace ${diagnostics.exit}, attach ${attachSeconds.toFixed(2)} s, stop ${stopSeconds.toFixed(2)} s, ${outputBytes} bytes of output, cgroup id ${cgroupId} (container's now ${containerCgroupId})${stderrTail !== "" ? `, stderr: ${stderrTail.replace(/\n/g, " | ").slice(-400)}` : ""}`;
         const lossReasons: string[] = [];
-        if (diedBefore) lossReasons.push("tracer_died");
-        if (!parsed.maps.has("@exec") && !diedBefore) lossReasons.push("maps_not_printed");
-        for (const name of COUNT_MAPS) {
-          if (mapKeyCount(stdout, name) >= options.mapKeysMax) lossReasons.push(`map_full:${name}`);
+        if (diedBefore) lossReasons.push(`tracer_died: ${context}`);
+        else if (killedAfterTimeout) lossReasons.push(`tracer_stop_timeout: no maps within ${options.stopTimeoutMs} ms; ${context}`);
+        const printed = parsed.mapKeys.size > 0 || stdout.includes('"@t0"');
+        if (!printed && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
+        if (containerCgroupId !== 0n && containerCgroupId !== cgroupId) lossReasons.push(`cgroup_replaced: filtered on ${cgroupId}, the container's cgroup is now ${containerCgroupId}`);
+        for (const name of IDENTITY_MAPS) {
+          const keys = parsed.mapKeys.get(name) ?? 0;
+          if (keys >= options.mapKeysMax) lossReasons.push(`map_full:${name} (${keys} keys, capacity ${options.mapKeysMax})`);
         }
-        if (parsed.lostLines.length > 0) lossReasons.push("events_lost");
-        const execs = [...(parsed.maps.get("@exec") ?? [])];
-        // execve attempts that failed are kept as failed execs; successful ones are already
-        // counted by sched_process_exec (which names the file the kernel really ran).
-        for (const e of parsed.maps.get("@execve") ?? []) {
-          if (e.ok === 0 && !execs.some((x) => x.path === e.path)) execs.push({ path: e.path, ok: 0, failed: e.failed });
+        if (parsed.lostLines.length > 0) lossReasons.push(`events_lost: ${parsed.lostLines.slice(0, 3).join(" | ").slice(0, 400)}`);
+        if (parsed.unparseableLines > 0) lossReasons.push(`output_unparseable: ${parsed.unparseableLines} line(s) of bpftrace output were not JSON`);
+        if (parsed.tooDeep > 0) lossReasons.push(`scope_too_deep: ${parsed.tooDeep} event(s) of tasks nested too deep below a cgroup to place`);
+        for (const attempt of parsed.channelAttempts) {
+          if (attempt.succeeded > 0) lossReasons.push(`untraced_channel:${attempt.syscall} (${attempt.succeeded} successful call(s))`);
         }
-        return { tracer: "bpftrace", opens: parsed.maps.get("@open") ?? [], execs, lossReasons, startedAt, stoppedAt: new Date(), cgroupId };
+        return {
+          tracer: "bpftrace",
+          opens: [],
+          execs: [],
+          identity: "inode",
+          uses: parsed.uses,
+          channelAttempts: parsed.channelAttempts,
+          diagnostics,
+          lossReasons,
+          startedAt,
+          stoppedAt: new Date(),
+          cgroupId,
+        };
       },
       async discard(): Promise<void> {
         stopping = true;
         child.kill("SIGKILL");
-        await exit;
+        await closed;
         cleanup();
       },
     };

@@ -19,11 +19,57 @@ export interface PathCount {
   readonly failed: number;
 }
 
+/** How a use reached the file: opened, executed (the binary the kernel ran), or mapped executable. */
+export type UseAccess = "open" | "exec" | "mmap_exec";
+
+/**
+ * One file the workload used, by the kernel's identity of the file object it got (not by the
+ * name it asked for). `dev` is the kernel's encoding of the superblock's device
+ * (major << 20 | minor); dev 0 and inode 0 mean the tracer could not read the identity.
+ */
+export interface TracedUse {
+  readonly access: UseAccess;
+  readonly dev: number;
+  readonly inode: bigint;
+  /** A label: the exec's filename, or the opened file's last path component. */
+  readonly label: string;
+  readonly count: number;
+  /** Wall-clock nanoseconds since the epoch of the first use, and its pid. */
+  readonly firstSeenNs: bigint;
+  readonly firstPid: number;
+}
+
+/** Calls of a syscall that hands out file access the probes do not see. */
+export interface ChannelAttempt {
+  readonly syscall: string;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/** Why a trace looks the way it does (kept with every profile; essential when it is incomplete). */
+export interface TraceDiagnostics {
+  /** "exit 0", "exit 1", "signal SIGKILL", or "running" when it had not ended. */
+  readonly exit: string;
+  readonly stderrTail: string;
+  readonly attachSeconds: number;
+  readonly stopSeconds: number;
+  readonly filteredCgroupId: bigint;
+  /** The id of the container's cgroup directory when the trace stopped (0 if it was gone). */
+  readonly containerCgroupId: bigint;
+  readonly outputBytes: number;
+}
+
 /** What a stopped trace recorded, aggregated in the kernel. */
 export interface TraceResult {
   readonly tracer: string;
+  /** Path-only records (tracers without file identities); empty for the identity tracer. */
   readonly opens: readonly PathCount[];
   readonly execs: readonly PathCount[];
+  /** "inode" when `uses` carry the kernel's (device, inode); "" for a path-only tracer. */
+  readonly identity: "inode" | "";
+  readonly uses: readonly TracedUse[];
+  readonly channelAttempts: readonly ChannelAttempt[];
+  readonly diagnostics: TraceDiagnostics;
   /** Empty when nothing was lost; otherwise why the trace cannot be trusted to be complete. */
   readonly lossReasons: readonly string[];
   readonly startedAt: Date;

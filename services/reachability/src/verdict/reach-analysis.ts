@@ -219,6 +219,7 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
   const used = new Set<string>();
   const execs = new Set<string>();
   const maps = new Set<string>();
+  let execIdentityMatches = 0;
 
   for (const use of profile.uses) {
     const label = use.path !== "" ? use.path : "(no path label)";
@@ -234,6 +235,7 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     if (byIdentity && use.id !== undefined) {
       key = identityKey(use.id);
       file = filesById.get(key);
+      if (file !== undefined && use.access === "exec") execIdentityMatches += 1;
       owners = [...(file?.owners ?? [])];
       names = file?.paths ?? [];
     } else {
@@ -288,6 +290,13 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     }
   }
 
+  // The workload's first exec is the image's entrypoint, a file of the image: when no executed
+  // file matches the catalogue by identity, the tracer's and the catalogue's identities do not
+  // describe the same filesystem (e.g. the root was copied or overlaid after cataloguing), and
+  // every "untouched" package would be a guess.
+  if (byIdentity && catalogue.files.length > 0 && execIdentityMatches === 0 && profile.uses.some((u) => u.access === "exec")) {
+    unattributed.push("no executed file matched the image catalogue by (device, inode): the trace's and the catalogue's file identities disagree");
+  }
   return {
     index,
     resolver,
