@@ -1,12 +1,14 @@
 /**
  * The `vexxy` CLI run as a real child process (never imported): exit status and stderr for a
- * completed job, a FAILED job, a refused request and a missing file argument, and /tmp listed
- * before and after a run that started (and stopped) the whole embedded stack.
+ * completed job, a FAILED job, a refused request and a missing file argument, and the temp dir
+ * listed after a run that started (and stopped) the whole embedded stack. That temp dir is the
+ * run's own (TMPDIR), not /tmp: on a shared machine other test runs create and remove entries in
+ * /tmp at the same time (a profiler test's vexxy-bt-test-* dir failed a before/after listing).
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { demoInput } from "./support/mesh.js";
 
@@ -18,12 +20,13 @@ interface CliRun {
   readonly stderr: string;
 }
 
-function runCli(args: readonly string[], timeoutMs = 240_000): Promise<CliRun> {
+/** Runs the CLI; with tmp, as TMPDIR for it and everything it starts. */
+function runCli(args: readonly string[], tmp?: string, timeoutMs = 240_000): Promise<CliRun> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "deploy/local/src/cli.ts"), ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, DEBUG: "" },
+      env: { ...process.env, DEBUG: "", ...(tmp !== undefined ? { TMPDIR: tmp } : {}) },
     });
     let stdout = "";
     let stderr = "";
@@ -38,8 +41,19 @@ function runCli(args: readonly string[], timeoutMs = 240_000): Promise<CliRun> {
   });
 }
 
-async function tmpEntries(): Promise<Set<string>> {
-  return new Set(await readdir(tmpdir()));
+/**
+ * What a run left in its TMPDIR, except tsx's compile cache (`tsx-<uid>`), which tsx keeps there
+ * across runs by design (it already exists in /tmp).
+ */
+async function leftIn(tmp: string): Promise<string[]> {
+  return (await readdir(tmp)).filter((e) => e !== `tsx-${userInfo().uid}`);
+}
+
+/** A fresh temp dir for one CLI run, mode 1777 like /tmp (the postgres user must traverse it). */
+async function privateTmp(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "vexxy-cli-tmpdir-"));
+  await chmod(dir, 0o1777);
+  return dir;
 }
 
 describe("vexxy CLI as a child process", function () {
@@ -77,37 +91,57 @@ describe("vexxy CLI as a child process", function () {
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --debug");
   });
 
-  it("exits 2 for a job that ends FAILED, names the stage, keeps the service logs at a path that exists, and leaves nothing in /tmp", async () => {
+  // The CLI computes image_digest itself (skopeo's manifest bytes), so a bad digest cannot be
+  // passed from the command line; a scan that is not JSON is the request the orchestrator refuses.
+  it("exits 1 for a request the orchestrator refuses (a scan that is not JSON), with one stderr line naming vulnerability_report and no stack", async () => {
+    const demo = await demoInput();
+    const scan = join(out, "not-json.json");
+    await writeFile(scan, "{ this is not json");
+    const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", join(out, "refused")]);
+    assert.equal(run.code, 1, run.stderr);
+    const naming = run.stderr.split("\n").filter((l) => l.includes("vulnerability_report"));
+    assert.equal(naming.length, 1, run.stderr);
+    assert.match(naming[0] ?? "", /^vexxy: the mesh refused the request \(InvalidArgument\): vulnerability_report is not valid JSON/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --debug");
+    assert.equal(run.stdout.includes("COMPLETE"), false);
+  });
+
+  it("exits 2 for a job that ends FAILED, names the stage, keeps the service logs at a path that exists, and leaves nothing in its temp dir", async () => {
     const demo = await demoInput();
     const scan = join(out, "broken-scan.json");
     // Valid JSON that is no Grype or Trivy report: the job runs and ends FAILED.
     await writeFile(scan, JSON.stringify({ matches: "not a list" }));
-    const before = await tmpEntries();
-    const dir = join(out, "failed");
-    const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", dir]);
-    assert.equal(run.code, 2, run.stderr);
-    assert.match(run.stderr, /vexxy: analysis \S+ ended FAILED/);
-    const logs = /service logs: (.+)$/m.exec(run.stderr)?.[1];
-    assert.ok(logs !== undefined, run.stderr);
-    assert.ok((await stat(logs)).isDirectory(), `${logs} exists after the command returned`);
-    assert.ok((await readdir(logs)).length > 0, "the kept log dir holds the services' logs");
-    const after = await tmpEntries();
-    const left = [...after].filter((e) => !before.has(e));
-    assert.deepEqual(left, [], `left in ${tmpdir()}: ${left.join(", ")}`);
+    const tmp = await privateTmp();
+    try {
+      const dir = join(out, "failed");
+      const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", dir], tmp);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /vexxy: analysis \S+ ended FAILED/);
+      const logs = /service logs: (.+)$/m.exec(run.stderr)?.[1];
+      assert.ok(logs !== undefined, run.stderr);
+      assert.ok((await stat(logs)).isDirectory(), `${logs} exists after the command returned`);
+      assert.ok((await readdir(logs)).length > 0, "the kept log dir holds the services' logs");
+      const left = await leftIn(tmp);
+      assert.deepEqual(left, [], `left in the run's TMPDIR: ${left.join(", ")}`);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
-  it("exits 0 for a completed analysis and writes the signed VEX, leaving nothing in /tmp", async () => {
+  it("exits 0 for a completed analysis and writes the signed VEX, leaving nothing in its temp dir (no pg-password-* file)", async () => {
     const demo = await demoInput();
-    const before = await tmpEntries();
-    const dir = join(out, "ok");
-    const run = await runCli(["analyze", demo.imageRef, "--scan", await scanFile(demo.scan), "--out", dir]);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /COMPLETE in/);
-    assert.ok((await stat(join(dir, "openvex.sigstore.json"))).size > 0);
-    const after = await tmpEntries();
-    const left = [...after].filter((e) => !before.has(e));
-    assert.deepEqual(left, [], `left in ${tmpdir()}: ${left.join(", ")}`);
-    assert.equal([...after].filter((e) => e.startsWith("pg-password-")).length, [...before].filter((e) => e.startsWith("pg-password-")).length);
+    const tmp = await privateTmp();
+    try {
+      const dir = join(out, "ok");
+      const run = await runCli(["analyze", demo.imageRef, "--scan", await scanFile(demo.scan), "--out", dir], tmp);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /COMPLETE in/);
+      assert.ok((await stat(join(dir, "openvex.sigstore.json"))).size > 0);
+      const left = await leftIn(tmp);
+      assert.deepEqual(left, [], `left in the run's TMPDIR: ${left.join(", ")}`);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   async function scanFile(content: Buffer): Promise<string> {
