@@ -75,9 +75,9 @@ for (const [label, args] of Object.entries(workloads)) {
       (withTrace ? traced : untraced).push(seconds(t));
       if (session !== undefined) {
         const r = await session.stop();
-        const counted = [...r.opens, ...r.execs].reduce((n: number, o: { ok: number; failed: number }) => n + o.ok + o.failed, 0);
+        const counted = r.uses.reduce((n, u) => n + u.count, 0);
         if (label === "demo entrypoint") events = counted;
-        else log(`${label}: ${counted} syscalls counted in ${r.opens.length + r.execs.length} distinct paths, loss: ${r.lossReasons.join(",") || "none"}`);
+        else log(`${label}: ${counted} uses counted on ${r.uses.length} distinct (access, file identity) pairs, loss: ${r.lossReasons.join(",") || "none"}`);
       }
       await driver.destroy(id);
       if (res.exitCode !== 0) throw new Error(`${label} exited ${res.exitCode}`);
