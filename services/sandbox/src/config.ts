@@ -18,6 +18,7 @@
  * | SANDBOX_PIDS | 512 | pids limit of a sandbox |
  * | SANDBOX_CPUS | 1 | CPU limit of a sandbox (decimal, e.g. 0.5); below the host size by default |
  * | SANDBOX_MAX_UNPACKED_BYTES | 5368709120 | an image unpacking to more is refused (image_too_large) |
+ * | SANDBOX_OUTPUT_CAP_BYTES | 4194304 | workload stdout and stderr kept per stream (head and tail; the truncation is recorded) |
  * | RUNC_PATH | runc | the runc binary |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer (long runs extend it while working) |
  */
@@ -33,6 +34,7 @@ export interface SandboxConfig extends MeshServiceConfig {
   readonly cpus: number;
   readonly maxUnpackedBytes: number;
   readonly runcPath: string;
+  readonly outputCapBytes: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export function readSandboxConfig(source: EnvSource = process.env): SandboxConfi
     cpus: env.string("SANDBOX_CPUS", { default: "1" }),
     maxUnpackedBytes: env.int("SANDBOX_MAX_UNPACKED_BYTES", { default: 5 * 1024 ** 3, min: 1024 * 1024 }),
     runcPath: env.string("RUNC_PATH", { default: "runc" }),
+    outputCapBytes: env.int("SANDBOX_OUTPUT_CAP_BYTES", { default: 4 * 1024 ** 2, min: 4096, max: 1024 ** 3 }),
   }), source);
   if (!config.workDir.startsWith("/")) {
     throw new ConfigError([{ variable: "SANDBOX_WORK_DIR", value: config.workDir, message: `SANDBOX_WORK_DIR=${JSON.stringify(config.workDir)} is invalid: expected an absolute path` }]);

@@ -12,7 +12,13 @@ describe("sandbox configuration", () => {
     assert.equal(config.profilerUrl, "http://127.0.0.1:50053");
     assert.equal(config.traceAttachTimeoutMs, 15000);
     assert.equal(config.workDir, "/var/lib/vexxy/sandbox");
+    assert.equal(config.outputCapBytes, 4 * 1024 ** 2);
     assert.ok(Object.isFrozen(config));
+  });
+
+  it("takes SANDBOX_OUTPUT_CAP_BYTES and refuses one below 4 KiB, naming the variable", () => {
+    assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "65536" }).outputCapBytes, 65536);
+    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "10" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_OUTPUT_CAP_BYTES");
   });
 
   it("accepts fractional SANDBOX_CPUS and refuses a malformed one naming the variable", () => {

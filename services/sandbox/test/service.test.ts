@@ -114,6 +114,7 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
       cpus: 1,
       maxUnpackedBytes: 100 * 1024 * 1024,
       runcPath: "runc",
+      outputCapBytes: 4 * 1024 ** 2,
       eventAckWaitMs: 5000,
     });
     blobs = createBlobStore(config.blobStoreUrl);
