@@ -75,6 +75,12 @@ export interface OciConfigInput {
   readonly hostname: string;
   /** User namespace mapping; DEFAULT_ID_MAPPING when absent. */
   readonly idMapping?: IdMapping;
+  /**
+   * Tests only: leave linux.seccomp out (a weaker runtime such as Kubernetes' Unconfined), so the
+   * red-team suite can show what the tracer reports when a denied syscall succeeds. Never set by
+   * the service; absent means the vexxy-sandbox-v1 profile.
+   */
+  readonly omitSeccomp?: boolean;
 }
 
 /** Builds the config.json object for a sandbox. Pure; never throws. */
@@ -123,7 +129,7 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
       namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "user" }, { type: "cgroup" }],
       uidMappings: mapping,
       gidMappings: mapping,
-      seccomp: sandboxSeccomp(),
+      ...(input.omitSeccomp === true ? {} : { seccomp: sandboxSeccomp() }),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

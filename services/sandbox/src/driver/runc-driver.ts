@@ -46,6 +46,8 @@ export interface LocalRuncDriverOptions {
   readonly idMapping?: IdMapping;
   /** Bytes of stdout and of stderr kept (each); the rest is counted and dropped. */
   readonly outputCapBytes?: number;
+  /** Tests only (see OciConfigInput.omitSeccomp): run without the seccomp profile. Absent = profile on. */
+  readonly omitSeccomp?: boolean;
 }
 
 interface ShimExit {
@@ -110,7 +112,7 @@ export class LocalRuncDriver implements SandboxDriver {
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
     const idMapping = this.options.idMapping ?? DEFAULT_ID_MAPPING;
     await shiftRootfsOwnership(spec.rootfsDir, idMapping);
-    const config = buildOciConfig({ rootfsDir: spec.rootfsDir, process: spec.process, limits, cgroupsPath, hostname: spec.hostname ?? "sandbox", idMapping });
+    const config = buildOciConfig({ rootfsDir: spec.rootfsDir, process: spec.process, limits, cgroupsPath, hostname: spec.hostname ?? "sandbox", idMapping, omitSeccomp: this.options.omitSeccomp === true });
     await writeFile(join(bundleDir, "config.json"), JSON.stringify(config, null, 1));
     const pidFile = join(bundleDir, "init.pid");
     const runcArgv = [this.runcPath, ...this.rootArgs(), "create", "--bundle", bundleDir, "--pid-file", pidFile, id];
