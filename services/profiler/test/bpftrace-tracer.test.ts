@@ -151,6 +151,18 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     assert.ok(usesOf(result, "open").has(identityOf(file)), "the open after the move is recorded");
   });
 
+  it("marks the trace incomplete (scope_left) when a process moves itself out of the cgroup subtree, but not for a move inside it", async () => {
+    mkdirSync(`${cgroup}/a/b`, { recursive: true });
+    const session = await tracer.start(scope(), 15000);
+    await runInCgroup(cgroup, `echo $$ > ${cgroup}/a/b/cgroup.procs; cat /etc/hostname >/dev/null`);
+    const inside = await session.stop();
+    assert.deepEqual(inside.lossReasons, []);
+    const again = await tracer.start(scope(), 15000);
+    await runInCgroup(cgroup, `echo $$ > ${CGROUP_ROOT}/cgroup.procs; cat /etc/hostname >/dev/null`);
+    const result = await again.stop();
+    assert.ok(result.lossReasons.some((r) => r.startsWith("scope_left:")), result.lossReasons.join(","));
+  });
+
   it("marks the trace incomplete when io_uring hands out a ring (an untraced channel)", async () => {
     const session = await tracer.start(scope(), 15000);
     // io_uring_setup(8, params): 425 on x86_64; the ring fd is the channel.

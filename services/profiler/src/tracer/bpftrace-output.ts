@@ -12,6 +12,8 @@ export interface ParsedTrace {
   readonly channelAttempts: ChannelAttempt[];
   /** Events of tasks nested too deep below the sandbox's cgroup to be placed. */
   readonly tooDeep: number;
+  /** Moves of tasks out of the sandbox's cgroup subtree. */
+  readonly leftScope: number;
   /** Which maps were printed, and how many keys each held (for the capacity check). */
   readonly mapKeys: ReadonlyMap<string, number>;
   /** Lines bpftrace printed about lost events, if any. */
@@ -82,11 +84,13 @@ export function parseIdentityOutput(stdout: string, startedAtMs: number): Parsed
   const mapKeys = new Map<string, number>();
   for (const name of IDENTITY_MAPS) if (maps.has(name)) mapKeys.set(name, entries(name).length);
   const deep = maps.get("@deep");
+  const left = maps.get("@left");
   return {
     attached,
     uses,
     channelAttempts: [...byChannel].map(([syscall, c]) => ({ syscall, ...c })).sort((a, b) => a.syscall.localeCompare(b.syscall)),
     tooDeep: typeof deep === "number" ? deep : 0,
+    leftScope: typeof left === "number" ? left : 0,
     mapKeys,
     lostLines,
     unparseableLines,

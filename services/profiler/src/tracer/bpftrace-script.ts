@@ -22,6 +22,12 @@
  * namespace) stays traced. A task nested deeper than `depth` levels below that level cannot be
  * placed and counts in @deep (the trace is then incomplete).
  *
+ * A task of the scope that moves a task to a cgroup outside the subtree (cgroup_attach_task on
+ * the v2 hierarchy, destination neither the sandbox's cgroup nor below its path) counts in @left:
+ * from then on that task is not traced, so the trace is incomplete. The tracepoint fires after
+ * the move, when a task that moved itself is no longer in scope: processes of the scope that
+ * opened a cgroup2 file are remembered by pid (@cgw) for that case.
+ *
  * Channels that hand out file access the probes do not see (io_uring's IORING_OP_OPENAT,
  * open_by_handle_at, pidfd_getfd, new mount APIs, process_vm_readv) are counted in @chan by
  * outcome; a success makes the trace incomplete. The sandbox's seccomp profile denies them all.
@@ -37,6 +43,8 @@ export interface ScriptScope {
   readonly level: number;
   /** How many levels below the sandbox's cgroup a task is still placed (unrolled walk). */
   readonly depth?: number;
+  /** The cgroup's path from the v2 root ("/vexxy/<id>"), as cgroup_attach_task reports paths. */
+  readonly relativePath?: string;
 }
 
 /** Access codes in the @use key. */
@@ -59,7 +67,13 @@ export const UNTRACED_CHANNELS = [
 ] as const;
 
 /** The maps the script prints and the reader checks for capacity. */
-export const IDENTITY_MAPS = ["@use", "@first", "@fpid", "@name", "@chan"] as const;
+export const IDENTITY_MAPS = ["@use", "@first", "@fpid", "@name", "@chan", "@cgw"] as const;
+
+/** statfs magic of cgroup2 (include/uapi/linux/magic.h). */
+const CGROUP2_SUPER_MAGIC = "0x63677270";
+
+/** The v2 hierarchy's id in cgroup_attach_task (v1 hierarchies are numbered from 1). */
+const V2_HIERARCHY = 0;
 
 const DEFAULT_DEPTH = 16;
 
@@ -69,6 +83,7 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
   if (scope.cgroupId <= 0n) throw new Error(`cgroup id ${scope.cgroupId} is not a cgroup v2 id`);
   if (!Number.isInteger(scope.level) || scope.level < 0 || scope.level > 1000) throw new Error(`cgroup level ${scope.level} is out of range`);
   if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`depth ${depth} is out of range (1..64)`);
+  if (scope.relativePath !== undefined && !/^(\/[A-Za-z0-9._-]+)+$/.test(scope.relativePath)) throw new Error(`cgroup path ${JSON.stringify(scope.relativePath)} cannot be written into a script`);
   const id = scope.cgroupId.toString();
   const level = String(scope.level);
   const inScope = [
@@ -96,6 +111,9 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
       `  if ($in == 1) {`,
       `    $f = (struct file *)*(((struct task_struct *)curtask)->files->fdt->fd + args->ret);`,
       record(ACCESS_CODES.open, `str($f->f_path.dentry->d_name.name)`),
+      // A process of the scope that opened a cgroup2 file may move itself: by the time
+      // cgroup_attach_task fires it is already elsewhere, so remember it here.
+      `    if ($f != 0 && $f->f_inode->i_sb->s_magic == ${CGROUP2_SUPER_MAGIC}) { @cgw[pid] = 1; }`,
       `  }`,
       `}`,
     ].join("\n");
@@ -136,6 +154,20 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
       `}`,
     ].join("\n"),
     ...availableChannels.map(channel),
+    ...(scope.relativePath !== undefined
+      ? [
+          [
+            `tracepoint:cgroup:cgroup_attach_task /args->dst_root == ${V2_HIERARCHY} && args->dst_id != ${id}/ {`,
+            inScope,
+            `  if (@cgw[pid] == 1) { $in = 1; }`,
+            `  if ($in == 1) {`,
+            `    if (args->dst_level <= ${level}) { @left = count(); }`,
+            `    else { if (strncmp(str(args->dst_path), "${scope.relativePath}/", ${scope.relativePath.length + 1}) != 0) { @left = count(); } }`,
+            `  }`,
+            `}`,
+          ].join("\n"),
+        ]
+      : []),
     `END { clear(@live); }`,
     "",
   ].join("\n");

@@ -49,6 +49,12 @@ export function cgroupLevel(cgroupPath: string): number {
   }
 }
 
+/** The cgroup's path from the v2 root: its last `level` components ("/vexxy/<id>"). */
+export function cgroupRelativePath(cgroupPath: string, level: number): string {
+  const parts = cgroupPath.replace(/\/+$/, "").split("/").filter((p) => p !== "");
+  return level === 0 ? "/" : `/${parts.slice(-level).join("/")}`;
+}
+
 /** The untraced-channel syscalls this kernel has (a missing tracepoint would stop bpftrace attaching). */
 function availableChannels(): string[] {
   return UNTRACED_CHANNELS.filter((sc) => existsSync(join(TRACEFS, "events/syscalls", `sys_exit_${sc}`)));
@@ -67,17 +73,19 @@ export class BpftraceTracer implements Tracer {
   async start(scope: TraceScope, deadlineMs: number): Promise<TraceSession> {
     let cgroupId: bigint;
     let level: number;
+    let relativePath: string | undefined;
     try {
       // On cgroup v2 the directory's inode number is the cgroup id the kernel reports.
       cgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
       level = cgroupLevel(scope.cgroupPath);
+      relativePath = level > 0 ? cgroupRelativePath(scope.cgroupPath, level) : undefined;
     } catch (cause) {
       throw new TracerAttachError(`cgroup_path ${scope.cgroupPath} does not exist`, { cause });
     }
     ensureTracefs();
     const dir = mkdtempSync(join(tmpdir(), "vexxy-bt-"));
     const scriptFile = join(dir, "trace.bt");
-    writeFileSync(scriptFile, bpftraceScript({ cgroupId, level }, availableChannels()));
+    writeFileSync(scriptFile, bpftraceScript({ cgroupId, level, ...(relativePath !== undefined ? { relativePath } : {}) }, availableChannels()));
     const began = Date.now();
     const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", this.options.bpftracePath, "-f", "json", scriptFile], {
       env: { ...process.env, BPFTRACE_STRLEN: "200", BPFTRACE_MAP_KEYS_MAX: String(this.options.mapKeysMax) },
@@ -191,6 +199,7 @@ export class BpftraceTracer implements Tracer {
         }
         if (parsed.lostLines.length > 0) lossReasons.push(`events_lost: ${parsed.lostLines.slice(0, 3).join(" | ").slice(0, 400)}`);
         if (parsed.unparseableLines > 0) lossReasons.push(`output_unparseable: ${parsed.unparseableLines} line(s) of bpftrace output were not JSON`);
+        if (parsed.leftScope > 0) lossReasons.push(`scope_left: ${parsed.leftScope} task move(s) out of the sandbox's cgroup subtree; those tasks were no longer traced`);
         if (parsed.tooDeep > 0) lossReasons.push(`scope_too_deep: ${parsed.tooDeep} event(s) of tasks nested too deep below a cgroup to place`);
         for (const attempt of parsed.channelAttempts) {
           if (attempt.succeeded > 0) lossReasons.push(`untraced_channel:${attempt.syscall} (${attempt.succeeded} successful call(s))`);
