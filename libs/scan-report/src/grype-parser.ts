@@ -3,7 +3,7 @@
  * (id, severity), `relatedVulnerabilities[]` (their ids become aliases) and `artifact`
  * (name, version, type, purl — possibly empty —, locations[].path).
  */
-import { ScanFormatError } from "../errors.js";
+import { ScanFormatError } from "./errors.js";
 import { isObject, optionalArray, optionalString, requireArray, requireObject, requireString } from "./json-fields.js";
 import type { ScanFinding, ScanParser, VulnerabilityReport } from "./scan-report.js";
 

@@ -2,7 +2,7 @@
  * Small readers for untrusted JSON: each returns the typed value or throws ScanFormatError
  * naming the field, so parsers never cast.
  */
-import { ScanFormatError } from "../errors.js";
+import { ScanFormatError } from "./errors.js";
 
 /** Whether value is a plain JSON object. */
 export function isObject(value: unknown): value is Record<string, unknown> {

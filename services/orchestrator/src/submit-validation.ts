@@ -5,6 +5,7 @@
  */
 import type { SubmitAnalysisRequest } from "@vexxy/proto";
 import { InvalidFieldError } from "@vexxy/platform";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import type { StoredConfig } from "./store/entities.js";
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -24,14 +25,18 @@ export interface ValidSubmit {
   readonly sbomId: string | null;
   readonly sbom: Uint8Array | null;
   readonly report: Uint8Array;
+  /** How many (vulnerability, package) findings the report holds; 0 means there is nothing to decide. */
+  readonly findingCount: number;
   readonly config: StoredConfig;
   readonly callbackUrl: string | null;
   readonly idempotencyKey: string | null;
 }
 
 /**
- * Checks a SubmitAnalysis request and applies defaults.
- * @throws InvalidFieldError naming the first bad field.
+ * Checks a SubmitAnalysis request and applies defaults. The vulnerability report is parsed in
+ * full (Grype or Trivy JSON, by @vexxy/scan-report).
+ * @throws InvalidFieldError naming the first bad field (a ScanFormatError, also an
+ *   InvalidFieldError, for the report, e.g. `vulnerability_report.matches[3].artifact.version`).
  */
 export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: readonly string[] = IMAGE_REF_TRANSPORTS): ValidSubmit {
   const imageRef = req.imageRef.trim();
@@ -43,16 +48,14 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
     throw new InvalidFieldError("image_digest", `image_digest must be "sha256:" followed by 64 lowercase hex digits (got "${req.imageDigest.slice(0, 80)}")`);
   }
   if (req.vulnerabilityReport.length === 0) {
-    throw new InvalidFieldError("vulnerability_report", "vulnerability_report is required (a Grype JSON report)");
+    throw new InvalidFieldError("vulnerability_report", "vulnerability_report is required (a Grype or Trivy JSON report)");
   }
   if (req.vulnerabilityReport.length > MAX_REPORT_BYTES) {
     throw new InvalidFieldError("vulnerability_report", `vulnerability_report is larger than ${MAX_REPORT_BYTES} bytes`);
   }
-  try {
-    JSON.parse(Buffer.from(req.vulnerabilityReport).toString("utf8"));
-  } catch (cause) {
-    throw new InvalidFieldError("vulnerability_report", "vulnerability_report is not valid JSON", { cause });
-  }
+  // Read with reachability's own parser, so a report that would be refused four hops later
+  // (after a sandbox run and a trace) is refused here, before any job row or event exists.
+  const report = parseVulnerabilityReport(req.vulnerabilityReport);
   if (req.sbom.length > MAX_REPORT_BYTES) throw new InvalidFieldError("sbom", `sbom is larger than ${MAX_REPORT_BYTES} bytes`);
   const c = req.config;
   const timeout = c?.testTimeoutSeconds ?? TIMEOUT_DEFAULT_SECONDS;
@@ -90,6 +93,7 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
     sbomId: req.sbomId === "" ? null : req.sbomId,
     sbom: req.sbom.length > 0 ? req.sbom : null,
     report: req.vulnerabilityReport,
+    findingCount: report.findings.length,
     config: Object.freeze({
       testScript,
       testTimeoutSeconds: timeout,

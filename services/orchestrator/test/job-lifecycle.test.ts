@@ -190,6 +190,19 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     assert.equal(results.vexDocument, "");
   });
 
+  it("refuses a malformed scan at submit with InvalidArgument naming the field, before any job row or event exists", async () => {
+    const imageRef = "oci:/img:malformed-scan";
+    const requestsBefore = requests.length;
+    const report = { matches: [{ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version: ["3.0"], type: "deb" } }] };
+    await assert.rejects(
+      client.submitAnalysis({ imageRef, imageDigest: DIGEST, vulnerabilityReport: Buffer.from(JSON.stringify(report)) }),
+      (e: ConnectError) => e.code === Code.InvalidArgument && e.rawMessage.startsWith("vulnerability_report.matches[0].artifact.version: must be a string"),
+    );
+    assert.equal((await client.listAnalyses({ imageRef })).analyses.length, 0, "no job row");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(requests.length, requestsBefore, "no analysis.requested");
+  });
+
   it("rejects the append-only event log being edited", async () => {
     const { MikroORM } = await import("@mikro-orm/postgresql");
     const orm = await MikroORM.init({ clientUrl: config.databaseUrl, entities: [], discovery: { warnWhenNoEntities: false } });

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { SubmitAnalysisRequestSchema, type SubmitAnalysisRequest } from "@vexxy/proto";
 import { InvalidFieldError } from "@vexxy/platform";
@@ -57,6 +58,30 @@ describe("SubmitAnalysis validation", () => {
   it("rejects a missing or non-JSON vulnerability report, naming vulnerability_report", () => {
     rejectsField(request({ vulnerabilityReport: new Uint8Array() }), "vulnerability_report");
     rejectsField(request({ vulnerabilityReport: Buffer.from("not json") }), "vulnerability_report");
+  });
+
+  it("rejects a Grype report with a field of the wrong type, naming that field (matches[3].artifact.version)", () => {
+    const match = (version: unknown) => ({ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version, type: "deb" } });
+    const report = { matches: [match("1.0"), match("1.1"), match("1.2"), match(3)] };
+    assert.throws(() => validateSubmit(request({ vulnerabilityReport: Buffer.from(JSON.stringify(report)) })), (err: unknown) => {
+      assert.ok(err instanceof InvalidFieldError, String(err));
+      assert.equal(err.field, "vulnerability_report.matches[3].artifact.version");
+      assert.match(err.message, /^vulnerability_report\.matches\[3\]\.artifact\.version: must be a string \(got number\)/);
+      return true;
+    });
+  });
+
+  it("rejects a report of no known format (CycloneDX, a JSON array) and a Trivy result without a package name, naming the field", () => {
+    rejectsField(request({ vulnerabilityReport: Buffer.from('{"bomFormat":"CycloneDX","components":[]}') }), "vulnerability_report.matches");
+    rejectsField(request({ vulnerabilityReport: Buffer.from("[]") }), "vulnerability_report");
+    const trivy = { SchemaVersion: 2, ArtifactName: "x", Results: [{ Type: "debian", Vulnerabilities: [{ VulnerabilityID: "CVE-1", InstalledVersion: "1" }] }] };
+    rejectsField(request({ vulnerabilityReport: Buffer.from(JSON.stringify(trivy)) }), "vulnerability_report.Results[0].Vulnerabilities[0].PkgName");
+  });
+
+  it("accepts the demo image's Grype report and counts its findings", () => {
+    const demo = readFileSync(new URL("../../../deploy/local/demo-image/scan.grype.json", import.meta.url));
+    assert.ok(validateSubmit(request({ vulnerabilityReport: demo })).findingCount > 0);
+    assert.equal(validateSubmit(request()).findingCount, 0);
   });
 
   it("rejects bad ports and environment names, naming the field", () => {

@@ -4,18 +4,10 @@
  * them their Connect code (InvalidArgument, NotFound, FailedPrecondition) and message.
  */
 import { Code } from "@connectrpc/connect";
-import { InvalidFieldError, VexxyError, type VexxyErrorOptions } from "@vexxy/platform";
+import { VexxyError, type VexxyErrorOptions } from "@vexxy/platform";
 
-/**
- * The vulnerability report cannot be read: not JSON, an unknown format, or a field of the
- * wrong shape. `field` names the offending field (e.g. `vulnerability_report.matches[2].artifact.name`)
- * and the message starts with it, so the customer can fix the report. InvalidArgument at an RPC edge.
- */
-export class ScanFormatError extends InvalidFieldError {
-  constructor(field: string, problem: string, options: VexxyErrorOptions = {}) {
-    super(field, `${field}: ${problem}`, options);
-  }
-}
+/** The report-reading error lives with the parsers in @vexxy/scan-report; re-exported for callers of this package. */
+export { ScanFormatError } from "@vexxy/scan-report";
 
 /** An input artifact (catalogue or profile) could not be decoded; `artifact` names which. */
 export class ArtifactDecodeError extends Error {

@@ -2,8 +2,8 @@
  * @vexxy/reachability: the reachability engine (scan parsing, verdicts, profile summary) and
  * the service that runs it on vexxy.profile.ready.
  */
-export { parseVulnerabilityReport, SCAN_PARSERS } from "./scan/parse-vulnerability-report.js";
-export type { ScanFinding, ScanFormat, ScanPackage, ScanParser, VulnerabilityReport } from "./scan/scan-report.js";
+export { parseVulnerabilityReport, SCAN_PARSERS } from "@vexxy/scan-report";
+export type { ScanFinding, ScanFormat, ScanPackage, ScanParser, VulnerabilityReport } from "@vexxy/scan-report";
 export { scoreReachability, type ReachabilityInputs, type ReachabilityResult } from "./verdict/decide-verdicts.js";
 export { buildProfileSummary, coveragePercent } from "./verdict/profile-summary.js";
 export { analyseReach, type ReachAnalysis, type Touch } from "./verdict/reach-analysis.js";

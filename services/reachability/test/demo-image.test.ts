@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { VexJustification, VexStatus, WorkloadOutcome } from "@vexxy/proto";
-import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import { scoreReachability } from "../src/verdict/decide-verdicts.js";
 import { access, demoCatalogue, profile } from "./helpers.js";
 

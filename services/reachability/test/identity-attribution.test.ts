@@ -12,7 +12,7 @@ import {
   type ImageCatalogue,
   type Verdict,
 } from "@vexxy/proto";
-import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import { scoreReachability } from "../src/verdict/decide-verdicts.js";
 import { catalogue, grypeMatch, profile } from "./helpers.js";
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { Code } from "@connectrpc/connect";
 import { noopLogger, toConnectError } from "@vexxy/platform";
-import { ScanFormatError } from "../src/errors.js";
-import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
+import { ScanFormatError, parseVulnerabilityReport } from "@vexxy/scan-report";
 import { fixture, grypeMatch } from "./helpers.js";
 
 function rejects(input: string, field: string): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { VexJustification, VexStatus, WorkloadOutcome, type ExecutionProfile, type ImageCatalogue, type Verdict } from "@vexxy/proto";
-import { parseVulnerabilityReport } from "../src/scan/parse-vulnerability-report.js";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import { notInExecutePathConfidence } from "../src/verdict/confidence.js";
 import { scoreReachability } from "../src/verdict/decide-verdicts.js";
 import { access, catalogue, grypeMatch, profile, type ProfileOverrides } from "./helpers.js";

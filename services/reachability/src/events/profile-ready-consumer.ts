@@ -33,7 +33,7 @@ import {
 } from "@vexxy/proto";
 import { decodeCatalogue, decodeProfile, tightenProfile } from "../artifacts.js";
 import { ArtifactDecodeError, ScanFormatError } from "../errors.js";
-import { parseVulnerabilityReport } from "../scan/parse-vulnerability-report.js";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import { REACHABILITY_STAGE, VerdictStore, verdictsRefOf } from "../store/verdict-store.js";
 import { scoreReachability } from "../verdict/decide-verdicts.js";
 

@@ -31,7 +31,7 @@ import {
   type ProfileSummary,
   type Verdict,
 } from "@vexxy/proto";
-import type { ScanFinding, VulnerabilityReport } from "../scan/scan-report.js";
+import type { ScanFinding, VulnerabilityReport } from "@vexxy/scan-report";
 import {
   AFFECTED_CODE_CONFIDENCE,
   AFFECTED_DATA_CONFIDENCE,

@@ -5,7 +5,7 @@
  */
 import { PackageURL } from "packageurl-js";
 import type { CataloguedPackage } from "@vexxy/proto";
-import type { ScanPackage } from "../scan/scan-report.js";
+import type { ScanPackage } from "@vexxy/scan-report";
 import { canonicalEcosystem, canonicalPackageName } from "./ecosystem.js";
 
 /** What matching compares. */
