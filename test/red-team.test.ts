@@ -365,6 +365,11 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
         if (c.notInTruth?.includes(pkg) === true) continue;
         assert.ok(truthPackages.has(pkg), `ground truth does not show ${pkg}: ${[...truthPackages].join(",")}`);
       }
+      // Every process that reported itself was an exec the tracer must have counted, by the same identity.
+      for (const [id, reports] of run.self.exeReports) {
+        const traced = run.trace.uses.filter((u) => u.access === "exec" && `${u.dev >>> 20}:${u.dev & 0xfffff}:${u.inode}` === id).reduce((n, u) => n + u.count, 0);
+        assert.ok(traced >= reports, `the workload reported ${reports} process(es) running ${id}, the trace counted ${traced} exec(s) of it`);
+      }
       for (const control of CONTROLS) assert.ok(!truthPackages.has(control), `control ${control} was used according to the ground truth: the control is wrong`);
       for (const pkg of truthPackages) {
         const v = run.verdicts.get(pkg);

@@ -19,6 +19,8 @@ export type IdentityKey = string;
 export interface SelfReport {
   /** Identities of the executables the reporting processes ran (/proc/self/exe). */
   readonly exes: ReadonlySet<IdentityKey>;
+  /** How many RT-EXE lines named each identity (one per reporting process). */
+  readonly exeReports: ReadonlyMap<IdentityKey, number>;
   /** Identities of every file-backed mapping, with the path the kernel showed. */
   readonly maps: ReadonlyMap<IdentityKey, string>;
   /** Identities of files the workload read and then stat()ed through the same name. */
@@ -37,6 +39,7 @@ export function splitUserDev(dev: bigint): { major: bigint; minor: bigint } {
 /** Parses the RT-* lines of a workload's stdout. Lines it does not know are ignored. */
 export function parseSelfReport(stdout: string): SelfReport {
   const exes = new Set<IdentityKey>();
+  const exeReports = new Map<IdentityKey, number>();
   const maps = new Map<IdentityKey, string>();
   const reads = new Set<IdentityKey>();
   const notes: string[] = [];
@@ -45,7 +48,9 @@ export function parseSelfReport(stdout: string): SelfReport {
     const fields = line.split(/\s+/);
     if (fields[0] === "RT-EXE" || fields[0] === "RT-READ") {
       const { major, minor } = splitUserDev(BigInt(fields[1] ?? "0"));
-      (fields[0] === "RT-EXE" ? exes : reads).add(`${major}:${minor}:${fields[2]}`);
+      const key = `${major}:${minor}:${fields[2]}`;
+      (fields[0] === "RT-EXE" ? exes : reads).add(key);
+      if (fields[0] === "RT-EXE") exeReports.set(key, (exeReports.get(key) ?? 0) + 1);
     } else if (fields[0] === "RT-MAP") {
       const [maj = "0", min = "0"] = (fields[1] ?? "").split(":");
       maps.set(`${Number.parseInt(maj, 16)}:${Number.parseInt(min, 16)}:${fields[2]}`, fields.slice(3).join(" "));
@@ -53,7 +58,7 @@ export function parseSelfReport(stdout: string): SelfReport {
       notes.push(line);
     }
   }
-  return { exes, maps, reads, notes };
+  return { exes, exeReports, maps, reads, notes };
 }
 
 /**
