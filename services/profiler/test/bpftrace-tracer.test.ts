@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, symlinkSync, linkSync, statSync, mkdtempSync, rmSync, chmodSync } from "node:fs";
+import { closeSync, openSync, mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, symlinkSync, linkSync, statSync, mkdtempSync, rmSync, chmodSync } from "node:fs";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,6 +140,22 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     assert.ok(posix !== undefined && usesOf(result, "mmap_exec").has(identityOf(posix)), "POSIX.so (dlopen'ed) mapped executable");
   });
 
+  it("records a regular file whose fd the workload got without a traced open (inherited) when it closes it", async () => {
+    const file = join(work, "inherited.txt");
+    writeFileSync(file, "i");
+    const fd = openSync(file, "r");
+    try {
+      const session = await tracer.start(scope(), 15000);
+      const child = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && exec sh -c "cat /dev/null; exec 3<&-"`], { stdio: ["ignore", "ignore", "ignore", fd], cwd: "/" });
+      await once(child, "exit");
+      const result = await session.stop();
+      assert.deepEqual(result.lossReasons, []);
+      assert.ok(usesOf(result, "open").has(identityOf(file)), "the inherited file, recorded at its close");
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it("keeps tracing a process that moves itself into a child cgroup", async () => {
     mkdirSync(`${cgroup}/a/b`, { recursive: true });
     const file = join(work, "after-move.txt");
@@ -211,7 +227,7 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
       diagnostics: result.diagnostics,
     });
     assert.equal(profile.identity, "inode");
-    assert.ok(profile.complete);
+    assert.ok(profile.complete, profile.lossReasons.join("; "));
     const [major, minor, ino] = identityOf("/etc/hostname").split(":");
     assert.ok(profile.uses.some((u) => u.access === "open" && u.id?.devMajor === Number(major) && u.id?.devMinor === Number(minor) && u.id?.inode === BigInt(ino!)));
     assert.ok(profile.uses.some((u) => u.access === "exec" && u.path === "/usr/bin/cat" && u.firstPid > 0 && u.count >= 1n));

@@ -140,6 +140,26 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
       `}`,
     ].join("\n"),
     ...["open", "openat", "openat2", "creat"].map(openExit),
+    // A regular file whose fd is closed or replaced (close, dup2/dup3 onto it) is recorded as
+    // opened if it was not yet: another thread can swap the fd slot between an open's return
+    // and its exit probe; whatever it swapped out passes through here.
+    ...([["close", "fd"], ["dup2", "newfd"], ["dup3", "newfd"]] as const).map(([sc, arg]) =>
+      [
+        `tracepoint:syscalls:sys_enter_${sc} /@live == 1/ {`,
+        inScope,
+        `  if ($in == 1) {`,
+        `    $fdt = ((struct task_struct *)curtask)->files->fdt;`,
+        `    if ((uint64)args->${arg} < (uint64)$fdt->max_fds) {`,
+        `      $f = (struct file *)*($fdt->fd + args->${arg});`,
+        `      if ($f != 0 && ($f->f_inode->i_mode & 0xf000) == 0x8000) {`,
+        `        $d = (uint64)$f->f_inode->i_sb->s_dev; $i = (uint64)$f->f_inode->i_ino;`,
+        `        if (@first[${ACCESS_CODES.open}, $d, $i] == 0) { @use[${ACCESS_CODES.open}, $d, $i] = count(); @first[${ACCESS_CODES.open}, $d, $i] = nsecs; @fpid[${ACCESS_CODES.open}, $d, $i] = pid; @name[${ACCESS_CODES.open}, $d, $i] = str($f->f_path.dentry->d_name.name); }`,
+        `      }`,
+        `    }`,
+        `  }`,
+        `}`,
+      ].join("\n"),
+    ),
     [
       // fd is unsigned: an anonymous mapping's -1 is far above max_fds and is skipped.
       `tracepoint:syscalls:sys_enter_mmap /(args->prot & 4) != 0 && @live == 1/ {`,
