@@ -62,6 +62,8 @@ export function demoSubmit(input: DemoInput, overrides: Exclude<MessageInitShape
   return create(SubmitAnalysisRequestSchema, {
     imageRef: input.imageRef,
     imageDigest: input.imageDigest,
+    // The repository the demo is pushed as: names the VEX product (a layout's bare tag does not).
+    imageName: "registry.example.com/vexxy/demo:demo",
     vulnerabilityReport: input.scan,
     config: { testTimeoutSeconds: 60 },
     ...overrides,

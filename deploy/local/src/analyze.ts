@@ -20,6 +20,10 @@ export interface AnalyzeRequest {
   readonly timeoutSeconds?: number;
   readonly outDir: string;
   readonly onProgress: (phase: string, percent: number, status: string) => void;
+  /** `REPOSITORY[:TAG]` naming the VEX product; default: the name the image carries. */
+  readonly imageName?: string;
+  /** Also identify the VEX product by tag (for scans of the local layout). */
+  readonly tagIdentifiers?: boolean;
 }
 
 export interface AnalyzeOutcome {
@@ -53,6 +57,8 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
   const submitted = await client.submitAnalysis({
     imageRef: req.image.imageRef,
     imageDigest: req.image.imageDigest,
+    imageName: req.imageName ?? req.image.imageName ?? "",
+    tagIdentifiers: req.tagIdentifiers === true,
     vulnerabilityReport: report,
     sbom,
     config: {

@@ -17,7 +17,12 @@ export interface AnalyzeCommandOptions {
   readonly timeout?: number;
   readonly out: string;
   readonly endpoint?: string;
+  readonly imageName?: string;
+  readonly tagIdentifiers?: boolean;
 }
+
+/** The repository the demo image is named by (a documentation host; push it there and scan it to match). */
+export const DEMO_IMAGE_NAME = "registry.example.com/vexxy/demo:demo";
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -33,7 +38,12 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
     }
   }
   const image = await resolveImageInput(opts.image);
-  log(`image ${image.imageRef}\n  digest ${image.imageDigest}`);
+  const imageName = opts.imageName ?? image.imageName;
+  if (imageName === undefined && !image.imageRef.startsWith("docker://")) {
+    console.error(`vexxy: IMAGE: ${opts.image} carries no repository name (no RepoTags, no full org.opencontainers.image.ref.name): give --image-name REPOSITORY[:TAG], the name scanners will see`);
+    return 1;
+  }
+  log(`image ${image.imageRef}\n  digest ${image.imageDigest}${imageName !== undefined ? `\n  name ${imageName}` : ""}`);
   let stack: EmbeddedStack | undefined;
   const stopStack = async (): Promise<void> => {
     if (stack !== undefined) {
@@ -65,6 +75,8 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
         ...(opts.testScript !== undefined ? { testScriptFile: opts.testScript } : {}),
         ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
         outDir: resolve(opts.out),
+        ...(imageName !== undefined ? { imageName } : {}),
+        ...(opts.tagIdentifiers === true ? { tagIdentifiers: true } : {}),
         onProgress: (phase, percent, status) => progress.update(phase, percent, status),
       });
       progress.stop();
@@ -107,7 +119,7 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
 /** `vexxy demo`: build or reuse the demo image, then analyse it with its bundled scan. */
 export async function runDemoCommand(opts: { out: string }): Promise<number> {
   const demo = await buildDemoImage(log);
-  return await runAnalyzeCommand({ image: demo.ociLayoutDir, scan: demo.scanFile, port: [], out: opts.out });
+  return await runAnalyzeCommand({ image: demo.ociLayoutDir, scan: demo.scanFile, port: [], out: opts.out, imageName: DEMO_IMAGE_NAME });
 }
 
 /** `vexxy up`: start the embedded mesh and keep it until SIGINT/SIGTERM. */

@@ -6,8 +6,8 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { open, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { open, readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -16,6 +16,44 @@ const TRANSPORTS = ["oci:", "oci-archive:", "docker-archive:", "docker://"] as c
 export interface ImageInput {
   readonly imageRef: string;
   readonly imageDigest: string;
+  /**
+   * The repository the image itself names, when it names one: a docker archive's RepoTags, an
+   * OCI layout's `org.opencontainers.image.ref.name` when that is a full reference (a bare word
+   * there is only a tag). Never the file or directory name.
+   */
+  readonly imageName?: string;
+}
+
+/** A full reference (`registry/repo:tag`, `team/app:1`), not a bare tag. */
+function isRepositoryReference(name: string): boolean {
+  return name.includes("/") && !name.includes("@");
+}
+
+async function ownImageName(imageRef: string): Promise<string | undefined> {
+  const colon = imageRef.indexOf(":");
+  const transport = imageRef.slice(0, colon);
+  const rest = imageRef.slice(colon + 1);
+  const sep = rest.indexOf(":");
+  const path = sep < 0 ? rest : rest.slice(0, sep);
+  const reference = sep < 0 ? "" : rest.slice(sep + 1);
+  try {
+    if (transport === "oci") {
+      const index = JSON.parse(await readFile(join(path, "index.json"), "utf8")) as { manifests?: { annotations?: Record<string, string> }[] };
+      const names = (index.manifests ?? []).map((m) => m.annotations?.["org.opencontainers.image.ref.name"] ?? "").filter((n) => n !== "");
+      const chosen = reference !== "" ? names.find((n) => n === reference) : names.length === 1 ? names[0] : undefined;
+      return chosen !== undefined && isRepositoryReference(chosen) ? chosen : undefined;
+    }
+    if (transport === "docker-archive") {
+      if (reference !== "" && isRepositoryReference(reference)) return reference;
+      const { stdout } = await run("tar", ["-xOf", path, "manifest.json"], { maxBuffer: 4 * 1024 * 1024 });
+      const manifest = JSON.parse(stdout) as { RepoTags?: string[] | null }[];
+      const tags = manifest[0]?.RepoTags ?? [];
+      return tags.find((t) => t !== "");
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }
 
 async function tarHasMember(file: string, member: string): Promise<boolean> {
@@ -64,7 +102,8 @@ export async function resolveImageInput(arg: string): Promise<ImageInput> {
   }
   try {
     const { stdout } = await run("skopeo", ["inspect", "--raw", imageRef], { encoding: "buffer", maxBuffer: 16 * 1024 * 1024 });
-    return { imageRef, imageDigest: `sha256:${createHash("sha256").update(stdout).digest("hex")}` };
+    const imageName = await ownImageName(imageRef);
+    return { imageRef, imageDigest: `sha256:${createHash("sha256").update(stdout).digest("hex")}`, ...(imageName !== undefined ? { imageName } : {}) };
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString("utf8").trim() ?? String(err);
     throw new Error(`IMAGE: skopeo could not read ${imageRef}: ${stderr}`, { cause: err });

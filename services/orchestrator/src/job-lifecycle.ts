@@ -47,6 +47,8 @@ function jobRef(job: IAnalysisJob): JobRef {
     organizationId: job.organizationId,
     imageRef: job.imageRef,
     imageDigest: job.imageDigest,
+    imageName: job.config.imageName ?? "",
+    tagIdentifiers: job.config.tagIdentifiers === true,
     scan: { key: job.scan.key, sha256: job.scan.sha256, size: BigInt(job.scan.size) },
     ...(job.sbom != null ? { sbom: { key: job.sbom.key, sha256: job.sbom.sha256, size: BigInt(job.sbom.size) } } : {}),
   });

@@ -16,6 +16,7 @@ export const TIMEOUT_DEFAULT_SECONDS = 300;
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 const MAX_SCRIPT_BYTES = 256 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const IMAGE_NAME = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
 /** A submit request after validation, with defaults applied. */
 export interface ValidSubmit {
@@ -78,6 +79,11 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
   if (req.callbackUrl !== "") {
     throw new InvalidFieldError("callback_url", "callback_url: completion webhooks are not available in this release; poll GetAnalysis or use WatchAnalysis");
   }
+  const imageName = req.imageName.trim();
+  // A docker repository reference, optionally tagged, never with a digest (image_digest pins it).
+  if (imageName !== "" && !IMAGE_NAME.test(imageName)) {
+    throw new InvalidFieldError("image_name", `image_name must be a repository reference REPOSITORY[:TAG], e.g. ghcr.io/team/app:1.2 (got "${imageName.slice(0, 80)}")`);
+  }
   const organizationId = req.organizationId.trim() === "" ? "default" : req.organizationId.trim();
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(organizationId)) {
     throw new InvalidFieldError("organization_id", "organization_id may hold only letters, digits, '.', '_' and '-' (1..128)");
@@ -101,6 +107,8 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
       enableProfiling: c?.enableProfiling ?? true,
       ports: Object.freeze(ports),
       environment: Object.freeze(environment),
+      imageName,
+      tagIdentifiers: req.tagIdentifiers,
     }),
     callbackUrl: null,
     idempotencyKey,

@@ -16,10 +16,32 @@ export class InvalidVexDocumentError extends VexxyError {
   }
 }
 
-/** The job's image reference or digest gives no product purl. */
+/** The job's image reference, image name or digest gives no product purl. */
 export class ProductIdentityError extends VexxyError {
-  constructor(message: string, options: VexxyErrorOptions = {}) {
+  /** analysis.failed reason: "no_image_name" when no repository is known, else "invalid_image_ref". */
+  readonly reason: string;
+
+  constructor(message: string, options: VexxyErrorOptions & { reason?: string } = {}) {
     super(message, undefined, options);
+    this.reason = options.reason ?? "invalid_image_ref";
+  }
+}
+
+/**
+ * The conformance self-check found not_affected statements that neither Grype nor Trivy would
+ * apply to the scan: the document is not signed.
+ */
+export class VexNotApplicableError extends VexxyError {
+  /** One line per statement neither tool applies. */
+  readonly statements: readonly string[];
+
+  constructor(statements: readonly string[], options: VexxyErrorOptions = {}) {
+    super(
+      `${statements.length} not_affected statement(s) would be applied by neither Grype nor Trivy: ${statements.slice(0, 3).join("; ")}${statements.length > 3 ? ` (+${statements.length - 3} more)` : ""}`,
+      undefined,
+      options,
+    );
+    this.statements = statements;
   }
 }
 

@@ -7,7 +7,23 @@ export type { VexFormat, VexWriter, VexInput, WrittenVex } from "./writers/vex-w
 export { vexWriter, supportedVexFormats } from "./writers/writer-registry.js";
 export { openVexProblems } from "./writers/openvex-validator.js";
 export { subcomponentPurl } from "./writers/subcomponent-purl.js";
-export { productIdentity, type ProductIdentity } from "./product-identity.js";
+export { productIdentity, type ProductIdentity, type ImageNaming } from "./product-identity.js";
+export { groupVerdicts, type StatementGroup } from "./writers/statement-groups.js";
+export { parsePurl, purlMatches, formatPurl, type ParsedPurl } from "./conformance/purl.js";
+export { parseDockerReference, type DockerReference } from "./conformance/docker-reference.js";
+export { documentMatches, statementMatches, componentMatches, type VexDocument, type VexStatement, type VexComponent, type IndexedStatement } from "./conformance/go-vex-match.js";
+export { grypeProducts, grypeDecision, trivyImagePurl, trivyDecision, type GrypeSource, type ToolFinding, type ToolDecision } from "./conformance/scanners.js";
+export {
+  checkConformance,
+  requireApplicable,
+  registryScanContext,
+  localScanContext,
+  toolPurls,
+  trivyVulnerabilityId,
+  type ConformanceReport,
+  type ScanContext,
+  type StatementConformance,
+} from "./conformance/self-check.js";
 export { produceVex, documentIdOf, type ProducedVex, type VexSettings } from "./produce-vex.js";
 export {
   pae,
@@ -30,5 +46,6 @@ export {
   ProductIdentityError,
   SigningKeyError,
   UnsupportedVexFormatError,
+  VexNotApplicableError,
   VexNotReadyError,
 } from "./errors.js";

@@ -3,6 +3,8 @@
  * in-toto statement about the image, its DSSE envelope and the Sigstore bundle holding it.
  */
 import type { JobRef, Verdict } from "@vexxy/proto";
+import { checkConformance, localScanContext, registryScanContext, requireApplicable, type ConformanceReport } from "./conformance/self-check.js";
+import type { VexDocument } from "./conformance/go-vex-match.js";
 import { productIdentity } from "./product-identity.js";
 import { openVexStatement, signStatement } from "./signing/dsse.js";
 import type { SigningKey } from "./signing/signing-key.js";
@@ -23,6 +25,10 @@ export interface ProducedVex {
   readonly productPurl: string;
   readonly documentJson: string;
   readonly bundleJson: string;
+  /** The self-check against a registry scan of the image by name and digest. */
+  readonly conformance: ConformanceReport;
+  /** With tag identifiers: the self-check against Grype scanning the local layout or archive. */
+  readonly localConformance?: ConformanceReport;
 }
 
 /**
@@ -34,15 +40,28 @@ export function documentIdOf(idBase: string, jobId: string, attempt: number): st
 }
 
 /**
- * Writes and signs the OpenVEX of a job attempt.
- * @throws ProductIdentityError when the job's image_ref or image_digest gives no product purl;
- *   InvalidVexDocumentError when the document would be invalid (no verdicts, an unjustified
- *   not_affected, a schema violation).
+ * Writes the OpenVEX of a job attempt, runs the conformance self-check and signs it.
+ * @throws ProductIdentityError when the job gives no product purl (no repository name, a bad
+ *   digest); InvalidVexDocumentError when the document would be invalid (no verdicts, an
+ *   unjustified not_affected, a schema violation); VexNotApplicableError when a not_affected
+ *   statement would be applied by neither Grype nor Trivy scanning the image by name and digest.
  */
 export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now: Date = new Date()): ProducedVex {
-  const product = productIdentity(job.imageRef, job.imageDigest);
+  const product = productIdentity({ imageRef: job.imageRef, imageDigest: job.imageDigest, imageName: job.imageName, tagIdentifiers: job.tagIdentifiers });
   const documentId = documentIdOf(settings.idBase, job.jobId, job.attempt);
-  const written = vexWriter("openvex").write({ documentId, author: settings.author, timestamp: now, productPurl: product.purl, verdicts, tooling: settings.tooling });
+  const written = vexWriter("openvex").write({ documentId, author: settings.author, timestamp: now, products: product.products, verdicts, tooling: settings.tooling });
+  const doc = written.document as VexDocument;
+  const conformance = checkConformance(doc, written.statementVerdicts, registryScanContext(product));
+  requireApplicable(conformance);
+  const writtenAs = job.imageName.trim() !== "" ? job.imageName.trim().replace(/:[\w][\w.-]*$/, "") : product.subjectName;
+  const localConformance = product.tagProducts.length > 0 ? checkConformance(doc, written.statementVerdicts, localScanContext(product, writtenAs)) : undefined;
   const envelope = signStatement(openVexStatement(product.subjectName, product.digestHex, written.document), key);
-  return { documentId, productPurl: product.purl, documentJson: written.json, bundleJson: serialiseBundle(toSigstoreBundle(envelope, key.hint)) };
+  return {
+    documentId,
+    productPurl: product.purl,
+    documentJson: written.json,
+    bundleJson: serialiseBundle(toSigstoreBundle(envelope, key.hint)),
+    conformance,
+    ...(localConformance !== undefined ? { localConformance } : {}),
+  };
 }

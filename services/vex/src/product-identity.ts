@@ -1,139 +1,137 @@
 /**
- * The product's identity in a VEX: the analysed image as a `pkg:oci/<name>@sha256%3A<hex>` purl
- * and the name the in-toto statement's subject carries.
+ * The product's identity in a VEX: the analysed image named the way Grype and Trivy name it when
+ * they scan it, pinned by the manifest digest.
  *
- * The purl is built and validated by packageurl-js (the purl spec's reference library for
- * JavaScript: it lowercases oci names and refuses an oci namespace), then serialised the way
- * the purl spec's own oci examples write it: the version's ':' percent-encoded (`sha256%3A…`)
- * and `repository_url`'s '/' and ':' left as is. packageurl-js 2.x leaves the ':' bare; both forms parse
- * to the same purl, and the serialisation is checked to round-trip through packageurl-js.
+ * The name is the image's real repository: the request's `image_name` (`REPOSITORY[:TAG]`), else
+ * a `docker://` reference, else the reference a local image carries in its own transport string
+ * (`docker-archive:FILE:REPO:TAG`, or an OCI layout's `org.opencontainers.image.ref.name` when it
+ * is a full reference such as `ghcr.io/team/app:1.0`). A layout's bare tag (`oci:DIR:demo`) and a
+ * file or directory name are never a repository; with no repository the identity cannot be
+ * built, because no scanner would match a name we made up.
  *
- * Image references are skopeo transports (`docker://`, `oci:`, `oci-archive:`,
- * `docker-archive:`): registry images get `repository_url` (Docker Hub short names expanded to
- * `docker.io/library/…` as docker does) and a `tag` qualifier when the reference names one;
- * local layouts and archives are named after their directory or file.
+ * Products, all `pkg:oci/<last path component>@sha256%3A<hex>` (the scanners compare purls after
+ * decoding, so the spec's percent-encoded ':' matches their bare one):
+ * - without qualifiers: go-vex's PurlMatches lets a pattern without qualifiers match any purl of
+ *   that name and digest, so this one alone matches Grype's and Trivy's registry scans;
+ * - `repository_url=<registry>/<repository>`: Trivy's form (go-containerregistry's
+ *   Repository.Name(), the image name included);
+ * - `repository_url=<registry>/<repository without its last component>`: Grype's form (it trims
+ *   the image name), Docker Hub spelled `index.docker.io` as both tools spell it.
+ * - only with `tag_identifiers`: `pkg:oci/<name>?tag=<tag>` (and with the repository as written,
+ *   when it differs): the identifiers Grype builds from an image's tags, the only ones it has for
+ *   a local layout or archive (no repo digest). A tag is not pinned to this digest: a rebuilt
+ *   image under the same tag would inherit these claims, so this is an explicit opt-in.
  */
-import { basename, dirname } from "node:path";
-import { PackageURL } from "packageurl-js";
 import { ProductIdentityError } from "./errors.js";
+import { parseDockerReference, repositoryName, type DockerReference } from "./conformance/docker-reference.js";
+import { formatPurl } from "./conformance/purl.js";
+
+/** What the identity is derived from (the job's fields). */
+export interface ImageNaming {
+  readonly imageRef: string;
+  readonly imageDigest: string;
+  /** `REPOSITORY[:TAG]` as the image is (or will be) pushed; empty: taken from image_ref. */
+  readonly imageName?: string;
+  /** Also identify the product by tag (for scans of a local layout or archive). */
+  readonly tagIdentifiers?: boolean;
+}
 
 export interface ProductIdentity {
-  /** `pkg:oci/<name>@sha256%3A<hex>[?repository_url=…&tag=…]`. */
+  /** The qualifier-free `pkg:oci/<name>@sha256%3A<hex>`. */
   readonly purl: string;
-  /** in-toto subject name: the repository (`ghcr.io/org/app`) for registry images, the purl name otherwise. */
+  /** Every product purl a statement lists, `purl` first. */
+  readonly products: readonly string[];
+  /** The registry forms (digest-pinned) among `products`. */
+  readonly digestProducts: readonly string[];
+  /** The tag forms among `products` (empty unless opted in). */
+  readonly tagProducts: readonly string[];
+  /** in-toto subject name: the repository (`ghcr.io/org/app`, `docker.io/library/debian`). */
   readonly subjectName: string;
   /** The manifest digest's 64 lowercase hex characters. */
   readonly digestHex: string;
+  /** The parsed repository reference (registry, repository, tag). */
+  readonly reference: DockerReference;
+  /** Where the name came from: "image_name", "image_ref". */
+  readonly nameSource: "image_name" | "image_ref";
 }
 
-interface ParsedRef {
-  readonly name: string;
-  readonly subjectName: string;
-  readonly repositoryUrl?: string;
-  readonly tag?: string;
-}
-
-/** Names a layout is often stored under that say nothing about the image. */
-const GENERIC_NAMES = new Set(["oci", "layout", "image", "img", "rootfs", "bundle", "archive"]);
-
-function purlName(raw: string): string {
-  const cleaned = raw
-    .toLowerCase()
-    .replace(/\.(tar\.gz|tgz|tar|oci)$/, "")
-    .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/^[-.]+|[-.]+$/g, "");
-  return cleaned === "" ? "image" : cleaned;
-}
-
-/** Splits `repo[:tag][@digest]` (a docker reference) into repository and tag. */
-function splitDockerReference(reference: string): { repository: string; tag?: string } {
-  const withoutDigest = reference.split("@")[0] ?? "";
-  const slash = withoutDigest.lastIndexOf("/");
-  const colon = withoutDigest.lastIndexOf(":");
-  if (colon > slash) return { repository: withoutDigest.slice(0, colon), tag: withoutDigest.slice(colon + 1) };
-  return { repository: withoutDigest };
-}
-
-/** Expands a docker repository the way docker does: no registry → docker.io, one segment → library/. */
-function normaliseRepository(repository: string): string {
-  const parts = repository.split("/");
-  const first = parts[0] ?? "";
-  const hasRegistry = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  if (hasRegistry) return repository.toLowerCase();
-  return `docker.io/${parts.length === 1 ? "library/" : ""}${repository}`.toLowerCase();
-}
-
-function parseDocker(rest: string, imageRef: string): ParsedRef {
-  const { repository, tag } = splitDockerReference(rest.replace(/^\/\//, ""));
-  if (repository === "") throw new ProductIdentityError(`image_ref ${imageRef} names no repository`);
-  const normalised = normaliseRepository(repository);
-  return { name: purlName(normalised.split("/").at(-1) ?? normalised), subjectName: normalised, repositoryUrl: normalised, ...(tag !== undefined && tag !== "" ? { tag } : {}) };
-}
-
-function parseLocal(transport: string, rest: string, imageRef: string): ParsedRef {
-  // skopeo splits these transports at the first ':' (paths with ':' are not supported by it).
-  const colon = rest.indexOf(":");
-  const path = colon < 0 ? rest : rest.slice(0, colon);
-  const reference = colon < 0 ? "" : rest.slice(colon + 1);
-  if (path === "") throw new ProductIdentityError(`image_ref ${imageRef} names no path`);
-  if (transport === "docker-archive" && reference !== "" && !reference.startsWith("@")) {
-    // docker-archive's reference is a docker name:tag; it names the image better than the file.
-    const { repository, tag } = splitDockerReference(reference);
-    const name = purlName(repository.split("/").at(-1) ?? repository);
-    return { name, subjectName: name, ...(tag !== undefined && tag !== "" ? { tag } : {}) };
-  }
-  const base = basename(path.replace(/\/+$/, ""));
-  const name = purlName(GENERIC_NAMES.has(purlName(base)) ? basename(dirname(path.replace(/\/+$/, ""))) : base);
-  return { name, subjectName: name, ...(reference !== "" && !reference.startsWith("@") ? { tag: reference } : {}) };
-}
-
-function parseImageRef(imageRef: string): ParsedRef {
+/** The reference a skopeo image_ref itself carries, if it names a repository. */
+function referenceInImageRef(imageRef: string): { ref?: DockerReference; tag?: string } {
   const colon = imageRef.indexOf(":");
   const transport = colon < 0 ? "" : imageRef.slice(0, colon);
-  const rest = colon < 0 ? imageRef : imageRef.slice(colon + 1);
-  switch (transport) {
-    case "docker":
-      return parseDocker(rest, imageRef);
-    case "oci":
-    case "oci-archive":
-    case "docker-archive":
-      return parseLocal(transport, rest, imageRef);
-    default:
-      throw new ProductIdentityError(`image_ref ${imageRef} is not a docker://, oci:, oci-archive: or docker-archive: reference`);
+  const rest = colon < 0 ? "" : imageRef.slice(colon + 1);
+  if (transport === "docker") {
+    const ref = parseDockerReference(rest.replace(/^\/\//, ""));
+    return ref === undefined ? {} : { ref };
   }
-}
-
-function encodeQualifierValue(value: string): string {
-  return encodeURIComponent(value).replace(/%2F/g, "/").replace(/%3A/g, ":");
+  if (transport === "oci" || transport === "oci-archive" || transport === "docker-archive") {
+    // skopeo splits these at the first ':' after the path.
+    const sep = rest.indexOf(":");
+    const reference = sep < 0 ? "" : rest.slice(sep + 1);
+    if (reference === "" || reference.startsWith("@")) return {};
+    if (transport !== "docker-archive" && !reference.includes("/")) {
+      // An OCI ref.name that is a bare word is a tag, not a repository.
+      return /^[\w][\w.-]{0,127}$/.test(reference) ? { tag: reference } : {};
+    }
+    const ref = parseDockerReference(reference);
+    return ref === undefined ? {} : { ref };
+  }
+  return {};
 }
 
 /**
- * Derives the product identity from a skopeo image reference and the verified manifest digest.
- * @throws ProductIdentityError when the digest is not `sha256:<64 lowercase hex>` or the
- *   reference has no usable transport, repository or path.
+ * Derives the product identity.
+ * @throws ProductIdentityError when the digest is not `sha256:<64 lowercase hex>`, image_name is
+ *   not a docker reference, or no repository name is known (the message says how to give one).
  */
-export function productIdentity(imageRef: string, imageDigest: string): ProductIdentity {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(imageDigest);
-  if (m === null) throw new ProductIdentityError(`image_digest ${JSON.stringify(imageDigest)} is not sha256:<64 lowercase hex>`);
+export function productIdentity(naming: ImageNaming): ProductIdentity {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(naming.imageDigest);
+  if (m === null) throw new ProductIdentityError(`image_digest ${JSON.stringify(naming.imageDigest)} is not sha256:<64 lowercase hex>`);
   const hex = m[1] ?? "";
-  const ref = parseImageRef(imageRef.trim());
-  const qualifiers: Record<string, string> = {};
-  if (ref.repositoryUrl !== undefined) qualifiers["repository_url"] = ref.repositoryUrl;
-  if (ref.tag !== undefined) qualifiers["tag"] = ref.tag;
-  let purl: PackageURL;
-  try {
-    purl = new PackageURL("oci", undefined, ref.name, `sha256:${hex}`, Object.keys(qualifiers).length > 0 ? qualifiers : undefined, undefined);
-  } catch (cause) {
-    throw new ProductIdentityError(`image_ref ${imageRef} gives no valid oci purl`, { cause });
+  const fromRef = referenceInImageRef(naming.imageRef.trim());
+  const given = (naming.imageName ?? "").trim();
+  let reference: DockerReference | undefined;
+  let nameSource: ProductIdentity["nameSource"] = "image_ref";
+  if (given !== "") {
+    reference = parseDockerReference(given);
+    if (reference === undefined || reference.digest !== undefined) {
+      throw new ProductIdentityError(`image_name ${JSON.stringify(given.slice(0, 200))} is not a docker repository reference REPOSITORY[:TAG]`);
+    }
+    nameSource = "image_name";
+  } else {
+    reference = fromRef.ref;
   }
-  const query = Object.keys(purl.qualifiers ?? {})
-    .sort()
-    .map((key) => `${key}=${encodeQualifierValue(purl.qualifiers?.[key] ?? "")}`)
-    .join("&");
-  const text = `pkg:oci/${encodeURIComponent(purl.name)}@${encodeURIComponent(purl.version ?? "")}${query === "" ? "" : `?${query}`}`;
-  const back = PackageURL.fromString(text);
-  if (back.name !== purl.name || back.version !== purl.version || JSON.stringify(back.qualifiers ?? {}) !== JSON.stringify(purl.qualifiers ?? {})) {
-    throw new ProductIdentityError(`image_ref ${imageRef}: the oci purl ${text} does not round-trip`);
+  if (reference === undefined) {
+    throw new ProductIdentityError(
+      `image_ref ${naming.imageRef.slice(0, 200)} names no repository and no image_name was given: scanners match a VEX by the image's repository name and digest, so give image_name (vexxy analyze --image-name REPOSITORY[:TAG])`,
+      { reason: "no_image_name" },
+    );
   }
-  return { purl: text, subjectName: ref.subjectName, digestHex: hex };
+  const tag = reference.tag ?? fromRef.ref?.tag ?? fromRef.tag;
+  const name = repositoryName(reference);
+  const version = `sha256:${hex}`;
+  const full = `${reference.registry}/${reference.repository}`;
+  const parent = full.slice(0, full.length - name.length - 1);
+  const digestProducts = [
+    formatPurl({ type: "oci", name, version }),
+    formatPurl({ type: "oci", name, version, qualifiers: { repository_url: full } }),
+    formatPurl({ type: "oci", name, version, qualifiers: { repository_url: parent } }),
+  ];
+  const tagProducts: string[] = [];
+  if (naming.tagIdentifiers === true && tag !== undefined) {
+    tagProducts.push(formatPurl({ type: "oci", name, qualifiers: { tag } }));
+    const typed = given !== "" ? given.replace(/:[\w][\w.-]*$/, "") : "";
+    if (typed !== "" && typed !== name) tagProducts.push(formatPurl({ type: "oci", name: typed, qualifiers: { tag } }));
+  }
+  const subjectRegistry = reference.registry === "index.docker.io" ? "docker.io" : reference.registry;
+  return {
+    purl: digestProducts[0] ?? "",
+    products: [...digestProducts, ...tagProducts],
+    digestProducts,
+    tagProducts,
+    subjectName: `${subjectRegistry}/${reference.repository}`,
+    digestHex: hex,
+    reference: { ...reference, ...(tag !== undefined ? { tag } : {}) },
+    nameSource,
+  };
 }

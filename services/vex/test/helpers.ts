@@ -72,9 +72,17 @@ export function sampleVerdicts(): Verdict[] {
   ];
 }
 
-/** A job analysing an OCI layout with a tag. */
-export function sampleJob(overrides: Partial<Pick<JobRef, "jobId" | "attempt" | "imageRef" | "imageDigest">> = {}): JobRef {
-  return create(JobRefSchema, { jobId: "0b0e7a4e-0000-4000-8000-000000000001", attempt: 1, organizationId: "org-1", imageRef: "oci:/srv/images/demo-image:demo", imageDigest: DIGEST, ...overrides });
+/** A job analysing an OCI layout with a tag, to be pushed as ghcr.io/example/demo-image:demo. */
+export function sampleJob(overrides: Partial<Pick<JobRef, "jobId" | "attempt" | "imageRef" | "imageDigest" | "imageName" | "tagIdentifiers">> = {}): JobRef {
+  return create(JobRefSchema, {
+    jobId: "0b0e7a4e-0000-4000-8000-000000000001",
+    attempt: 1,
+    organizationId: "org-1",
+    imageRef: "oci:/srv/images/demo-image:demo",
+    imageDigest: DIGEST,
+    imageName: "ghcr.io/example/demo-image:demo",
+    ...overrides,
+  });
 }
 
 export const SETTINGS: VexSettings = Object.freeze({ author: "VEXxy test", idBase: "https://vexxy.dev/vex/", tooling: "test tooling" });

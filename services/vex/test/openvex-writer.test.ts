@@ -16,10 +16,11 @@ import { DIGEST_HEX, SETTINGS, fixture, freshKey, sampleJob, sampleVerdicts } fr
 
 type Statement = Record<string, unknown> & { products: { "@id": string; identifiers: { purl: string }; subcomponents: { "@id": string; identifiers: { purl: string } }[] }[] };
 
-const PRODUCT = `pkg:oci/demo-image@sha256%3A${DIGEST_HEX}?tag=demo`;
+const PRODUCT = `pkg:oci/demo-image@sha256%3A${DIGEST_HEX}`;
+const PRODUCTS = [PRODUCT, `${PRODUCT}?repository_url=ghcr.io/example/demo-image`, `${PRODUCT}?repository_url=ghcr.io/example`];
 
 function input(verdicts = sampleVerdicts()): VexInput {
-  return { documentId: "https://vexxy.dev/vex/job-1/1", author: "VEXxy test", timestamp: new Date("2026-01-02T03:04:05Z"), productPurl: PRODUCT, verdicts, tooling: "test" };
+  return { documentId: "https://vexxy.dev/vex/job-1/1", author: "VEXxy test", timestamp: new Date("2026-01-02T03:04:05Z"), products: PRODUCTS, verdicts, tooling: "test" };
 }
 
 describe("OpenVEX v0.2.0 writer", () => {
@@ -37,17 +38,20 @@ describe("OpenVEX v0.2.0 writer", () => {
     assert.deepEqual(JSON.parse(written.json), doc);
   });
 
-  it("writes one statement per verdict naming the image purl as product and the scan's purl, unchanged, as subcomponent", () => {
+  it("writes one statement per verdict naming every image purl as a product, with a versionless qualifier-free package purl and the scan's purl, unchanged, as subcomponents", () => {
     const verdicts = sampleVerdicts();
     const statements = new OpenVexWriter().write(input(verdicts)).document["statements"] as Statement[];
     assert.equal(statements.length, verdicts.length);
     statements.forEach((s, i) => {
-      assert.equal(s.products[0]?.["@id"], PRODUCT);
-      assert.equal(s.products[0]?.identifiers.purl, PRODUCT);
-      assert.equal(s.products[0]?.subcomponents[0]?.["@id"], verdicts[i]?.packagePurl);
-      assert.equal(s.products[0]?.subcomponents[0]?.identifiers.purl, verdicts[i]?.packagePurl);
+      assert.deepEqual(s.products.map((p) => p["@id"]), PRODUCTS);
+      assert.deepEqual(s.products.map((p) => p.identifiers.purl), PRODUCTS);
+      assert.equal(s.products[0]?.subcomponents[1]?.["@id"], verdicts[i]?.packagePurl);
+      assert.equal(s.products[0]?.subcomponents[1]?.identifiers.purl, verdicts[i]?.packagePurl);
     });
-    assert.equal(statements[0]?.products[0]?.subcomponents[0]?.["@id"], "pkg:deb/debian/tar@1.34+dfsg-1.2?arch=amd64&distro=debian-12");
+    assert.deepEqual(
+      statements[0]?.products[0]?.subcomponents.map((c) => c["@id"]),
+      ["pkg:deb/debian/tar", "pkg:deb/debian/tar@1.34+dfsg-1.2?arch=amd64&distro=debian-12"],
+    );
   });
 
   it("states each status with what the schema and go-vex allow: not_affected with justification and impact_statement, affected with action_statement and status_notes, under_investigation with status_notes", () => {
@@ -91,7 +95,8 @@ describe("OpenVEX v0.2.0 writer", () => {
   it("throws InvalidVexDocumentError rather than emit a document the schema refuses (a date-time that is not one)", () => {
     const writer = new OpenVexWriter();
     assert.throws(() => writer.write({ ...input(), timestamp: new Date(Number.NaN) }), RangeError);
-    assert.throws(() => writer.write({ ...input(), productPurl: "" }), InvalidVexDocumentError);
+    assert.throws(() => writer.write({ ...input(), products: [""] }), InvalidVexDocumentError);
+    assert.throws(() => writer.write({ ...input(), products: [] }), InvalidVexDocumentError);
   });
 
   it("reports the schema's and go-vex's rules for hand-made documents: justification outside not_affected, affected without action_statement, an unknown field", () => {

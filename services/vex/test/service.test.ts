@@ -96,7 +96,7 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     await dir?.remove();
   });
 
-  function newJob(overrides: Partial<Pick<JobRef, "attempt" | "imageRef" | "imageDigest">> = {}): JobRef {
+  function newJob(overrides: Partial<Pick<JobRef, "attempt" | "imageRef" | "imageDigest" | "imageName">> = {}): JobRef {
     return sampleJob({ jobId: randomUUID(), ...overrides });
   }
 
@@ -146,7 +146,11 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     assert.equal(pem, service.publicKeyPem);
     const statement = verifyBundle(bundle, pem);
     assert.deepEqual(statement.predicate, document);
-    assert.deepEqual(statement.subject, [{ name: "demo-image", digest: { sha256: DIGEST_HEX } }]);
+    assert.deepEqual(statement.subject, [{ name: "ghcr.io/example/demo-image", digest: { sha256: DIGEST_HEX } }]);
+    assert.equal(signed.conformance?.summary, "Grype would suppress 2 of 2, Trivy 2 of 2");
+    assert.equal(signed.conformance?.report?.key, `${base}/vex-conformance.json`);
+    const report = JSON.parse((await blobs.getVerified({ key: signed.conformance?.report?.key ?? "", sha256: signed.conformance?.report?.sha256 ?? "" })).toString("utf8")) as { registry: { statements: unknown[] } };
+    assert.equal(report.registry.statements.length, 2);
     assert.equal((await ledger.get(job.jobId, "vex", 1))?.state, "done");
   });
 
@@ -198,12 +202,12 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     await assert.rejects(client().getVex({ jobId: job.jobId }), (error: unknown) => error instanceof ConnectError && error.code === Code.FailedPrecondition);
   });
 
-  it("publishes analysis.failed naming the image for an image_ref without a product purl, and no_verdicts for a job without verdicts", async () => {
-    const badRef = newJob({ imageRef: "dir:/tmp/rootfs" });
+  it("publishes analysis.failed no_image_name for an image with no repository name (never a file name), and no_verdicts for a job without verdicts", async () => {
+    const badRef = newJob({ imageRef: "oci:/tmp/layouts/app:demo", imageName: "" });
     await publishScored(badRef);
     const failed = (await eventFor(badRef.jobId, Subjects.analysisFailed)).payload as AnalysisFailed;
-    assert.equal(failed.reason, "invalid_image_ref");
-    assert.match(failed.message, /image_ref dir:\/tmp\/rootfs/);
+    assert.equal(failed.reason, "no_image_name");
+    assert.match(failed.message, /image_ref oci:\/tmp\/layouts\/app:demo names no repository.*--image-name/);
     const empty = newJob();
     await publishScored(empty, []);
     assert.equal(((await eventFor(empty.jobId, Subjects.analysisFailed)).payload as AnalysisFailed).reason, "no_verdicts");

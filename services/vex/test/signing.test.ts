@@ -77,7 +77,7 @@ describe("DSSE signing and Sigstore bundles", () => {
 
   it("signs an in-toto statement about the image whose predicate is the schema-valid OpenVEX document", () => {
     const key = freshKey();
-    const produced = produceVex(sampleJob({ imageRef: `docker://ghcr.io/example/app@sha256:${DIGEST_HEX}` }), sampleVerdicts(), key, SETTINGS);
+    const produced = produceVex(sampleJob({ imageRef: `docker://ghcr.io/example/app@sha256:${DIGEST_HEX}`, imageName: "" }), sampleVerdicts(), key, SETTINGS);
     const statement = verifyBundle(produced.bundleJson, key.publicKeyPem);
     assert.deepEqual(statement.subject, [{ name: "ghcr.io/example/app", digest: { sha256: DIGEST_HEX } }]);
     assert.equal(statement.predicateType, "https://openvex.dev/ns");

@@ -17,6 +17,10 @@ export interface StoredConfig {
   readonly enableProfiling: boolean;
   readonly ports: readonly number[];
   readonly environment: Readonly<Record<string, string>>;
+  /** The image's repository as scanners name it ("REPOSITORY[:TAG]"); names the VEX product. Absent in rows from before it existed. */
+  readonly imageName?: string;
+  /** Also identify the VEX product by tag (opt-in; a tag is not pinned to the digest). */
+  readonly tagIdentifiers?: boolean;
 }
 
 /** Object-store reference as stored. */

@@ -2,13 +2,15 @@
  * Consumes vexxy.reachability.scored (durable "vex") and vexxy.analysis.cancelled.
  *
  * reachability.scored: claims (job, "vex", attempt) in the ledger, writes the OpenVEX document
- * (validated) and signs it (in-toto statement, DSSE, Sigstore bundle), stores
- * jobs/<job>/attempts/<n>/{openvex.json, openvex.sigstore.json, vex-signing.pub.pem}, records
+ * (validated), runs the conformance self-check (would Grype and Trivy apply each not_affected
+ * statement?) and signs it (in-toto statement, DSSE, Sigstore bundle), stores
+ * jobs/<job>/attempts/<n>/{openvex.json, openvex.sigstore.json, vex-signing.pub.pem,
+ * vex-conformance.json}, records
  * the vex.signed event in the ledger row (state done) and publishes vexxy.vex.signed with the
  * document id, the three BlobRefs, and the verdicts and profile summary passed through.
- * A job that yields no valid document (no verdicts, an unjustified not_affected, an image
- * reference without a product purl) publishes vexxy.analysis.failed {stage "vex",
- * retryable false} and records it.
+ * A job that yields no valid document (no verdicts, an unjustified not_affected, no repository
+ * name for the product, a not_affected statement neither tool would apply) publishes
+ * vexxy.analysis.failed {stage "vex", retryable false} and records it.
  *
  * Failure: anything else (store, database or bus unreachable) throws, so the event is
  * redelivered with backoff. Redelivery: a done row re-publishes the recorded vex.signed (same
@@ -26,13 +28,14 @@ import type { Logger } from "@vexxy/platform";
 import {
   AnalysisFailedSchema,
   BlobRefSchema,
+  VexConformanceSchema,
   VexSignedSchema,
   type AnalysisCancelled,
   type BlobRef,
   type JobRef,
   type ReachabilityScored,
 } from "@vexxy/proto";
-import { InvalidVexDocumentError, ProductIdentityError } from "../errors.js";
+import { InvalidVexDocumentError, ProductIdentityError, VexNotApplicableError } from "../errors.js";
 import { produceVex, type VexSettings } from "../produce-vex.js";
 import type { SigningKey } from "../signing/signing-key.js";
 import { VEX_STAGE, vexKeys } from "../store/vex-keys.js";
@@ -87,11 +90,22 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     return;
   }
   const keys = vexKeys(job.jobId, job.attempt);
-  const [document, bundle, publicKey] = await Promise.all([
+  const report = { registry: produced.conformance, ...(produced.localConformance !== undefined ? { local: produced.localConformance } : {}) };
+  const [document, bundle, publicKey, conformanceBlob] = await Promise.all([
     deps.blobs.put(keys.document, Buffer.from(produced.documentJson), { contentType: "application/json" }),
     deps.blobs.put(keys.bundle, Buffer.from(produced.bundleJson), { contentType: "application/json" }),
     deps.blobs.put(keys.publicKey, Buffer.from(deps.key.publicKeyPem), { contentType: "application/x-pem-file" }),
+    deps.blobs.put(keys.conformance, Buffer.from(`${JSON.stringify(report, null, 2)}\n`), { contentType: "application/json" }),
   ]);
+  const conformance = create(VexConformanceSchema, {
+    notAffected: produced.conformance.notAffected,
+    grypeSuppressed: produced.conformance.grypeSuppressed,
+    trivySuppressed: produced.conformance.trivySuppressed,
+    summary: produced.conformance.summary,
+    context: produced.conformance.context,
+    ...(produced.localConformance !== undefined ? { grypeLocalSuppressed: produced.localConformance.grypeSuppressed } : {}),
+    report: blobRef(conformanceBlob),
+  });
   const signed = create(VexSignedSchema, {
     job,
     documentId: produced.documentId,
@@ -99,6 +113,7 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     bundle: blobRef(bundle),
     publicKey: blobRef(publicKey),
     verdicts: scored.verdicts,
+    conformance,
     ...(scored.profile !== undefined ? { profile: scored.profile } : {}),
   });
   await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "done", {
@@ -108,12 +123,13 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     signed: toJsonString(VexSignedSchema, signed),
   });
   await deps.bus.publish(Subjects.vexSigned, signed, eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
-  deps.logger.info("VEX signed", { job: job.jobId, attempt: job.attempt, documentId: produced.documentId, statements: scored.verdicts.length });
+  deps.logger.info("VEX signed", { job: job.jobId, attempt: job.attempt, documentId: produced.documentId, statements: scored.verdicts.length, conformance: produced.conformance.summary });
 }
 
 /** The analysis.failed reason of a permanent failure, or undefined for one worth redelivering. */
 function failureReason(error: unknown, scored: ReachabilityScored): string | undefined {
-  if (error instanceof ProductIdentityError) return "invalid_image_ref";
+  if (error instanceof ProductIdentityError) return error.reason;
+  if (error instanceof VexNotApplicableError) return "vex_not_applicable";
   if (error instanceof InvalidVexDocumentError) return scored.verdicts.length === 0 ? "no_verdicts" : "invalid_vex_document";
   return undefined;
 }

@@ -1,7 +1,8 @@
 /**
- * OpenVEX v0.2.0: one statement per (vulnerability, package) verdict. The product is the
- * image's purl; each statement's subcomponent is the package purl exactly as the scan named
- * it, so Grype and Trivy match their own identifiers. Every statement states its evidence:
+ * OpenVEX v0.2.0: one statement per (vulnerability, package) — verdicts of one package and one
+ * vulnerability (or its aliases) are merged so no two statements conflict (statement-groups.ts).
+ * The products are the image's purls (product-identity.ts); the subcomponents a tool-neutral
+ * package purl and the scan's own, so Grype and Trivy both match. Every statement states its evidence:
  * not_affected in impact_statement beside its justification, affected in status_notes beside
  * the action_statement the schema requires, under_investigation in status_notes with the
  * reason. A not_affected verdict without a justification or without any evidence is refused,
@@ -11,7 +12,7 @@ import { PackageURL } from "packageurl-js";
 import { VexJustification, VexStatus, type Verdict } from "@vexxy/proto";
 import type { VexInput, VexWriter, WrittenVex } from "./vex-writer.js";
 import { openVexProblems } from "./openvex-validator.js";
-import { subcomponentPurl } from "./subcomponent-purl.js";
+import { groupVerdicts, type StatementGroup } from "./statement-groups.js";
 import { InvalidVexDocumentError } from "../errors.js";
 
 /** The @context every document carries; go-vex reads a bare https://openvex.dev/ns as v0.0.1. */
@@ -74,7 +75,10 @@ function inputProblems(input: VexInput): string[] {
   const { verdicts } = input;
   const problems: string[] = [];
   if (!isIri(input.documentId)) problems.push(`/@id ${JSON.stringify(input.documentId)} is not an absolute IRI`);
-  if (!input.productPurl.startsWith("pkg:") || !isPurl(input.productPurl)) problems.push(`/statements/*/products/0/@id ${JSON.stringify(input.productPurl)} is not a purl`);
+  if (input.products.length === 0) problems.push("/statements/*/products the image has no product identifier");
+  input.products.forEach((p, i) => {
+    if (!p.startsWith("pkg:") || !isPurl(p)) problems.push(`/statements/*/products/${i}/@id ${JSON.stringify(p)} is not a purl`);
+  });
   if (verdicts.length === 0) problems.push("/statements an OpenVEX document needs at least one statement, and the job has no verdicts");
   verdicts.forEach((v, i) => {
     if (v.vulnerabilityId.trim() === "") problems.push(`${label(v, i)} has no vulnerability id`);
@@ -85,22 +89,23 @@ function inputProblems(input: VexInput): string[] {
   return problems;
 }
 
-function statement(v: Verdict, productPurl: string): Record<string, unknown> {
+function statement(group: StatementGroup, products: readonly string[]): Record<string, unknown> {
+  const v = group.decisive;
   const status = STATUS[v.status];
-  const purl = subcomponentPurl(v);
-  const aliases = [...new Set(v.aliases.filter((a) => a !== "" && a !== v.vulnerabilityId))];
+  const subcomponents = group.subcomponents.map((purl) => ({ "@id": purl, identifiers: { purl } }));
   const s: Record<string, unknown> = {
-    vulnerability: { name: v.vulnerabilityId, ...(aliases.length > 0 ? { aliases } : {}) },
-    products: [{ "@id": productPurl, identifiers: { purl: productPurl }, subcomponents: [{ "@id": purl, identifiers: { purl } }] }],
+    vulnerability: { name: group.vulnerabilityName, ...(group.aliases.length > 0 ? { aliases: group.aliases } : {}) },
+    products: products.map((p) => ({ "@id": p, identifiers: { purl: p }, subcomponents })),
     status,
   };
-  const evidence = evidenceText(v);
+  const merged = group.members.length > 1 ? ` This statement answers ${group.members.length} findings of this package and vulnerability${group.conflictResolved ? "; they disagreed and the most cautious verdict is stated" : ""}.` : "";
+  const evidence = `${evidenceText(v)}${merged}`;
   if (status === "not_affected") {
     s["justification"] = JUSTIFICATION[v.justification];
     s["impact_statement"] = evidence;
   } else if (status === "affected") {
-    const pkg = v.packageName !== "" ? v.packageName : purl;
-    s["action_statement"] = `Update ${pkg} to a version that fixes ${v.vulnerabilityId}, or remove it from the image: the workload was observed using it at run time.`;
+    const pkg = v.packageName !== "" ? v.packageName : (group.subcomponents[0] ?? "the package");
+    s["action_statement"] = `Update ${pkg} to a version that fixes ${group.vulnerabilityName}, or remove it from the image: the workload was observed using it at run time.`;
     s["status_notes"] = evidence;
   } else {
     s["status_notes"] = evidence;
@@ -121,16 +126,8 @@ export class OpenVexWriter implements VexWriter {
   write(input: VexInput): WrittenVex {
     const refused = inputProblems(input);
     if (refused.length > 0) throw new InvalidVexDocumentError(refused);
-    const seen = new Set<string>();
-    const statements = input.verdicts
-      .map((v) => statement(v, input.productPurl))
-      // The schema wants unique statements; a scan listing one finding twice yields the same one.
-      .filter((s) => {
-        const key = JSON.stringify(s);
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
+    const groups = groupVerdicts(input.verdicts);
+    const statements = groups.map((g) => statement(g, input.products));
     const document: Record<string, unknown> = {
       "@context": OPENVEX_CONTEXT,
       "@id": input.documentId,
@@ -143,6 +140,6 @@ export class OpenVexWriter implements VexWriter {
     };
     const problems = openVexProblems(document);
     if (problems.length > 0) throw new InvalidVexDocumentError(problems);
-    return { format: this.format, document, json: `${JSON.stringify(document, null, 2)}\n` };
+    return { format: this.format, document, json: `${JSON.stringify(document, null, 2)}\n`, statementVerdicts: groups.map((g) => g.members) };
   }
 }

@@ -14,8 +14,8 @@ export interface VexInput {
   readonly documentId: string;
   readonly author: string;
   readonly timestamp: Date;
-  /** pkg:oci/... purl of the analysed image. */
-  readonly productPurl: string;
+  /** The pkg:oci/... purls of the analysed image (product-identity.ts), each written as a product. */
+  readonly products: readonly string[];
   readonly verdicts: readonly Verdict[];
   /** How the document was produced (OpenVEX `tooling`). */
   readonly tooling: string;
@@ -28,6 +28,8 @@ export interface WrittenVex {
   readonly document: Record<string, unknown>;
   /** Its serialisation (what gets stored; the signed statement embeds `document`). */
   readonly json: string;
+  /** For each statement, in order, the verdicts (scan findings) it answers. */
+  readonly statementVerdicts: readonly (readonly Verdict[])[];
 }
 
 /** One VEX format's writer. */

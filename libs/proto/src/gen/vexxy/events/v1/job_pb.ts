@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/events/v1/job.proto.
  */
 export const file_vexxy_events_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEiuwEKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmIjQKB0Jsb2JSZWYSCwoDa2V5GAEgASgJEg4KBnNoYTI1NhgCIAEoCRIMCgRzaXplGAMgASgEYgZwcm90bzM");
+  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEi6AEKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhIKCmltYWdlX25hbWUYCCABKAkSFwoPdGFnX2lkZW50aWZpZXJzGAkgASgIIjQKB0Jsb2JSZWYSCwoDa2V5GAEgASgJEg4KBnNoYTI1NhgCIAEoCRIMCgRzaXplGAMgASgEYgZwcm90bzM");
 
 /**
  * JobRef travels in every event: it names the job, the attempt the event belongs to and the
@@ -67,6 +67,22 @@ export type JobRef = Message<"vexxy.events.v1.JobRef"> & {
    * @generated from field: vexxy.events.v1.BlobRef sbom = 7;
    */
   sbom?: BlobRef | undefined;
+
+  /**
+   * The image's repository as scanners name it, "REPOSITORY[:TAG]" (e.g. "ghcr.io/team/app:1.2");
+   * empty: taken from image_ref when that names one. Never derived from a file name.
+   *
+   * @generated from field: string image_name = 8;
+   */
+  imageName: string;
+
+  /**
+   * Also identify the VEX product by tag (matches a scan of the local layout or archive, which
+   * has no repo digest). Off by default: a tag is not pinned to the digest.
+   *
+   * @generated from field: bool tag_identifiers = 9;
+   */
+  tagIdentifiers: boolean;
 };
 
 /**
