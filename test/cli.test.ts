@@ -7,7 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { demoInput } from "./support/mesh.js";
@@ -101,22 +101,26 @@ describe("vexxy CLI as a child process", function () {
     assert.equal(run.code, 1, run.stderr);
     const naming = run.stderr.split("\n").filter((l) => l.includes("vulnerability_report"));
     assert.equal(naming.length, 1, run.stderr);
-    assert.match(naming[0] ?? "", /^vexxy: the mesh refused the request \(InvalidArgument\): vulnerability_report is not valid JSON/);
+    assert.match(naming[0] ?? "", /^vexxy: the mesh refused the request \(InvalidArgument\): vulnerability_report: is not valid JSON/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --debug");
     assert.equal(run.stdout.includes("COMPLETE"), false);
   });
 
-  it("exits 2 for a job that ends FAILED, names the stage, keeps the service logs at a path that exists, and leaves nothing in its temp dir", async () => {
+  it("exits 2 for a job that ends FAILED (a layer that does not match its digest), names the stage and image_ref, keeps the service logs at a path that exists, and leaves nothing in its temp dir", async () => {
     const demo = await demoInput();
-    const scan = join(out, "broken-scan.json");
-    // Valid JSON that is no Grype or Trivy report: the job runs and ends FAILED.
-    await writeFile(scan, JSON.stringify({ matches: "not a list" }));
+    // A scan the orchestrator reads, and a copy of the demo layout with one byte of a layer
+    // changed: skopeo reads the manifest (the digest is unchanged), the sandbox's layer digest
+    // check refuses the image for good, and the job ends FAILED.
+    const image = await corruptedDemoLayout(demo.imageRef);
     const tmp = await privateTmp();
     try {
       const dir = join(out, "failed");
-      const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", dir], tmp);
+      const run = await runCli(["analyze", image, "--scan", await scanFile(demo.scan), "--out", dir], tmp);
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /vexxy: analysis \S+ ended FAILED/);
+      assert.match(run.stderr, /sandbox stage failed/);
+      assert.match(run.stderr, /image_ref: blob sha256:[0-9a-f]{64} has sha256:[0-9a-f]{64}; the image is corrupt/);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --debug");
       const logs = /service logs: (.+)$/m.exec(run.stderr)?.[1];
       assert.ok(logs !== undefined, run.stderr);
       assert.ok((await stat(logs)).isDirectory(), `${logs} exists after the command returned`);
@@ -143,6 +147,23 @@ describe("vexxy CLI as a child process", function () {
       await rm(tmp, { recursive: true, force: true });
     }
   });
+
+  /** A copy of the demo OCI layout (oci:DIR:tag) whose first layer blob has one byte flipped. */
+  async function corruptedDemoLayout(imageRef: string): Promise<string> {
+    const match = /^oci:(.+):([^:/]+)$/.exec(imageRef);
+    assert.ok(match !== null, `an oci:DIR:tag reference: ${imageRef}`);
+    const copy = join(out, "corrupted-layout");
+    await cp(match[1]!, copy, { recursive: true });
+    const index = JSON.parse(await readFile(join(copy, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+    const blob = (digest: string) => join(copy, "blobs", "sha256", digest.replace(/^sha256:/, ""));
+    const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), "utf8")) as { layers: { digest: string }[] };
+    const layer = blob(manifest.layers[0]!.digest);
+    const bytes = await readFile(layer);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at]! ^ 0xff) & 0xff;
+    await writeFile(layer, bytes);
+    return `oci:${copy}:${match[2]!}`;
+  }
 
   async function scanFile(content: Buffer): Promise<string> {
     const file = join(out, "scan.grype.json");
