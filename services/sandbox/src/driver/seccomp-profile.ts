@@ -22,7 +22,7 @@ export interface OciSeccomp {
 }
 
 /** The profile's file name; a widening change is a new version, never an edit. */
-export const SECCOMP_PROFILE_FILE = "vexxy-sandbox-v1.json";
+export const SECCOMP_PROFILE_FILE = "vexxy-sandbox-v2.json";
 
 let cached: OciSeccomp | undefined;
 
