@@ -12,6 +12,7 @@ import {
   CancelAnalysisRequestSchema,
   GetAnalysisRequestSchema,
   GetAnalysisResultsRequestSchema,
+  ListAnalysesRequestSchema,
   SandboxService,
 } from "@vexxy/proto";
 import { demoSubmit, waitFor, useMesh } from "./support/mesh.js";
@@ -44,6 +45,32 @@ describe("the public AnalysisService on the real mesh", function () {
 
   it("rejects an empty image_ref with InvalidArgument naming image_ref", async () => {
     await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { imageRef: "" })), Status.INVALID_ARGUMENT, "image_ref");
+  });
+
+  it("refuses a malformed Grype report at submit with InvalidArgument naming the field, and creates no job", async () => {
+    const scan = JSON.parse(mesh.demo.scan.toString("utf8")) as { matches: { artifact: Record<string, unknown> }[] };
+    scan.matches[1]!.artifact["version"] = 3;
+    const imageRef = `${mesh.demo.imageRef.replace(/:demo$/, "")}:malformed-scan`;
+    // Only the field: connect-node percent-encodes ":" in grpc-message and grpc-js decodes it with
+    // decodeURI, which leaves "%3A" as it is, so a grpc-js caller reads "...version%3A must be".
+    await expectGrpcError(
+      mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { imageRef, vulnerabilityReport: Buffer.from(JSON.stringify(scan)) })),
+      Status.INVALID_ARGUMENT,
+      "vulnerability_report.matches[1].artifact.version",
+    );
+    const listed = await mesh.client.unary("listAnalyses", create(ListAnalysesRequestSchema, { imageRef }));
+    assert.equal(listed.analyses.length, 0);
+  });
+
+  it("completes a scan with no findings at submit as a success: COMPLETE, zero results, no VEX", async () => {
+    const submitted = await mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { vulnerabilityReport: Buffer.from('{"matches":[]}') }));
+    assert.equal(submitted.status, AnalysisStatus.COMPLETE);
+    const job = await mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: submitted.jobId }));
+    assert.equal(job.analysis?.status, AnalysisStatus.COMPLETE);
+    assert.equal(job.analysis?.errorMessage, "");
+    const results = await mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId }));
+    assert.equal(results.reachabilityResults.length, 0);
+    assert.equal(results.vexDocument, "");
   });
 
   it("answers NotFound naming job_id for an unknown job and InvalidArgument for a malformed one", async () => {

@@ -22,7 +22,7 @@ import type { IAnalysisJob } from "./store/entities.js";
 import type { JobStore } from "./store/job-store.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { JobWatchHub } from "./job-watch-hub.js";
-import { QUEUED_STEP, isFinal } from "./job-phases.js";
+import { NO_FINDINGS_STEP, QUEUED_STEP, isFinal } from "./job-phases.js";
 import { validateSubmit } from "./submit-validation.js";
 import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
 import { toApiProfile, toApiResults } from "./verdict-mapping.js";
@@ -81,6 +81,10 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       const jobId = randomUUID();
       const scan = await blobs.put(`jobs/${jobId}/scan.json`, valid.report, { contentType: "application/json" });
       const sbom = valid.sbom === null ? null : await blobs.put(`jobs/${jobId}/sbom.json`, valid.sbom, { contentType: "application/json" });
+      // Every verdict answers a (vulnerability, package) of the scan: with no findings there is
+      // no question to answer, so the job is COMPLETE with zero results at once, without running
+      // the customer's image. No VEX is written: OpenVEX needs at least one statement.
+      const step = valid.findingCount === 0 ? NO_FINDINGS_STEP : QUEUED_STEP;
       const job = await store.create(
         {
           organizationId: valid.organizationId,
@@ -92,12 +96,24 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
           sbom,
           callbackUrl: valid.callbackUrl,
           idempotencyKey: valid.idempotencyKey,
-          status: QUEUED_STEP.status,
-          phase: QUEUED_STEP.phase,
-          progress: QUEUED_STEP.progress,
+          status: step.status,
+          phase: step.phase,
+          progress: step.progress,
+          ...(valid.findingCount === 0 ? { completedAtSubmit: { kind: "completed_without_findings", detail: { reason: "the vulnerability report has no findings" } } } : {}),
         },
         jobId,
       );
+      if (valid.findingCount === 0) {
+        logger.info("analysis complete at submit: the scan has no findings", { jobId: job.id, imageRef: job.imageRef, organizationId: job.organizationId });
+        return create(SubmitAnalysisResponseSchema, {
+          jobId: job.id,
+          status: apiStatus(job.status),
+          imageRef: job.imageRef,
+          imageDigest: job.imageDigest,
+          estimatedDurationMinutes: 0,
+          createdAt: timestampFromDate(job.createdAt),
+        });
+      }
       try {
         await lifecycle.dispatch(job.id);
       } catch (cause) {
@@ -143,7 +159,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       }
       const { vexDocument, vexBundle, vexPublicKey } = job;
       if (vexDocument == null && (job.reachabilityResults ?? []).length === 0) {
-        // The scan had no findings: nothing to state, so no VEX document was written.
+        // The scan had no findings (completed at submit): nothing to state, so no VEX document.
         return create(GetAnalysisResultsResponseSchema, { jobId: job.id, executionProfile: toApiProfile(job.executionProfile ?? null) });
       }
       if (vexDocument == null || vexBundle == null || vexPublicKey == null) {

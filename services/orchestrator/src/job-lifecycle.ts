@@ -37,9 +37,6 @@ export interface LifecycleSettings {
 
 type FailurePayload = { job?: JobRef; reason: string; message: string; retryable: boolean; stage?: string };
 
-/** The VEX stage's reason for a scan with no findings (nothing to state). */
-export const NO_VERDICTS = "no_verdicts";
-
 function jobRef(job: IAnalysisJob): JobRef {
   return create(JobRefSchema, {
     jobId: job.id,
@@ -191,30 +188,8 @@ export class JobLifecycle {
   }
 
   private async fail(ref: JobRef, subject: Subject, failure: FailurePayload): Promise<void> {
-    if (failure.stage === "vex" && failure.reason === NO_VERDICTS) {
-      await this.completeWithoutStatements(ref);
-      return;
-    }
     const stage = failure.stage !== undefined && failure.stage !== "" ? failure.stage : subject === Subjects.sandboxFailed ? "sandbox" : "unknown";
     await this.retryOrFail(ref.jobId, ref.attempt, stage, failure.reason, failure.message, failure.retryable);
-  }
-
-  /**
-   * A scan with no findings leaves nothing to state, and an OpenVEX document cannot hold zero
-   * statements: the job completes with no verdicts and no VEX rather than failing.
-   */
-  private async completeWithoutStatements(ref: JobRef): Promise<void> {
-    const job = await this.store.mutate(ref.jobId, (j) => {
-      if (isFinal(j.status as never) || j.attempt !== ref.attempt) return null;
-      j.status = "COMPLETE";
-      j.currentPhase = "complete";
-      j.progressPercent = 100;
-      j.completedAt = new Date();
-      j.phaseDeadlineAt = null;
-      j.reachabilityResults = [];
-      return { kind: "completed_without_findings", detail: {} };
-    });
-    if (job !== undefined) this.hub.notify(job.id);
   }
 
   /**

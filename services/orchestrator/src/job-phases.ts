@@ -14,6 +14,8 @@ export interface PhaseStep {
 
 export const QUEUED_STEP: PhaseStep = Object.freeze({ status: "QUEUED", phase: "queued", progress: 0 });
 export const DISPATCHED_STEP: PhaseStep = Object.freeze({ status: "QUEUED", phase: "setting_up_sandbox", progress: 10 });
+/** Where a job ends that has nothing to decide (a scan with no findings): complete at submit. */
+export const NO_FINDINGS_STEP: PhaseStep = Object.freeze({ status: "COMPLETE", phase: "complete", progress: 100 });
 
 /** Where each progress event takes the job. Events not listed here do not advance it. */
 export const STEP_BY_SUBJECT: Readonly<Partial<Record<Subject, PhaseStep>>> = Object.freeze({

@@ -70,8 +70,11 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     await dir?.remove();
   });
 
+  // One finding: a scan with none completes at submit and never reaches the stand-in stages.
+  const ONE_FINDING = JSON.stringify({ matches: [{ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version: "3.0.15-1", type: "deb" } }] });
+
   async function submit(): Promise<string> {
-    const res = await client.submitAnalysis({ imageRef: "oci:/img:demo", imageDigest: DIGEST, vulnerabilityReport: Buffer.from('{"matches":[]}') });
+    const res = await client.submitAnalysis({ imageRef: "oci:/img:demo", imageDigest: DIGEST, vulnerabilityReport: Buffer.from(ONE_FINDING) });
     return res.jobId;
   }
 
@@ -175,19 +178,42 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     assert.equal(cancelled.analysis?.status, AnalysisStatus.CANCELLED);
   });
 
-  it("completes a job whose scan had no findings (the VEX stage has nothing to state) with empty results", async () => {
+  it("completes a job whose scan has no findings at submit, as a success: COMPLETE, zero results, no VEX, no event published", async () => {
+    const requestsBefore = requests.length;
+    const submitted = await client.submitAnalysis({ imageRef: "oci:/img:no-findings", imageDigest: DIGEST, vulnerabilityReport: Buffer.from('{"matches":[]}') });
+    assert.equal(submitted.status, AnalysisStatus.COMPLETE);
+    const done = await status(submitted.jobId);
+    assert.equal(done.status, AnalysisStatus.COMPLETE);
+    assert.equal(done.currentPhase, "complete");
+    assert.equal(done.progressPercent, 100);
+    assert.equal(done.errorMessage, "");
+    assert.equal(done.retryCount, 0);
+    assert.ok(done.completedAt !== undefined);
+    const results = await client.getAnalysisResults({ jobId: submitted.jobId });
+    assert.equal(results.reachabilityResults.length, 0);
+    assert.equal(results.vexDocument, "");
+    const watched: string[] = [];
+    for await (const u of client.watchAnalysis({ jobId: submitted.jobId })) watched.push(`${AnalysisStatus[u.analysis!.status]}:${u.analysis!.currentPhase}`);
+    assert.deepEqual(watched, ["COMPLETE:complete"]);
+    const log = await orchestrator.store.events(submitted.jobId);
+    assert.deepEqual(log.map((e) => e.kind), ["submitted", "completed_without_findings"], "no failure on the way");
+    // A Trivy report whose results list no vulnerabilities is the same answer.
+    const trivy = await client.submitAnalysis({ imageRef: "oci:/img:no-findings", imageDigest: DIGEST, vulnerabilityReport: Buffer.from(JSON.stringify({ SchemaVersion: 2, ArtifactName: "x", Results: [{ Target: "x (debian 12.8)", Type: "debian" }] })) });
+    assert.equal(trivy.status, AnalysisStatus.COMPLETE);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(requests.length, requestsBefore, "nothing dispatched: the image is never run");
+  });
+
+  it("fails a job whose VEX stage reports no verdicts for a scan with findings (no longer turned into COMPLETE)", async () => {
     const jobId = await submit();
     const job = await requestFor(jobId, 1);
     const { AnalysisFailedSchema } = await import("@vexxy/proto");
-    await stages.publish(Subjects.analysisFailed, create(AnalysisFailedSchema, { job, stage: "vex", reason: "no_verdicts", message: "no findings", retryable: false }), `${eventMsgId(Subjects.analysisFailed, jobId, 1)}:vex`);
-    const done = await until(async () => {
+    await stages.publish(Subjects.analysisFailed, create(AnalysisFailedSchema, { job, stage: "vex", reason: "no_verdicts", message: "no verdicts", retryable: false }), `${eventMsgId(Subjects.analysisFailed, jobId, 1)}:vex`);
+    const failed = await until(async () => {
       const a = await status(jobId);
-      return a.status === AnalysisStatus.COMPLETE ? a : undefined;
+      return a.status === AnalysisStatus.FAILED ? a : undefined;
     });
-    assert.equal(done.errorMessage, "");
-    const results = await client.getAnalysisResults({ jobId });
-    assert.equal(results.reachabilityResults.length, 0);
-    assert.equal(results.vexDocument, "");
+    assert.match(failed.errorMessage, /vex stage failed \(no_verdicts\)/);
   });
 
   it("refuses a malformed scan at submit with InvalidArgument naming the field, before any job row or event exists", async () => {

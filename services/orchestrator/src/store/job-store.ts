@@ -21,6 +21,11 @@ export interface NewJob {
   readonly status: JobStatus;
   readonly phase: string;
   readonly progress: number;
+  /**
+   * Set when the job is final the moment it is created (a scan with no findings): the job is
+   * stored COMPLETE with no verdicts, and this line follows "submitted" in the event log.
+   */
+  readonly completedAtSubmit?: JobChange;
 }
 
 export interface JobFilter {
@@ -39,7 +44,10 @@ export interface JobChange {
 export class JobStore {
   constructor(private readonly root: EntityManager) {}
 
-  /** Creates a job with its first log line; the id is a fresh UUID. */
+  /**
+   * Creates a job with its first log line (two when `completedAtSubmit` is set), in one
+   * transaction; the id is a fresh UUID unless given.
+   */
   async create(job: NewJob, id: string = randomUUID()): Promise<IAnalysisJob> {
     return await this.root.fork().transactional(async (em) => {
       const now = new Date();
@@ -61,7 +69,7 @@ export class JobStore {
         scan: job.scan,
         sbom: job.sbom,
         executionProfile: null,
-        reachabilityResults: null,
+        reachabilityResults: job.completedAtSubmit !== undefined ? [] : null,
         generatedVexId: null,
         vexDocument: null,
         vexBundle: null,
@@ -71,7 +79,7 @@ export class JobStore {
         createdAt: now,
         updatedAt: now,
         startedAt: null,
-        completedAt: null,
+        completedAt: job.completedAtSubmit !== undefined ? now : null,
         errorMessage: null,
         billedAt: null,
         costCredits: 1,
@@ -86,6 +94,18 @@ export class JobStore {
         detail: { imageRef: job.imageRef, imageDigest: job.imageDigest },
         createdAt: now,
       });
+      if (job.completedAtSubmit !== undefined) {
+        em.create(JobEvent, {
+          jobId: id,
+          attempt: 1,
+          kind: job.completedAtSubmit.kind,
+          status: job.status,
+          phase: job.phase,
+          progressPercent: job.progress,
+          detail: job.completedAtSubmit.detail ?? {},
+          createdAt: now,
+        });
+      }
       await em.flush();
       return entity;
     });
