@@ -3,7 +3,7 @@
  * arrives once at END as {"type":"map","data":{"@name":{"k1,k2,k3":value}}} (a scalar map as
  * {"@name": value}). A map that was never written is not printed at all.
  */
-import { ACCESS_CODES, IDENTITY_MAPS, UNTRACED_CHANNELS } from "./bpftrace-script.js";
+import { ACCESS_CODES, channelName, IDENTITY_MAPS } from "./bpftrace-script.js";
 import type { ChannelAttempt, TracedUse, UseAccess } from "./tracer.js";
 
 export interface ParsedTrace {
@@ -26,8 +26,8 @@ const ACCESS_BY_CODE = new Map<number, UseAccess>(Object.entries(ACCESS_CODES).m
 
 type MapData = Record<string, unknown>;
 
-/** Parses the whole stdout of a run; `t0Epoch` maps bpftrace's @t0 (boot-clock ns) to wall-clock ns. */
-export function parseIdentityOutput(stdout: string, startedAtMs: number): ParsedTrace {
+/** Parses the whole stdout of a run; bpftrace's @t0 (boot-clock ns) maps first uses to wall-clock ns from startedAtMs. */
+export function parseIdentityOutput(stdout: string, startedAtMs: number, arch: string = process.arch): ParsedTrace {
   let attached = false;
   const lostLines: string[] = [];
   const maps = new Map<string, unknown>();
@@ -74,8 +74,8 @@ export function parseIdentityOutput(stdout: string, startedAtMs: number): Parsed
   const byChannel = new Map<string, { succeeded: number; failed: number }>();
   for (const [key, count] of entries("@chan")) {
     const comma = key.lastIndexOf(",");
-    const index = comma < 0 ? key : key.slice(0, comma);
-    const syscall = UNTRACED_CHANNELS[Number(index)] ?? `syscall#${index}`;
+    const nr = comma < 0 ? key : key.slice(0, comma);
+    const syscall = channelName(arch, Number(nr)) ?? `syscall#${nr}`;
     const entry = byChannel.get(syscall) ?? { succeeded: 0, failed: 0 };
     if (key.slice(comma + 1) === "1") entry.succeeded += Number(count);
     else entry.failed += Number(count);

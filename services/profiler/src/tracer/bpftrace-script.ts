@@ -45,12 +45,44 @@ export interface ScriptScope {
   readonly depth?: number;
   /** The cgroup's path from the v2 root ("/vexxy/<id>"), as cgroup_attach_task reports paths. */
   readonly relativePath?: string;
+  /** Node's process.arch of the traced host (syscall numbers differ); the running one by default. */
+  readonly arch?: string;
+}
+
+/**
+ * Syscall numbers of the native 64-bit ABIs (arch/x86/entry/syscalls/syscall_64.tbl and the
+ * generic table arm64 uses). 32-bit ABIs are refused by the sandbox's seccomp profile (v2).
+ */
+const SYSCALL_NUMBERS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  x64: {
+    open: 2, openat: 257, openat2: 437, creat: 85, mmap: 9, close: 3, dup2: 33, dup3: 292,
+    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_by_handle_at: 304, name_to_handle_at: 303,
+    pidfd_getfd: 438, open_tree: 428, fsopen: 430, fsmount: 432, fspick: 433, move_mount: 429, process_vm_readv: 310,
+  },
+  arm64: {
+    openat: 56, openat2: 437, mmap: 222, close: 57, dup3: 24,
+    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_by_handle_at: 265, name_to_handle_at: 264,
+    pidfd_getfd: 438, open_tree: 428, fsopen: 430, fsmount: 432, fspick: 433, move_mount: 429, process_vm_readv: 270,
+  },
+};
+
+/** The syscall numbers of an architecture. @throws Error for an architecture without a table. */
+export function syscallNumbers(arch: string): Readonly<Record<string, number>> {
+  const table = SYSCALL_NUMBERS[arch];
+  if (table === undefined) throw new Error(`no syscall table for architecture ${arch}: the tracer supports ${Object.keys(SYSCALL_NUMBERS).join(", ")}`);
+  return table;
+}
+
+/** The untraced-channel syscall a number names on an architecture, if any. */
+export function channelName(arch: string, nr: number): string | undefined {
+  const table = syscallNumbers(arch);
+  return UNTRACED_CHANNELS.find((name) => table[name] === nr);
 }
 
 /** Access codes in the @use key. */
 export const ACCESS_CODES = { open: 1, exec: 2, mmap_exec: 3 } as const;
 
-/** Syscalls that obtain file access outside the probes; a success makes a trace incomplete. */
+/** Syscalls that obtain file access outside the probes (counted in @chan by number and outcome); a success makes a trace incomplete. */
 export const UNTRACED_CHANNELS = [
   "io_uring_setup",
   "io_uring_enter",
@@ -104,29 +136,23 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
       `    @use[${code}, $d, $i] = count();`,
       `    if (@first[${code}, $d, $i] == 0) { @first[${code}, $d, $i] = nsecs; @fpid[${code}, $d, $i] = pid; @name[${code}, $d, $i] = ${label}; }`,
     ].join("\n");
-  const openExit = (sc: string): string =>
-    [
-      `tracepoint:syscalls:sys_exit_${sc} /args->ret >= 0 && @live == 1/ {`,
-      inScope,
-      `  if ($in == 1) {`,
-      `    $f = (struct file *)*(((struct task_struct *)curtask)->files->fdt->fd + args->ret);`,
-      record(ACCESS_CODES.open, `str($f->f_path.dentry->d_name.name)`),
-      // A process of the scope that opened a cgroup2 file may move itself: by the time
-      // cgroup_attach_task fires it is already elsewhere, so remember it here.
-      `    if ($f != 0 && $f->f_inode->i_sb->s_magic == ${CGROUP2_SUPER_MAGIC}) { @cgw[pid] = 1; }`,
-      `  }`,
-      `}`,
-    ].join("\n");
-  const channel = (sc: string): string => {
-    if (!(UNTRACED_CHANNELS as readonly string[]).includes(sc)) throw new Error(`${sc} is not an untraced channel`);
-    return [
-      `tracepoint:syscalls:sys_exit_${sc} {`,
-      inScope,
-      // Keyed by the syscall's index in UNTRACED_CHANNELS: string keys of different lengths misalign the stack.
-      `  if ($in == 1) { @chan[${UNTRACED_CHANNELS.indexOf(sc as (typeof UNTRACED_CHANNELS)[number])}, args->ret >= 0 ? 1 : 0] = count(); }`,
-      `}`,
-    ].join("\n");
-  };
+  const nr = syscallNumbers(scope.arch ?? process.arch);
+  const anyOf = (names: readonly string[]): string =>
+    names
+      .map((n) => nr[n])
+      .filter((n): n is number => n !== undefined)
+      .map((n) => `$id == ${n}`)
+      .join(" || ");
+  const opens = anyOf(["open", "openat", "openat2", "creat"]);
+  const channels = anyOf(availableChannels);
+  // Every regular file whose fd is closed or replaced (close, dup2/dup3 onto it) is recorded as
+  // opened if it was not yet: another thread can swap the fd slot between an open's return and
+  // its exit probe (or the fd was inherited); whatever it swapped out passes through here.
+  const fileAt = (fd: string): string[] => [
+    `    $fdt = ((struct task_struct *)curtask)->files->fdt;`,
+    `    if ((uint64)${fd} < (uint64)$fdt->max_fds) {`,
+    `      $f = (struct file *)*($fdt->fd + ${fd});`,
+  ];
   return [
     `BEGIN { @t0 = nsecs; printf("ATTACHED\\n"); }`,
     [
@@ -139,41 +165,57 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
       `  }`,
       `}`,
     ].join("\n"),
-    ...["open", "openat", "openat2", "creat"].map(openExit),
-    // A regular file whose fd is closed or replaced (close, dup2/dup3 onto it) is recorded as
-    // opened if it was not yet: another thread can swap the fd slot between an open's return
-    // and its exit probe; whatever it swapped out passes through here.
-    ...([["close", "fd"], ["dup2", "newfd"], ["dup3", "newfd"]] as const).map(([sc, arg]) =>
-      [
-        `tracepoint:syscalls:sys_enter_${sc} /@live == 1/ {`,
-        inScope,
-        `  if ($in == 1) {`,
-        `    $fdt = ((struct task_struct *)curtask)->files->fdt;`,
-        `    if ((uint64)args->${arg} < (uint64)$fdt->max_fds) {`,
-        `      $f = (struct file *)*($fdt->fd + args->${arg});`,
-        `      if ($f != 0 && ($f->f_inode->i_mode & 0xf000) == 0x8000) {`,
-        `        $d = (uint64)$f->f_inode->i_sb->s_dev; $i = (uint64)$f->f_inode->i_ino;`,
-        `        if (@first[${ACCESS_CODES.open}, $d, $i] == 0) { @use[${ACCESS_CODES.open}, $d, $i] = count(); @first[${ACCESS_CODES.open}, $d, $i] = nsecs; @fpid[${ACCESS_CODES.open}, $d, $i] = pid; @name[${ACCESS_CODES.open}, $d, $i] = str($f->f_path.dentry->d_name.name); }`,
-        `      }`,
-        `    }`,
-        `  }`,
-        `}`,
-      ].join("\n"),
-    ),
+    // One probe for every syscall exit of interest (each attach point costs attach and detach
+    // time: syscall tracepoints are faultable, their BPF links wait for an RCU tasks-trace grace
+    // period), the syscall told apart by number.
     [
-      // fd is unsigned: an anonymous mapping's -1 is far above max_fds and is skipped.
-      `tracepoint:syscalls:sys_enter_mmap /(args->prot & 4) != 0 && @live == 1/ {`,
-      inScope,
+      // bpftrace 0.17 miscompiles several reads of a raw tracepoint's args in one predicate
+      // ("dereference of modified ctx ptr"): read each field once into a variable.
+      `tracepoint:raw_syscalls:sys_exit {`,
+      `  $id = args->id; $ret = args->ret;`,
+      `  if (${channels !== "" ? `${channels} || ` : ""}($ret >= 0 && @live == 1 && (${opens}))) {`,
+      inScope.replace(/^/gm, "  "),
       `  if ($in == 1) {`,
-      `    $fdt = ((struct task_struct *)curtask)->files->fdt;`,
-      `    if (args->fd < (uint64)$fdt->max_fds) {`,
-      `      $f = (struct file *)*($fdt->fd + args->fd);`,
-      record(ACCESS_CODES.mmap_exec, `str($f->f_path.dentry->d_name.name)`).replace(/^/gm, "  "),
+      `    if (${opens}) {`,
+      `      $f = (struct file *)*(((struct task_struct *)curtask)->files->fdt->fd + $ret);`,
+      record(ACCESS_CODES.open, `str($f->f_path.dentry->d_name.name)`).replace(/^/gm, "  "),
+      // A process of the scope that opened a cgroup2 file may move itself: by the time
+      // cgroup_attach_task fires it is already elsewhere, so remember it here.
+      `      if ($f != 0 && $f->f_inode->i_sb->s_magic == ${CGROUP2_SUPER_MAGIC}) { @cgw[pid] = 1; }`,
+      `    } else {`,
+      `      @chan[$id, $ret >= 0 ? 1 : 0] = count();`,
       `    }`,
+      `  }`,
       `  }`,
       `}`,
     ].join("\n"),
-    ...availableChannels.map(channel),
+    [
+      `tracepoint:raw_syscalls:sys_enter /@live == 1/ {`,
+      `  $id = args->id;`,
+      `  if (${anyOf(["mmap", "close", "dup2", "dup3"])}) {`,
+      `  $a1 = args->args[1]; $a2 = args->args[2]; $a0 = args->args[0]; $a4 = args->args[4];`,
+      inScope,
+      `  if ($in == 1) {`,
+      `    if ($id == ${nr["mmap"]}) {`,
+      // fd is unsigned: an anonymous mapping's -1 is far above max_fds and is skipped.
+      `      if (($a2 & 4) != 0) {`,
+      ...fileAt("$a4").map((l) => `    ${l}`),
+      record(ACCESS_CODES.mmap_exec, `str($f->f_path.dentry->d_name.name)`).replace(/^/gm, "      "),
+      `        }`,
+      `      }`,
+      `    } else {`,
+      `      $fd = $id == ${nr["close"]} ? $a0 : $a1;`,
+      ...fileAt("$fd").map((l) => `  ${l}`),
+      `        if ($f != 0 && ($f->f_inode->i_mode & 0xf000) == 0x8000) {`,
+      `          $d = (uint64)$f->f_inode->i_sb->s_dev; $i = (uint64)$f->f_inode->i_ino;`,
+      `          if (@first[${ACCESS_CODES.open}, $d, $i] == 0) { @use[${ACCESS_CODES.open}, $d, $i] = count(); @first[${ACCESS_CODES.open}, $d, $i] = nsecs; @fpid[${ACCESS_CODES.open}, $d, $i] = pid; @name[${ACCESS_CODES.open}, $d, $i] = str($f->f_path.dentry->d_name.name); }`,
+      `        }`,
+      `      }`,
+      `    }`,
+      `  }`,
+      `  }`,
+      `}`,
+    ].join("\n"),
     ...(scope.relativePath !== undefined
       ? [
           [

@@ -55,7 +55,7 @@ export function cgroupRelativePath(cgroupPath: string, level: number): string {
   return level === 0 ? "/" : `/${parts.slice(-level).join("/")}`;
 }
 
-/** The untraced-channel syscalls this kernel has (a missing tracepoint would stop bpftrace attaching). */
+/** The untraced-channel syscalls this kernel has (one it lacks answers ENOSYS: no channel). */
 function availableChannels(): string[] {
   return UNTRACED_CHANNELS.filter((sc) => existsSync(join(TRACEFS, "events/syscalls", `sys_exit_${sc}`)));
 }
