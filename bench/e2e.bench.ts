@@ -93,10 +93,15 @@ const scan = readFileSync(demo.scanFile);
 const e2e: Record<string, number[]> = {};
 try {
   for (let i = 0; i < runs; i++) {
-    const { jobId } = await client.submitAnalysis(create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }));
+    const { jobId } = await client.submitAnalysis(
+      create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
+    );
     for await (const u of client.watchAnalysis({ jobId })) if (u.analysis !== undefined && u.analysis.status >= AnalysisStatus.COMPLETE) break;
     const t = await stageTimings(stack.databaseUrl, jobId);
-    for (const [k, v] of Object.entries(t)) (e2e[k] ??= []).push(v);
+    for (const [k, v] of Object.entries(t)) {
+      e2e[k] ??= [];
+      e2e[k].push(v);
+    }
   }
 } finally {
   await stack.stop();
@@ -104,7 +109,9 @@ try {
 }
 
 const fmt = (n: number) => `${n.toFixed(3)} s`;
-console.log(`\nVEXxy demo benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, median of ${runs}\n`);
+console.log(
+  `\nVEXxy demo benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, median of ${runs}\n`,
+);
 console.log("| measured | time | baseline | time | ratio |\n| --- | --- | --- | --- | --- |");
 for (const [name, t, base, b] of rows) console.log(`| ${name} | ${fmt(t)} | ${base} | ${fmt(b)} | ${(t / b).toFixed(2)}× |`);
 console.log(`\nsyscall events counted by the tracer in one run: ${events}\n`);

@@ -73,7 +73,9 @@ try {
     if (loaded) load = startLoad();
     const t0 = process.hrtime.bigint();
     try {
-      const { jobId } = await client.submitAnalysis(create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }));
+      const { jobId } = await client.submitAnalysis(
+        create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
+      );
       let status = AnalysisStatus.UNSPECIFIED;
       let error = "";
       for await (const u of client.watchAnalysis({ jobId })) {
@@ -119,13 +121,18 @@ console.log(
     `${runs} analyses on one fresh stack, every third under ${loaders} busy loop(s) of ${loadSeconds} s\n`,
 );
 console.log("| run | CPU load | status | wall time | traced run | trace |\n| --- | --- | --- | --- | --- | --- |");
-for (const r of results) console.log(`| ${r.index} | ${r.loaded ? `${loaders} busy loop(s)` : "none"} | ${r.status} | ${fmt(r.wallSeconds)} | ${fmt(r.tracedRunSeconds)} | ${traceState(r)} |`);
+for (const r of results)
+  console.log(
+    `| ${r.index} | ${r.loaded ? `${loaders} busy loop(s)` : "none"} | ${r.status} | ${fmt(r.wallSeconds)} | ${fmt(r.tracedRunSeconds)} | ${traceState(r)} |`,
+  );
 console.log(`\nincomplete or missing traces: ${incomplete.length} of ${results.length}`);
 for (const r of incomplete) console.log(`  run ${r.index}: ${traceState(r)}`);
 console.log(`first analysis's trace: ${results[0] === undefined ? "none" : traceState(results[0])}`);
 const mu = mean(unloaded.map((r) => r.wallSeconds));
 const ml = mean(loadedRuns.map((r) => r.wallSeconds));
-console.log(`mean wall time: unloaded ${fmt(mu)} (${unloaded.length} runs), loaded ${fmt(ml)} (${loadedRuns.length} runs), loaded/unloaded ${(ml / mu).toFixed(2)}×`);
+console.log(
+  `mean wall time: unloaded ${fmt(mu)} (${unloaded.length} runs), loaded ${fmt(ml)} (${loadedRuns.length} runs), loaded/unloaded ${(ml / mu).toFixed(2)}×`,
+);
 const mtu = mean(unloaded.flatMap((r) => (r.tracedRunSeconds === undefined ? [] : [r.tracedRunSeconds])));
 const mtl = mean(loadedRuns.flatMap((r) => (r.tracedRunSeconds === undefined ? [] : [r.tracedRunSeconds])));
 console.log(`mean traced run: unloaded ${fmt(mtu)}, loaded ${fmt(mtl)}, ${(mtl / mtu).toFixed(2)}×`);

@@ -35,11 +35,19 @@ const log = (s: string): void => void process.stderr.write(`${s}\n`);
 function pathOnlyScript(cgroupPath: string): string {
   const cg = `cgroup == cgroupid("${cgroupPath}")`;
   const openEnter = (sc: string, a: string): string => `tracepoint:syscalls:sys_enter_${sc} /${cg} && @live == 1/ { @fn[tid] = args->${a}; }`;
-  const openExit = (sc: string): string => `tracepoint:syscalls:sys_exit_${sc} /${cg} && @fn[tid] != 0/ { @open[str(@fn[tid]), args->ret >= 0 ? 1 : 0] = count(); delete(@fn[tid]); }`;
+  const openExit = (sc: string): string =>
+    `tracepoint:syscalls:sys_exit_${sc} /${cg} && @fn[tid] != 0/ { @open[str(@fn[tid]), args->ret >= 0 ? 1 : 0] = count(); delete(@fn[tid]); }`;
   return [
     `BEGIN { printf("ATTACHED\\n"); }`,
     `tracepoint:sched:sched_process_exec /${cg}/ { @live = 1; @exec[str(args->filename), 1] = count(); }`,
-    ...(["open", "filename", "creat", "pathname", "openat", "filename", "openat2", "filename"] as const).reduce<string[]>((acc, _, i, all) => (i % 2 === 0 ? [...acc, openEnter(all[i]!, all[i + 1]!), openExit(all[i]!)] : acc), []),
+    ...(
+      [
+        ["open", "filename"],
+        ["creat", "pathname"],
+        ["openat", "filename"],
+        ["openat2", "filename"],
+      ] as const
+    ).flatMap(([sc, a]) => [openEnter(sc, a), openExit(sc)]),
     `tracepoint:syscalls:sys_enter_execve /${cg}/ { @efn[tid] = args->filename; }`,
     `tracepoint:syscalls:sys_exit_execve /${cg} && @efn[tid] != 0/ { @execve[str(@efn[tid]), args->ret >= 0 ? 1 : 0] = count(); delete(@efn[tid]); }`,
     `END { clear(@fn); clear(@efn); clear(@live); }`,
@@ -51,7 +59,10 @@ function pathOnlyScript(cgroupPath: string): string {
 async function startPathOnly(script: string, dir: string): Promise<{ stop(): Promise<string> }> {
   const file = join(dir, `path-only-${Date.now()}.bt`);
   writeFileSync(file, script);
-  const child = spawn("bpftrace", ["-f", "json", file], { env: { ...process.env, BPFTRACE_STRLEN: "200", BPFTRACE_MAP_KEYS_MAX: "65536" }, stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn("bpftrace", ["-f", "json", file], {
+    env: { ...process.env, BPFTRACE_STRLEN: "200", BPFTRACE_MAP_KEYS_MAX: "65536" },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
   const closed = once(child, "close");
@@ -96,8 +107,13 @@ try {
   for (let i = 0; i < runs; i++) {
     for (const mode of ["untraced", "path-only", "identity"] as const) {
       const id = containerIdFor(`benchtr${mode.replace(/[^a-z]/g, "")}${i}0000000000`, 1);
-      const handle = await driver.create({ containerId: id, rootfsDir: prepared.rootfsDir, process: { args: workload, env: [PATH], cwd: "/", uid: 0, gid: 0 } });
-      const identitySession = mode === "identity" ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
+      const handle = await driver.create({
+        containerId: id,
+        rootfsDir: prepared.rootfsDir,
+        process: { args: workload, env: [PATH], cwd: "/", uid: 0, gid: 0 },
+      });
+      const identitySession =
+        mode === "identity" ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
       const pathSession = mode === "path-only" ? await startPathOnly(pathOnlyScript(handle.cgroupV2Path), work.path) : undefined;
       const t = process.hrtime.bigint();
       await driver.start(id);
@@ -116,13 +132,17 @@ try {
     }
   }
   const base = median(times.untraced);
-  console.log(`\nTracer overhead — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}, median of ${runs}, ${rounds} rounds per run\n`);
+  console.log(
+    `\nTracer overhead — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}, median of ${runs}, ${rounds} rounds per run\n`,
+  );
   // The fastest run of each mode is the least disturbed by other load on a noisy machine.
   const fastest = (xs: number[]): number => Math.min(...xs);
   const baseMin = fastest(times.untraced);
   console.log("| run | median | ratio to untraced (medians) | fastest | ratio to untraced (fastest) |\n| --- | --- | --- | --- | --- |");
   for (const mode of ["untraced", "path-only", "identity"] as const) {
-    console.log(`| ${mode} | ${median(times[mode]).toFixed(3)} s | ${(median(times[mode]) / base).toFixed(2)}× | ${fastest(times[mode]).toFixed(3)} s | ${(fastest(times[mode]) / baseMin).toFixed(2)}× |`);
+    console.log(
+      `| ${mode} | ${median(times[mode]).toFixed(3)} s | ${(median(times[mode]) / base).toFixed(2)}× | ${fastest(times[mode]).toFixed(3)} s | ${(fastest(times[mode]) / baseMin).toFixed(2)}× |`,
+    );
   }
   console.log(`\nidentity tracer, last run: ${identityUses} uses on ${identityDistinct} distinct (access, file) pairs; loss: ${identityLoss}`);
 } finally {

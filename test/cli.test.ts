@@ -13,6 +13,8 @@ import { join, resolve } from "node:path";
 import { demoInput } from "./support/mesh.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
+/** The demo layout has no repository name of its own; scanners would see it under this one. */
+const DEMO_NAME = "registry.example.com/vexxy/demo:demo";
 
 interface CliRun {
   readonly code: number | null;
@@ -91,13 +93,27 @@ describe("vexxy CLI as a child process", function () {
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --debug");
   });
 
+  it("refuses a layout that carries no repository name without --image-name, with exit 1 and one line naming the option", async () => {
+    const demo = await demoInput();
+    const scan = join(out, "demo-scan.json");
+    await writeFile(scan, demo.scan);
+    const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", join(out, "nameless")]);
+    assert.equal(run.code, 1, run.stderr);
+    const lines = run.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("vexxy:"));
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(lines[0] ?? "", /--image-name/);
+  });
+
   // The CLI computes image_digest itself (skopeo's manifest bytes), so a bad digest cannot be
   // passed from the command line; a scan that is not JSON is the request the orchestrator refuses.
   it("exits 1 for a request the orchestrator refuses (a scan that is not JSON), with one stderr line naming vulnerability_report and no stack", async () => {
     const demo = await demoInput();
     const scan = join(out, "not-json.json");
     await writeFile(scan, "{ this is not json");
-    const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", join(out, "refused")]);
+    const run = await runCli(["analyze", demo.imageRef, "--scan", scan, "--out", join(out, "refused"), "--image-name", DEMO_NAME]);
     assert.equal(run.code, 1, run.stderr);
     const naming = run.stderr.split("\n").filter((l) => l.includes("vulnerability_report"));
     assert.equal(naming.length, 1, run.stderr);
@@ -115,7 +131,7 @@ describe("vexxy CLI as a child process", function () {
     const tmp = await privateTmp();
     try {
       const dir = join(out, "failed");
-      const run = await runCli(["analyze", image, "--scan", await scanFile(demo.scan), "--out", dir], tmp);
+      const run = await runCli(["analyze", image, "--scan", await scanFile(demo.scan), "--out", dir, "--image-name", DEMO_NAME], tmp);
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /vexxy: analysis \S+ ended FAILED/);
       assert.match(run.stderr, /sandbox stage failed/);
@@ -137,7 +153,7 @@ describe("vexxy CLI as a child process", function () {
     const tmp = await privateTmp();
     try {
       const dir = join(out, "ok");
-      const run = await runCli(["analyze", demo.imageRef, "--scan", await scanFile(demo.scan), "--out", dir], tmp);
+      const run = await runCli(["analyze", demo.imageRef, "--scan", await scanFile(demo.scan), "--out", dir, "--image-name", DEMO_NAME], tmp);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /COMPLETE in/);
       assert.ok((await stat(join(dir, "openvex.sigstore.json"))).size > 0);

@@ -47,7 +47,10 @@ describe("killing one service mid-job and starting it again", function () {
       await mesh.stack.restart(name);
       const end = await waitFor(mesh.client, jobId, (a) => isFinalStatus(a.status), 400000);
       const keys = await createBlobStore(mesh.stack.blobStoreUrl).list(`jobs/${jobId}/attempts/${interrupted}/`);
-      assert.ok(!keys.some((k) => k.endsWith("verdicts.json") || k.endsWith("openvex.json")), `nothing scored from the interrupted attempt: ${keys.join(", ")}`);
+      assert.ok(
+        !keys.some((k) => k.endsWith("verdicts.json") || k.endsWith("openvex.json")),
+        `nothing scored from the interrupted attempt: ${keys.join(", ")}`,
+      );
       if (end.status === AnalysisStatus.COMPLETE) {
         assert.ok(end.attempt > interrupted, "the job completed on a new attempt");
         const results = await mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId }));

@@ -18,15 +18,31 @@ describe("end to end: the demo image through the real mesh", function () {
     const last = updates.at(-1);
     assert.equal(last?.status, AnalysisStatus.COMPLETE, `ended ${last ? AnalysisStatus[last.status] : "?"}: ${last?.errorMessage}`);
     const progress = updates.map((u) => u.progressPercent);
-    assert.deepEqual(progress, [...progress].sort((a, b) => a - b), "progress never goes back");
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+      "progress never goes back",
+    );
     assert.equal(last?.progressPercent, 100);
-    assert.ok(updates.some((u) => u.status === AnalysisStatus.RUNNING), "the watch saw the RUNNING state");
+    assert.ok(
+      updates.some((u) => u.status === AnalysisStatus.RUNNING),
+      "the watch saw the RUNNING state",
+    );
 
     const results = await mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId }));
     const statement = verifyBundleIndependently(results.vexBundle, results.signingPublicKeyPem);
     assert.equal(statement.predicateType, "https://openvex.dev/ns");
     assert.equal(`sha256:${statement.subject[0]?.digest["sha256"]}`, mesh.demo.imageDigest);
-    const doc = JSON.parse(results.vexDocument) as { "@context": string; "@id": string; statements: { vulnerability: { name: string }; status: string; justification?: string; products: { "@id"?: string; identifiers?: { purl?: string }; subcomponents?: { "@id"?: string; identifiers?: { purl?: string } }[] }[] }[] };
+    const doc = JSON.parse(results.vexDocument) as {
+      "@context": string;
+      "@id": string;
+      statements: {
+        vulnerability: { name: string };
+        status: string;
+        justification?: string;
+        products: { "@id"?: string; identifiers?: { purl?: string }; subcomponents?: { "@id"?: string; identifiers?: { purl?: string } }[] }[];
+      }[];
+    };
     assert.deepEqual(openVexSchemaErrors(doc), []);
     assert.deepEqual(statement.predicate, doc, "the signed predicate is the returned document");
     assert.equal(doc["@context"], "https://openvex.dev/ns/v0.2.0");
@@ -35,7 +51,7 @@ describe("end to end: the demo image through the real mesh", function () {
     assert.match(productPurl, new RegExp(`^pkg:oci/[^@]+@sha256%3A${mesh.demo.imageDigest.slice(7)}`));
 
     const profile = results.executionProfile;
-    assert.ok(profile !== undefined && profile.traceComplete, `trace complete (loss: ${profile?.lossReasons.join(",")})`);
+    assert.ok(profile?.traceComplete, `trace complete (loss: ${profile?.lossReasons.join(",")})`);
     assert.ok((profile?.filesAccessed ?? 0) > 0 && (profile?.executablesRun ?? 0) > 0);
 
     assert.ok(mesh.demo.expected.length >= 4, "the mesh.demo declares its expected verdicts");
@@ -44,7 +60,11 @@ describe("end to end: the demo image through the real mesh", function () {
       assert.ok(got !== undefined, `a result for ${want.vulnerability} in ${want.package}`);
       assert.equal(got.status, want.status, `${want.vulnerability}/${want.package}: ${got.reason}`);
       if (want.justification !== undefined) assert.equal(got.justification, want.justification, `${want.vulnerability}/${want.package}`);
-      const st = doc.statements.find((s) => s.vulnerability.name === want.vulnerability && s.products.some((p) => (p.subcomponents ?? []).some((c) => (c.identifiers?.purl ?? c["@id"] ?? "") === got.packagePurl)));
+      const st = doc.statements.find(
+        (s) =>
+          s.vulnerability.name === want.vulnerability &&
+          s.products.some((p) => (p.subcomponents ?? []).some((c) => (c.identifiers?.purl ?? c["@id"] ?? "") === got.packagePurl)),
+      );
       assert.ok(st !== undefined, `the VEX has a statement for ${want.vulnerability} on ${got.packagePurl}`);
       assert.equal(st.status, want.status);
     }

@@ -61,7 +61,10 @@ async function placeRepository(dest: string): Promise<string> {
   await cp(ROOT, dest, {
     recursive: true,
     verbatimSymlinks: true,
-    filter: (src) => !relative(ROOT, src).split(sep).some((part) => skipped.has(part)),
+    filter: (src) =>
+      !relative(ROOT, src)
+        .split(sep)
+        .some((part) => skipped.has(part)),
   });
   return "copy of the tree";
 }

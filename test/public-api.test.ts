@@ -39,8 +39,16 @@ describe("the public AnalysisService on the real mesh", function () {
   });
 
   it("rejects a timeout outside 60..900 with InvalidArgument naming config.test_timeout_seconds", async () => {
-    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
-    await expectGrpcError(mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "" } })), Status.INVALID_ARGUMENT, "config.test_timeout_seconds");
+    await expectGrpcError(
+      mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 30, ports: [], environment: {}, testScript: "" } })),
+      Status.INVALID_ARGUMENT,
+      "config.test_timeout_seconds",
+    );
+    await expectGrpcError(
+      mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo, { config: { testTimeoutSeconds: 901, ports: [], environment: {}, testScript: "" } })),
+      Status.INVALID_ARGUMENT,
+      "config.test_timeout_seconds",
+    );
   });
 
   it("rejects an empty image_ref with InvalidArgument naming image_ref", async () => {
@@ -74,7 +82,11 @@ describe("the public AnalysisService on the real mesh", function () {
   });
 
   it("answers NotFound naming job_id for an unknown job and InvalidArgument for a malformed one", async () => {
-    await expectGrpcError(mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "00000000-0000-4000-8000-000000000000" })), Status.NOT_FOUND, "job_id");
+    await expectGrpcError(
+      mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "00000000-0000-4000-8000-000000000000" })),
+      Status.NOT_FOUND,
+      "job_id",
+    );
     await expectGrpcError(mesh.client.unary("getAnalysis", create(GetAnalysisRequestSchema, { jobId: "nope" })), Status.INVALID_ARGUMENT, "job_id");
   });
 
@@ -84,14 +96,22 @@ describe("the public AnalysisService on the real mesh", function () {
     assert.match(list.stdout, /vexxy\.orchestrator\.v1\.AnalysisService/);
     assert.match(list.stdout, /grpc\.health\.v1\.Health/);
     const call = await run(BUF, [
-      "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-      "--data", JSON.stringify({ pageSize: 5 }),
+      "curl",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "--data",
+      JSON.stringify({ pageSize: 5 }),
       `${base}/vexxy.orchestrator.v1.AnalysisService/ListAnalyses`,
     ]);
     assert.doesNotThrow(() => JSON.parse(call.stdout === "" ? "{}" : call.stdout));
     const bad = run(BUF, [
-      "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-      "--data", JSON.stringify({ jobId: "not-a-uuid" }),
+      "curl",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "--data",
+      JSON.stringify({ jobId: "not-a-uuid" }),
       `${base}/vexxy.orchestrator.v1.AnalysisService/GetAnalysis`,
     ]);
     await assert.rejects(bad, (err: { stderr?: string }) => /invalid_argument/i.test(err.stderr ?? "") && /job_id/.test(err.stderr ?? ""));
@@ -110,7 +130,15 @@ describe("the public AnalysisService on the real mesh", function () {
     const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox }));
     const attempts = (await sandbox.getSandbox({ jobId: submitted.jobId })).attempts;
     assert.ok(attempts.length >= 1 && attempts.every((a) => a.state !== "running"), `attempt states: ${attempts.map((a) => a.state).join(",")}`);
-    await expectGrpcError(mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
-    await expectGrpcError(mesh.client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId })), Status.FAILED_PRECONDITION, "job_id");
+    await expectGrpcError(
+      mesh.client.unary("getAnalysisResults", create(GetAnalysisResultsRequestSchema, { jobId: submitted.jobId })),
+      Status.FAILED_PRECONDITION,
+      "job_id",
+    );
+    await expectGrpcError(
+      mesh.client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId })),
+      Status.FAILED_PRECONDITION,
+      "job_id",
+    );
   });
 });

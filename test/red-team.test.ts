@@ -90,7 +90,7 @@ const CASES: readonly RedTeamCase[] = [
     expectComplete: true,
   },
   {
-    channel: "exec by fd: /proc/self/fd/3, /dev/fd/3 and execveat(fd, \"\", AT_EMPTY_PATH)",
+    channel: 'exec by fd: /proc/self/fd/3, /dev/fd/3 and execveat(fd, "", AT_EMPTY_PATH)',
     args: sh(`exec 3</usr/bin/perl; /proc/self/fd/3 ${REPORT} && /dev/fd/3 ${REPORT} && /opt/redteam/hl-perl /opt/redteam/execveat.pl`),
     used: { "perl-base": ["code_executed"] },
     seccomp: true,
@@ -116,24 +116,29 @@ const CASES: readonly RedTeamCase[] = [
   },
   {
     channel: "path longer than 200 bytes (deep dirs, a chain of directory symlinks, relative) and a name with non-ASCII bytes",
-    args: sh([
-      `d=/tmp; i=0; while [ $i -lt 12 ]; do d="$d/directory-level-$i-with-padding-bytes"; i=$((i+1)); done`,
-      `mkdir -p "$d" && ln -s /usr/bin/perl "$d/perl-at-depth"`,
-      `[ \${#d} -gt 200 ] || exit 3`,
-      `"$d/perl-at-depth" ${REPORT} || exit 4`,
-      `ln -s "$d" /tmp/s1; i=1; while [ $i -lt 9 ]; do ln -s /tmp/s$i /tmp/s$((i+1)); i=$((i+1)); done`,
-      `/tmp/s9/perl-at-depth ${REPORT} || exit 5`,
-      `(cd "$d" && ./perl-at-depth ${REPORT}) || exit 6`,
-      `n=$(printf '/tmp/caf\\303\\251-\\377-perl'); ln -s /usr/bin/perl "$n" && "$n" ${REPORT}`,
-    ].join("; ")),
+    args: sh(
+      [
+        `d=/tmp; i=0; while [ $i -lt 12 ]; do d="$d/directory-level-$i-with-padding-bytes"; i=$((i+1)); done`,
+        `mkdir -p "$d" && ln -s /usr/bin/perl "$d/perl-at-depth"`,
+        `[ \${#d} -gt 200 ] || exit 3`,
+        `"$d/perl-at-depth" ${REPORT} || exit 4`,
+        `ln -s "$d" /tmp/s1; i=1; while [ $i -lt 9 ]; do ln -s /tmp/s$i /tmp/s$((i+1)); i=$((i+1)); done`,
+        `/tmp/s9/perl-at-depth ${REPORT} || exit 5`,
+        `(cd "$d" && ./perl-at-depth ${REPORT}) || exit 6`,
+        `n=$(printf '/tmp/caf\\303\\251-\\377-perl'); ln -s /usr/bin/perl "$n" && "$n" ${REPORT}`,
+      ].join("; "),
+    ),
     used: { "perl-base": ["code_executed"] },
     seccomp: true,
     expectComplete: true,
-    check: (run) => assert.ok(run.stdout.split("\n").filter((l) => l.startsWith("RT-EXE ")).length >= 4, `four self-reports expected: ${run.stdout.slice(0, 400)}`),
+    check: (run) =>
+      assert.ok(run.stdout.split("\n").filter((l) => l.startsWith("RT-EXE ")).length >= 4, `four self-reports expected: ${run.stdout.slice(0, 400)}`),
   },
   {
     channel: "#! scripts: #!/usr/bin/perl -w, an interpreter link no list names, the hard link, and a link made at run time in /tmp",
-    args: sh("ln -s /usr/bin/perl /tmp/rt-interp && /opt/redteam/sb-direct.pl && /opt/redteam/sb-link.pl && /opt/redteam/sb-hardlink.pl && /opt/redteam/sb-tmp.pl"),
+    args: sh(
+      "ln -s /usr/bin/perl /tmp/rt-interp && /opt/redteam/sb-direct.pl && /opt/redteam/sb-link.pl && /opt/redteam/sb-hardlink.pl && /opt/redteam/sb-tmp.pl",
+    ),
     used: { "perl-base": ["code_executed"] },
     seccomp: true,
     expectComplete: true,
@@ -141,13 +146,15 @@ const CASES: readonly RedTeamCase[] = [
   },
   {
     channel: "files only READ, never executed: perl-base's strict.pm through a /proc/self/fd magic link, debian-archive-keyring through /proc/self/root",
-    args: sh([
-      "exec 4</usr/lib/x86_64-linux-gnu/perl-base/strict.pm",
-      "cat /proc/self/fd/4 >/dev/null",
-      "stat -L -c 'RT-READ %d %i' /proc/self/fd/4",
-      "cat /proc/self/root/usr/share/keyrings/debian-archive-keyring.gpg >/dev/null",
-      "stat -L -c 'RT-READ %d %i' /proc/self/root/usr/share/keyrings/debian-archive-keyring.gpg",
-    ].join(" && ")),
+    args: sh(
+      [
+        "exec 4</usr/lib/x86_64-linux-gnu/perl-base/strict.pm",
+        "cat /proc/self/fd/4 >/dev/null",
+        "stat -L -c 'RT-READ %d %i' /proc/self/fd/4",
+        "cat /proc/self/root/usr/share/keyrings/debian-archive-keyring.gpg >/dev/null",
+        "stat -L -c 'RT-READ %d %i' /proc/self/root/usr/share/keyrings/debian-archive-keyring.gpg",
+      ].join(" && "),
+    ),
     used: { "perl-base": ["file_read"], "debian-archive-keyring": ["file_read"] },
     seccomp: true,
     expectComplete: true,
@@ -164,8 +171,14 @@ const CASES: readonly RedTeamCase[] = [
     seccomp: true,
     expectComplete: true,
     check: (run) => {
-      assert.ok([...run.self.maps.values()].some((p) => p === "POSIX.so"), "POSIX.so mapped (ground truth)");
-      assert.ok([...run.self.maps.values()].some((p) => p.includes("libgmp.so")), "libgmp mapped (ground truth)");
+      assert.ok(
+        [...run.self.maps.values()].some((p) => p === "POSIX.so"),
+        "POSIX.so mapped (ground truth)",
+      );
+      assert.ok(
+        [...run.self.maps.values()].some((p) => p.includes("libgmp.so")),
+        "libgmp mapped (ground truth)",
+      );
     },
   },
   {
@@ -188,7 +201,10 @@ const CASES: readonly RedTeamCase[] = [
     expectComplete: false,
     check: (run) => {
       assert.match(run.stdout, /^RT-URING \d+ ring$/m, "io_uring_setup succeeds without the profile");
-      assert.ok(run.trace.lossReasons.some((r) => r.startsWith("untraced_channel:io_uring_setup")), run.trace.lossReasons.join(","));
+      assert.ok(
+        run.trace.lossReasons.some((r) => r.startsWith("untraced_channel:io_uring_setup")),
+        run.trace.lossReasons.join(","),
+      );
     },
   },
   {
@@ -263,7 +279,11 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
     timings["catalogue"] = (Date.now() - t1) / 1000;
     owners = dpkgOwnersByIdentity(rootfsDir);
     const installed = installedPackages(rootfsDir);
-    for (const control of CONTROLS) assert.ok(installed.some((p) => p.name === control), `control ${control} is installed`);
+    for (const control of CONTROLS)
+      assert.ok(
+        installed.some((p) => p.name === control),
+        `control ${control} is installed`,
+      );
     report = parseVulnerabilityReport(grypeScanFor(installed, prepared.manifestDigest));
     withProfile = new LocalRuncDriver({ workDir: join(dir.path, "bundles") });
     withoutProfile = new LocalRuncDriver({ workDir: join(dir.path, "bundles-unconfined"), omitSeccomp: true });
@@ -275,7 +295,16 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
     const line = (r: Omit<SummaryRow, "seconds"> & { seconds: string }): string =>
       `      ${r.channel.slice(0, 60).padEnd(60)} | ${r.used.padEnd(58)} | ${r.control.padEnd(59)} | ${r.complete.padEnd(8)} | ${r.suppressed.padEnd(10)} | ${r.seconds}`;
     console.log(`\n      red-team summary (prepare ${timings["prepare"]?.toFixed(1)} s, catalogue ${timings["catalogue"]?.toFixed(1)} s)`);
-    console.log(line({ channel: "channel", used: "used package verdict", control: "control verdict", complete: "complete", suppressed: "suppressed", seconds: "seconds" }));
+    console.log(
+      line({
+        channel: "channel",
+        used: "used package verdict",
+        control: "control verdict",
+        complete: "complete",
+        suppressed: "suppressed",
+        seconds: "seconds",
+      }),
+    );
     for (const r of summary) console.log(line({ ...r, seconds: r.seconds.toFixed(1) }));
   });
 
@@ -317,7 +346,16 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
     });
     const scored = scoreReachability({ catalogue, profile, report });
     const verdicts = new Map(scored.verdicts.map((v) => [v.packageName, v]));
-    return { waited, trace, complete: profile.complete, verdicts, self: parseSelfReport(waited.stdoutTail), stdout: waited.stdoutTail, stderr: waited.stderrTail, seconds: (Date.now() - t0) / 1000 };
+    return {
+      waited,
+      trace,
+      complete: profile.complete,
+      verdicts,
+      self: parseSelfReport(waited.stdoutTail),
+      stdout: waited.stdoutTail,
+      stderr: waited.stderrTail,
+      seconds: (Date.now() - t0) / 1000,
+    };
   }
 
   const statusOf = (run: CaseRun, pkg: string): string => {
@@ -333,14 +371,19 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
       const controlStatuses = CONTROLS.map((p) => run.verdicts.get(p)?.status);
       summary.push({
         channel: `(${i + 1}) ${c.channel}`,
-        used: Object.keys(c.used).map((p) => `${p}=${statusOf(run, p)}`).join(" "),
+        used: Object.keys(c.used)
+          .map((p) => `${p}=${statusOf(run, p)}`)
+          .join(" "),
         control: CONTROLS.map((p) => statusOf(run, p)).join("/"),
         complete: run.complete ? "yes" : `no`,
         suppressed: `${controlStatuses.filter((s) => s === VexStatus.NOT_AFFECTED).length}/${CONTROLS.length}`,
         seconds: run.seconds,
       });
       const { waited } = run;
-      assert.ok((waited.stdoutBytes ?? 0) <= 4096, `stdout (${waited.stdoutBytes} bytes) beyond the 4 KiB tail the driver keeps: the ground truth would be cut`);
+      assert.ok(
+        (waited.stdoutBytes ?? 0) <= 4096,
+        `stdout (${waited.stdoutBytes} bytes) beyond the 4 KiB tail the driver keeps: the ground truth would be cut`,
+      );
       assert.equal(waited.outcome, WorkloadOutcome.EXITED_OK, `workload exit ${waited.exitCode}\nstdout: ${waited.stdoutTail}\nstderr: ${waited.stderrTail}`);
       if (!run.complete) console.log(`      (${i + 1}) loss reasons: ${run.trace.lossReasons.join(", ")}`);
       const notes = run.self.notes.filter((n) => !n.startsWith("RT-CGROUP"));
@@ -353,7 +396,10 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
         assert.notEqual(v.status, VexStatus.NOT_AFFECTED, `FALSE not_affected for the used package ${pkg}: ${describeVerdict(v)}`);
         if (run.complete) {
           assert.equal(v.status, VexStatus.AFFECTED, `${pkg}: ${describeVerdict(v)}`);
-          assert.ok(v.evidence.some((e) => kinds.includes(e.kind as EvidenceKind)), `${pkg} lacks evidence of kind ${kinds.join(" or ")}: ${describeVerdict(v)}`);
+          assert.ok(
+            v.evidence.some((e) => kinds.includes(e.kind as EvidenceKind)),
+            `${pkg} lacks evidence of kind ${kinds.join(" or ")}: ${describeVerdict(v)}`,
+          );
         }
       }
 
@@ -369,7 +415,9 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
       // Every process that reported itself was an exec the tracer must have counted, by the same identity.
       // (Only on a complete trace: an incomplete one may miss anything, and the verdicts above already allow for it.)
       for (const [id, reports] of run.complete ? run.self.exeReports : new Map<IdentityKey, number>()) {
-        const traced = run.trace.uses.filter((u) => u.access === "exec" && `${u.dev >>> 20}:${u.dev & 0xfffff}:${u.inode}` === id).reduce((n, u) => n + u.count, 0);
+        const traced = run.trace.uses
+          .filter((u) => u.access === "exec" && `${u.dev >>> 20}:${u.dev & 0xfffff}:${u.inode}` === id)
+          .reduce((n, u) => n + u.count, 0);
         assert.ok(traced >= reports, `the workload reported ${reports} process(es) running ${id}, the trace counted ${traced} exec(s) of it`);
       }
       // Every file a reporting process had mapped was exec'd, opened (the loader, dlopen) or mapped executable in the trace,
@@ -383,7 +431,11 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
       for (const pkg of truthPackages) {
         const v = run.verdicts.get(pkg);
         assert.ok(v !== undefined, `ground-truth package ${pkg} has no verdict (finding ${findingIdOf(pkg)})`);
-        assert.notEqual(v.status, VexStatus.NOT_AFFECTED, `FALSE not_affected for ${pkg}, which the workload's own /proc/self view shows in use: ${describeVerdict(v)}`);
+        assert.notEqual(
+          v.status,
+          VexStatus.NOT_AFFECTED,
+          `FALSE not_affected for ${pkg}, which the workload's own /proc/self view shows in use: ${describeVerdict(v)}`,
+        );
       }
 
       // 3. Controls: claimed untouched only on a complete trace.

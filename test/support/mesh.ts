@@ -58,7 +58,10 @@ export function apiClient(stack: EmbeddedStack): ApiClient {
 }
 
 /** A submit request for the demo image. */
-export function demoSubmit(input: DemoInput, overrides: Exclude<MessageInitShape<typeof SubmitAnalysisRequestSchema>, SubmitAnalysisRequest> = {}): SubmitAnalysisRequest {
+export function demoSubmit(
+  input: DemoInput,
+  overrides: Exclude<MessageInitShape<typeof SubmitAnalysisRequestSchema>, SubmitAnalysisRequest> = {},
+): SubmitAnalysisRequest {
   return create(SubmitAnalysisRequestSchema, {
     imageRef: input.imageRef,
     imageDigest: input.imageDigest,
@@ -82,7 +85,9 @@ export async function waitFor(client: ApiClient, jobId: string, pred: (a: Analys
     if (last !== undefined && pred(last)) return last;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`job ${jobId} did not reach the expected state within ${timeoutMs} ms (last: ${last ? `${AnalysisStatus[last.status]} ${last.currentPhase} ${last.errorMessage}` : "none"})`);
+  throw new Error(
+    `job ${jobId} did not reach the expected state within ${timeoutMs} ms (last: ${last ? `${AnalysisStatus[last.status]} ${last.currentPhase} ${last.errorMessage}` : "none"})`,
+  );
 }
 
 /** Follows WatchAnalysis until the job ends; returns every update seen. */

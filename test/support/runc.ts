@@ -7,7 +7,10 @@ const run = promisify(execFile);
 /** Ids of live runc containers whose id starts with prefix. */
 export async function liveContainers(prefix = "vexxy-"): Promise<string[]> {
   const { stdout } = await run("runc", ["list", "-q"]);
-  return stdout.split("\n").map((s) => s.trim()).filter((s) => s.startsWith(prefix));
+  return stdout
+    .split("\n")
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith(prefix));
 }
 
 /** Polls until no container with prefix is live; returns what is still live at the deadline. */

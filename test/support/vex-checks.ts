@@ -12,15 +12,21 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 
 /** Verifies bundleJson with publicKeyPem; returns the in-toto statement it carries. @throws on a bad signature. */
-export function verifyBundleIndependently(bundleJson: string, publicKeyPem: string): { predicateType: string; predicate: unknown; subject: { name: string; digest: Record<string, string> }[] } {
+export function verifyBundleIndependently(
+  bundleJson: string,
+  publicKeyPem: string,
+): { predicateType: string; predicate: unknown; subject: { name: string; digest: Record<string, string> }[] } {
   const bundle = bundleFromJSON(JSON.parse(bundleJson));
   const key = createPublicKey(publicKeyPem);
   // No CA, log or timestamp authority: a bundle signed with a plain key, as cosign --key makes.
-  const emptyRoot = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
-  const trust = toTrustMaterial(
-    emptyRoot as unknown as Parameters<typeof toTrustMaterial>[0],
-    () => ({ publicKey: key, validFor: () => true }),
-  );
+  const emptyRoot = {
+    mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+  };
+  const trust = toTrustMaterial(emptyRoot as unknown as Parameters<typeof toTrustMaterial>[0], () => ({ publicKey: key, validFor: () => true }));
   new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
   const envelope = (JSON.parse(bundleJson) as { dsseEnvelope: { payload: string } }).dsseEnvelope;
   return JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8"));

@@ -34,7 +34,11 @@ export interface AnalyzeOutcome {
 
 /** Raised when the analysis ends FAILED or CANCELLED; carries the job's error message. */
 export class AnalysisEndedError extends Error {
-  constructor(readonly jobId: string, readonly status: string, message: string) {
+  constructor(
+    readonly jobId: string,
+    readonly status: string,
+    message: string,
+  ) {
     super(`analysis ${jobId} ended ${status}: ${message}`);
     this.name = "AnalysisEndedError";
   }

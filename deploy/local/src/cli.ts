@@ -42,11 +42,29 @@ program
   .option("--timeout <seconds>", "run timeout, 60..900 (default 300)", timeoutSeconds)
   .requiredOption("--out <dir>", "where openvex.json, openvex.sigstore.json, results.json and vex-signing.pub.pem go")
   .addOption(new Option("--endpoint <url>", "a running mesh's orchestrator (e.g. from `vexxy up`); default: start the embedded stack for this run"))
-  .option("--image-name <repository>", "REPOSITORY[:TAG] the image is pushed as (names the VEX product so scanners match it); default: the archive's RepoTags or the layout's full ref.name")
+  .option(
+    "--image-name <repository>",
+    "REPOSITORY[:TAG] the image is pushed as (names the VEX product so scanners match it); default: the archive's RepoTags or the layout's full ref.name",
+  )
   .option("--tag-identifiers", "also identify the VEX product by tag, so Grype scanning the local layout matches it (a tag is not pinned to the digest)")
-  .action(async (image: string, opts: { scan: string; sbom?: string; port: number[]; testScript?: string; timeout?: number; out: string; endpoint?: string; imageName?: string; tagIdentifiers?: boolean }) => {
-    process.exitCode = await runAnalyzeCommand({ image, ...opts });
-  });
+  .action(
+    async (
+      image: string,
+      opts: {
+        scan: string;
+        sbom?: string;
+        port: number[];
+        testScript?: string;
+        timeout?: number;
+        out: string;
+        endpoint?: string;
+        imageName?: string;
+        tagIdentifiers?: boolean;
+      },
+    ) => {
+      process.exitCode = await runAnalyzeCommand({ image, ...opts });
+    },
+  );
 
 program
   .command("demo")

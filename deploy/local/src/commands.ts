@@ -31,8 +31,18 @@ const log = (line: string): void => {
 /** `vexxy analyze`: one analysis, on --endpoint or on an embedded stack started for the run. */
 export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<number> {
   // Refuse missing input files before anything starts, naming the option.
-  for (const [option, file] of [["--scan", opts.scan], ["--sbom", opts.sbom], ["--test-script", opts.testScript]] as const) {
-    if (file !== undefined && !(await stat(file).then((st) => st.isFile(), () => false))) {
+  for (const [option, file] of [
+    ["--scan", opts.scan],
+    ["--sbom", opts.sbom],
+    ["--test-script", opts.testScript],
+  ] as const) {
+    if (
+      file !== undefined &&
+      !(await stat(file).then(
+        (st) => st.isFile(),
+        () => false,
+      ))
+    ) {
       console.error(`vexxy: ${option}: no such file: ${file}`);
       return 1;
     }
@@ -40,7 +50,9 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
   const image = await resolveImageInput(opts.image);
   const imageName = opts.imageName ?? image.imageName;
   if (imageName === undefined && !image.imageRef.startsWith("docker://")) {
-    console.error(`vexxy: IMAGE: ${opts.image} carries no repository name (no RepoTags, no full org.opencontainers.image.ref.name): give --image-name REPOSITORY[:TAG], the name scanners will see`);
+    console.error(
+      `vexxy: IMAGE: ${opts.image} carries no repository name (no RepoTags, no full org.opencontainers.image.ref.name): give --image-name REPOSITORY[:TAG], the name scanners will see`,
+    );
     return 1;
   }
   log(`image ${image.imageRef}\n  digest ${image.imageDigest}${imageName !== undefined ? `\n  name ${imageName}` : ""}`);
@@ -100,7 +112,10 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
       // The stack's own dir is removed when it stops: keep its logs next to --out first.
       if (stack !== undefined) {
         const kept = join(resolve(opts.out), "logs");
-        const copied = await cp(stack.logDir, kept, { recursive: true }).then(() => true, () => false);
+        const copied = await cp(stack.logDir, kept, { recursive: true }).then(
+          () => true,
+          () => false,
+        );
         if (err instanceof AnalysisEndedError) console.error(`\nvexxy: ${err.message}`);
         if (copied) console.error(`service logs: ${kept}`);
       } else if (err instanceof AnalysisEndedError) {
@@ -126,7 +141,9 @@ export async function runDemoCommand(opts: { out: string }): Promise<number> {
 export async function runUpCommand(opts: { stateDir?: string }): Promise<number> {
   const stack = await startEmbeddedStack({ ...(opts.stateDir !== undefined ? { stateDir: resolve(opts.stateDir) } : {}), onProgress: log });
   for (const [name, url] of Object.entries(stack.urls)) console.log(`${name.padEnd(13)} ${url}`);
-  console.log(`state ${stack.stateDir}\nlogs  ${join(stack.logDir)}\nrepo  ${REPO_ROOT}\nanalyse with: pnpm vexxy analyze IMAGE --scan REPORT --out DIR --endpoint ${stack.urls.orchestrator}`);
+  console.log(
+    `state ${stack.stateDir}\nlogs  ${join(stack.logDir)}\nrepo  ${REPO_ROOT}\nanalyse with: pnpm vexxy analyze IMAGE --scan REPORT --out DIR --endpoint ${stack.urls.orchestrator}`,
+  );
   await new Promise<void>((done) => {
     process.once("SIGINT", () => done());
     process.once("SIGTERM", () => done());

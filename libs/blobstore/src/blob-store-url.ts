@@ -54,7 +54,8 @@ function parseS3Url(url: URL): BlobStoreLocation {
   }
   const bucket = decode(segments[0] ?? "", "bucket");
   for (const name of url.searchParams.keys()) {
-    if (name !== "ssl" && name !== "region") throw new BlobStoreConfigError(`${VARIABLE} s3 URL has unknown parameter ${JSON.stringify(name)} (allowed: ssl, region)`);
+    if (name !== "ssl" && name !== "region")
+      throw new BlobStoreConfigError(`${VARIABLE} s3 URL has unknown parameter ${JSON.stringify(name)} (allowed: ssl, region)`);
   }
   const ssl = url.searchParams.get("ssl");
   if (ssl !== null && ssl !== "true" && ssl !== "false") {

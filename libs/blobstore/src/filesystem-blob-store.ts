@@ -10,6 +10,7 @@
  * write fails with BlobStoreError.
  */
 import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, sep } from "node:path";
 import type { BlobInfo, BlobStore, PutOptions } from "./blob-store.js";
@@ -107,7 +108,7 @@ export class FilesystemBlobStore implements BlobStore {
 
   private async walk(relativeDir: string, into: string[]): Promise<void> {
     const absolute = relativeDir === "" ? this.rootDir : join(this.rootDir, ...relativeDir.split("/"));
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(absolute, { withFileTypes: true });
     } catch (error) {

@@ -41,21 +41,27 @@ describe("BLOB_STORE_URL parsing", () => {
   ];
   for (const [url, reason] of bad) {
     it(`rejects ${JSON.stringify(url)} with BlobStoreConfigError naming BLOB_STORE_URL`, () => {
-      assert.throws(() => parseBlobStoreUrl(url), (error: unknown) => {
-        assert.ok(error instanceof BlobStoreConfigError);
-        assert.match(error.message, /BLOB_STORE_URL/);
-        assert.match(error.message, reason);
-        return true;
-      });
+      assert.throws(
+        () => parseBlobStoreUrl(url),
+        (error: unknown) => {
+          assert.ok(error instanceof BlobStoreConfigError);
+          assert.match(error.message, /BLOB_STORE_URL/);
+          assert.match(error.message, reason);
+          return true;
+        },
+      );
     });
   }
 
   it("never echoes the secret key in its error", () => {
-    assert.throws(() => parseBlobStoreUrl("s3://k:topsecret@127.0.0.1:9000/bucket?ssl=nope"), (error: unknown) => {
-      assert.ok(error instanceof BlobStoreConfigError);
-      assert.doesNotMatch(error.message, /topsecret/);
-      return true;
-    });
+    assert.throws(
+      () => parseBlobStoreUrl("s3://k:topsecret@127.0.0.1:9000/bucket?ssl=nope"),
+      (error: unknown) => {
+        assert.ok(error instanceof BlobStoreConfigError);
+        assert.doesNotMatch(error.message, /topsecret/);
+        return true;
+      },
+    );
   });
 });
 

@@ -106,6 +106,6 @@ describe("S3BlobStore (against s3rver, which does not check signatures)", () => 
       const unreachable = new S3BlobStore({ endPoint: "127.0.0.1", port: 1, useSSL: false, accessKey: "k", secretKey: "s", bucket, logger });
       await assert.rejects(unreachable.ready(), BlobStoreError);
       await assert.rejects(unreachable.get("jobs/x"), BlobStoreError);
+    });
   });
-});
 });

@@ -108,7 +108,8 @@ class JetStreamEventBus implements EventBus {
     const ackWaitMs = positiveInt("ackWaitMs", options.ackWaitMs ?? CONSUME_DEFAULTS.ackWaitMs);
     const concurrency = positiveInt("concurrency", options.concurrency ?? CONSUME_DEFAULTS.concurrency);
     const backoffMs = [...(options.backoffMs ?? CONSUME_DEFAULTS.backoffMs)];
-    if (backoffMs.some((d) => !Number.isFinite(d) || d < 0)) throw new RangeError(`ConsumeOptions.backoffMs must be non-negative numbers, got ${backoffMs.join(",")}`);
+    if (backoffMs.some((d) => !Number.isFinite(d) || d < 0))
+      throw new RangeError(`ConsumeOptions.backoffMs must be non-negative numbers, got ${backoffMs.join(",")}`);
     if (options.subjects.length === 0) throw new RangeError("ConsumeOptions.subjects must name at least one subject");
     const settings = { ackWaitMs, maxDeliver, backoffMs };
 

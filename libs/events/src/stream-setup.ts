@@ -88,9 +88,7 @@ export async function ensureStream(jsm: JetStreamManager, name: string, logger: 
     throw new EventStreamError(name, `exists with ${info.config.storage} storage, which cannot be changed to file; delete it first`);
   }
   const differs =
-    !sameSubjects(info.config.subjects, subjects) ||
-    info.config.duplicate_window !== wanted.duplicate_window ||
-    info.config.max_age !== wanted.max_age;
+    !sameSubjects(info.config.subjects, subjects) || info.config.duplicate_window !== wanted.duplicate_window || info.config.max_age !== wanted.max_age;
   if (!differs) return info;
   try {
     info = await jsm.streams.update(name, {

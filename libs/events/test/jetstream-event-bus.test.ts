@@ -47,7 +47,14 @@ function capturingLogger(lines: LogLine[], base: LogFields = {}): Logger {
     (msg: string, fields: LogFields = {}): void => {
       lines.push({ level, msg, fields: { ...base, ...fields } });
     };
-  return { level: "debug", debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), child: (f) => capturingLogger(lines, { ...base, ...f }) };
+  return {
+    level: "debug",
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: (f) => capturingLogger(lines, { ...base, ...f }),
+  };
 }
 
 const jobOf = (e: InboundEvent): string | undefined => (e.payload as { job?: { jobId: string } }).job?.jobId;
@@ -114,7 +121,11 @@ describe("JetStream event bus (each test on its own real nats-server)", function
       got.push(e);
     });
     const msgId = eventMsgId(Subjects.analysisRequested, "job-rt", 1);
-    await b.publish(Subjects.analysisRequested, create(AnalysisRequestedSchema, { job: { jobId: "job-rt", attempt: 1 }, config: { testTimeoutSeconds: 120 } }), msgId);
+    await b.publish(
+      Subjects.analysisRequested,
+      create(AnalysisRequestedSchema, { job: { jobId: "job-rt", attempt: 1 }, config: { testTimeoutSeconds: 120 } }),
+      msgId,
+    );
     await until(() => got.length >= 1, "the event");
     const e = got[0]!;
     assert.equal(e.subject, Subjects.analysisRequested);
@@ -393,7 +404,13 @@ describe("JetStream event bus (each test on its own real nats-server)", function
   it("rejects consume options that cannot work with RangeError naming the option", async () => {
     const b = await bus();
     const subjects: Subject[] = [Subjects.vexSigned];
-    await assert.rejects(b.consume({ durable: "bad", subjects, concurrency: 0 }, async () => undefined), /concurrency/);
-    await assert.rejects(b.consume({ durable: "bad", subjects: [] }, async () => undefined), /subjects/);
+    await assert.rejects(
+      b.consume({ durable: "bad", subjects, concurrency: 0 }, async () => undefined),
+      /concurrency/,
+    );
+    await assert.rejects(
+      b.consume({ durable: "bad", subjects: [] }, async () => undefined),
+      /subjects/,
+    );
   });
 });

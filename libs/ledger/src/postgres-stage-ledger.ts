@@ -20,7 +20,6 @@ export interface OpenStageLedgerOptions {
   readonly logger?: LedgerLogger;
 }
 
-
 /**
  * Opens the ledger on `schema`, creating the schema and `stage_run` by migration when absent.
  * Throws LedgerConfigError for a bad URL or schema, LedgerMigrationError when the database is
@@ -60,11 +59,7 @@ class PostgresStageLedger implements StageLedger {
     checkKey(jobId, stage, attempt);
     if (!STAGE_STATES.includes(state)) throw new InvalidStageKeyError(`state ${JSON.stringify(state)} is not one of ${STAGE_STATES.join(", ")}`);
     const em = this.orm.em.fork();
-    const changed = await em.nativeUpdate(
-      StageRun,
-      { jobId, stage, attempt },
-      { state, updatedAt: new Date(), ...(outcome === undefined ? {} : { outcome }) },
-    );
+    const changed = await em.nativeUpdate(StageRun, { jobId, stage, attempt }, { state, updatedAt: new Date(), ...(outcome === undefined ? {} : { outcome }) });
     if (changed === 0) throw new StageNotClaimedError(jobId, stage, attempt);
     const row = await em.findOneOrFail(StageRun, { jobId, stage, attempt });
     return toRecord(row);

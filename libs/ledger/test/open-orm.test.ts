@@ -41,15 +41,21 @@ describe("openOrm", () => {
   });
 
   it("creates the schema, runs a service's own migrations in it and returns a working ORM", async () => {
-    const orm = await openOrm({ databaseUrl, schema: "widgets", entities: [Widget], migrations: [{ name: "Migration20260101000000", class: Migration20260101000000 }], logger });
+    const orm = await openOrm({
+      databaseUrl,
+      schema: "widgets",
+      entities: [Widget],
+      migrations: [{ name: "Migration20260101000000", class: Migration20260101000000 }],
+      logger,
+    });
     try {
       assert.deepEqual(applied, ["Migration20260101000000"]);
       const em = orm.em.fork();
       em.create(Widget, { id: 1, label: "one" });
       await em.flush();
-      const rows = await orm.em.getConnection().execute<{ table_schema: string }[]>(
-        "select table_schema from information_schema.tables where table_name = 'widget'",
-      );
+      const rows = await orm.em
+        .getConnection()
+        .execute<{ table_schema: string }[]>("select table_schema from information_schema.tables where table_name = 'widget'");
       assert.deepEqual(rows, [{ table_schema: "widgets" }]);
       assert.equal((await orm.em.fork().findOneOrFail(Widget, { id: 1 })).label, "one");
     } finally {
@@ -59,7 +65,13 @@ describe("openOrm", () => {
 
   it("rolls back a failing migration entirely and throws LedgerMigrationError", async () => {
     await assert.rejects(
-      openOrm({ databaseUrl, schema: "broken", entities: [], migrations: [{ name: "BrokenMigration20260101000001", class: BrokenMigration20260101000001 }], logger }),
+      openOrm({
+        databaseUrl,
+        schema: "broken",
+        entities: [],
+        migrations: [{ name: "BrokenMigration20260101000001", class: BrokenMigration20260101000001 }],
+        logger,
+      }),
       (error: unknown) => error instanceof LedgerMigrationError && error.schema === "broken",
     );
     const inspector = await openOrm({ databaseUrl, schema: "broken", entities: [], migrations: [], logger });

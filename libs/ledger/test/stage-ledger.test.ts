@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import {
-  openOrm,
-  openStageLedger,
-  InvalidStageKeyError,
-  StageNotClaimedError,
-  type LedgerLogger,
-  type StageLedger,
-} from "@vexxy/ledger";
+import { openOrm, openStageLedger, InvalidStageKeyError, StageNotClaimedError, type LedgerLogger, type StageLedger } from "@vexxy/ledger";
 import { startPostgres, type PostgresServer } from "@vexxy/testkit";
 import type { MikroORM } from "@mikro-orm/postgresql";
 
@@ -24,8 +17,7 @@ describe("Postgres StageLedger", () => {
     open.push(opened);
     return opened;
   };
-  const query = <T extends object>(sql: string, params: unknown[] = []): Promise<T[]> =>
-    inspector.em.getConnection().execute<T[]>(sql, params, "all");
+  const query = <T extends object>(sql: string, params: unknown[] = []): Promise<T[]> => inspector.em.getConnection().execute<T[]>(sql, params, "all");
 
   before(async () => {
     pg = await startPostgres();
@@ -67,9 +59,15 @@ describe("Postgres StageLedger", () => {
          join information_schema.key_column_usage k on k.constraint_name = c.constraint_name and k.table_schema = c.table_schema
         where c.table_schema = 'sandbox' and c.table_name = 'stage_run' and c.constraint_type = 'PRIMARY KEY' order by k.ordinal_position`,
     );
-    assert.deepEqual(pk.map((r) => r.column_name), ["job_id", "stage", "attempt"]);
+    assert.deepEqual(
+      pk.map((r) => r.column_name),
+      ["job_id", "stage", "attempt"],
+    );
     const migrations = await query<{ name: string }>('select name from "sandbox"."mikro_orm_migrations"');
-    assert.deepEqual(migrations.map((m) => m.name), ["Migration20261122220000"]);
+    assert.deepEqual(
+      migrations.map((m) => m.name),
+      ["Migration20261122220000"],
+    );
   });
 
   it("does not run a migration twice when the ledger is reopened", async () => {
@@ -133,7 +131,11 @@ describe("Postgres StageLedger", () => {
     const jobId = randomUUID();
     const first = await openStageLedger({ databaseUrl, schema: "orchestrator", logger: quiet });
     await first.claim(jobId, "vex", 1);
-    const updated = await first.update(jobId, "vex", 1, "done", { vexKey: `jobs/${jobId}/vex.json`, sha256: "ab".repeat(32), nested: { n: 1, list: [1, "two"] } });
+    const updated = await first.update(jobId, "vex", 1, "done", {
+      vexKey: `jobs/${jobId}/vex.json`,
+      sha256: "ab".repeat(32),
+      nested: { n: 1, list: [1, "two"] },
+    });
     await first.close();
     const reopened = await ledger("orchestrator");
     const record = await reopened.get(jobId, "vex", 1);
@@ -167,7 +169,13 @@ describe("Postgres StageLedger", () => {
     assert.ok(!started.some((r) => r.jobId === jobB || (r.jobId === jobA && r.attempt === 1)));
     assert.ok(started.every((r) => r.state === "started"));
     const rows = await l.listByJob(jobA);
-    assert.deepEqual(rows.map((r) => [r.attempt, r.state]), [[1, "failed"], [2, "started"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.attempt, r.state]),
+      [
+        [1, "failed"],
+        [2, "started"],
+      ],
+    );
     assert.deepEqual(await l.listByJob(randomUUID()), []);
   });
 

@@ -145,7 +145,10 @@ async function run(binary: string, args: readonly string[], as: RunAs): Promise<
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  const [code, signal] = (await Promise.race([once(child, "close"), once(child, "error").then(([e]) => Promise.reject(e as Error))])) as [number | null, string | null];
+  const [code, signal] = (await Promise.race([once(child, "close"), once(child, "error").then(([e]) => Promise.reject(e as Error))])) as [
+    number | null,
+    string | null,
+  ];
   if (code !== 0) throw new PostgresServerError(`${binary} failed (${signal ?? `exit ${code ?? "?"}`}): ${output.trim().split("\n").slice(-6).join(" | ")}`);
 }
 
@@ -160,9 +163,10 @@ interface ClusterDir {
 async function startOnce(options: PostgresOptions): Promise<PostgresServer> {
   const bin = await binaries();
   const as = postgresUser();
-  const dir: ClusterDir = options.dataDir === undefined
-    ? { ...(await tempDir("pg")), persistent: false }
-    : { path: await resolvePersistentDir(resolve(options.dataDir), as), persistent: true, remove: async () => undefined };
+  const dir: ClusterDir =
+    options.dataDir === undefined
+      ? { ...(await tempDir("pg")), persistent: false }
+      : { path: await resolvePersistentDir(resolve(options.dataDir), as), persistent: true, remove: async () => undefined };
   const log: string[] = [];
   let server: ChildProcess | undefined;
   let watchdog: ChildProcess | undefined;
@@ -226,9 +230,11 @@ async function startOnce(options: PostgresOptions): Promise<PostgresServer> {
 async function initialiseCluster(bin: string, dir: ClusterDir, dataDir: string, as: RunAs): Promise<string> {
   const passwordFile = join(dir.path, "password");
   if (dir.persistent && (await exists(join(dataDir, "PG_VERSION")))) {
-    const kept = (await readFile(passwordFile, "utf8").catch((cause: unknown) => {
-      throw new PostgresServerError(`${passwordFile}: the cluster in ${dataDir} exists but its password file cannot be read`, { cause });
-    })).trim();
+    const kept = (
+      await readFile(passwordFile, "utf8").catch((cause: unknown) => {
+        throw new PostgresServerError(`${passwordFile}: the cluster in ${dataDir} exists but its password file cannot be read`, { cause });
+      })
+    ).trim();
     if (kept === "") throw new PostgresServerError(`${passwordFile} is empty`);
     return kept;
   }
@@ -243,7 +249,11 @@ async function initialiseCluster(bin: string, dir: ClusterDir, dataDir: string, 
   }
   try {
     const sync = dir.persistent ? [] : ["--no-sync"];
-    await run(join(bin, "initdb"), [`--pgdata=${staging}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C", ...sync], as);
+    await run(
+      join(bin, "initdb"),
+      [`--pgdata=${staging}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C", ...sync],
+      as,
+    );
   } catch (error) {
     if (dir.persistent) await rm(staging, { recursive: true, force: true });
     throw error;
@@ -267,7 +277,13 @@ async function initialiseCluster(bin: string, dir: ClusterDir, dataDir: string, 
  * @throws PostgresServerError when even the resolved directory is out of the postgres user's reach.
  */
 async function resolvePersistentDir(dataDir: string, as: RunAs): Promise<string> {
-  if (!(await exists(dataDir)) && !(await readlink(dataDir).then(() => true, () => false))) {
+  if (
+    !(await exists(dataDir)) &&
+    !(await readlink(dataDir).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const parent = dirname(dataDir);
     await mkdir(parent, { recursive: true });
     if (as.uid === undefined || reachable(parent, as)) {
@@ -286,7 +302,9 @@ async function resolvePersistentDir(dataDir: string, as: RunAs): Promise<string>
     throw new PostgresServerError(`${dataDir}: a dangling link (its cluster was removed?)`, { cause });
   });
   if (as.uid !== undefined && !reachable(real, as)) {
-    throw new PostgresServerError(`${real}: the postgres user cannot reach this directory (a parent lacks o+x); move the state dir or set VEXXY_PG_DATA_ROOT before its first start`);
+    throw new PostgresServerError(
+      `${real}: the postgres user cannot reach this directory (a parent lacks o+x); move the state dir or set VEXXY_PG_DATA_ROOT before its first start`,
+    );
   }
   return real;
 }
@@ -297,10 +315,21 @@ function reachable(dir: string, as: RunAs): boolean {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false);
+  return await stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
-function handle(server: ChildProcess, dir: ClusterDir, port: number, password: string, url: string, postmasterPid: number, watchdog: ChildProcess): PostgresServer {
+function handle(
+  server: ChildProcess,
+  dir: ClusterDir,
+  port: number,
+  password: string,
+  url: string,
+  postmasterPid: number,
+  watchdog: ChildProcess,
+): PostgresServer {
   let stopping: Promise<void> | undefined;
   const exited = server.exitCode !== null || server.signalCode !== null ? Promise.resolve() : once(server, "exit").then(() => undefined);
   const createDatabase = async (name: string, unlessExists: boolean): Promise<string> => {
@@ -378,7 +407,10 @@ function binaries(): Promise<string> {
     if (userInfo().uid !== 0) return join(native, "bin");
     const cacheRoot = process.env["VEXXY_PG_CACHE"] ?? "/var/cache/vexxy/postgres";
     const target = join(cacheRoot, `${platform()}-${arch()}-${version}`);
-    const ready = await stat(join(target, "bin", "postgres")).then(() => true, () => false);
+    const ready = await stat(join(target, "bin", "postgres")).then(
+      () => true,
+      () => false,
+    );
     if (!ready) {
       await mkdir(cacheRoot, { recursive: true, mode: 0o755 });
       await chmod(cacheRoot, 0o755);
@@ -389,7 +421,13 @@ function binaries(): Promise<string> {
         await rename(staging, target);
       } catch (error) {
         await rm(staging, { recursive: true, force: true });
-        if (!(await stat(join(target, "bin", "postgres")).then(() => true, () => false))) throw error;
+        if (
+          !(await stat(join(target, "bin", "postgres")).then(
+            () => true,
+            () => false,
+          ))
+        )
+          throw error;
       }
     }
     return join(target, "bin");

@@ -56,7 +56,7 @@ describe("the product's PostgreSQL runner (real PostgreSQL from the embedded-pos
     await query(url, "INSERT INTO kept VALUES ($1)", ["before the restart"]);
     await first.stop();
     assert.ok((await stat(join(state, "postgres", "data", "PG_VERSION"))).isFile(), "the cluster stays");
-    assert.equal(((await stat(join(state, "postgres", "password"))).mode & 0o777), 0o600);
+    assert.equal((await stat(join(state, "postgres", "password"))).mode & 0o777, 0o600);
 
     const second = await start(join(state, "postgres"));
     const again = await second.ensureDatabase("vexxy");

@@ -23,7 +23,8 @@ export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
-    const text = problems.length === 1 ? (problems[0]?.message ?? "invalid configuration") : `invalid configuration: ${problems.map((p) => p.message).join("; ")}`;
+    const text =
+      problems.length === 1 ? (problems[0]?.message ?? "invalid configuration") : `invalid configuration: ${problems.map((p) => p.message).join("; ")}`;
     super(text, options);
     this.name = "ConfigError";
     this.problems = Object.freeze([...problems]);

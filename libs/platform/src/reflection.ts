@@ -129,7 +129,10 @@ function errorAnswer(code: number, message: string): V1Answer {
 }
 
 function filesAnswer(registry: FileRegistry, file: DescFile): V1Answer {
-  return { case: "fileDescriptorResponse", value: create(reflectionV1.FileDescriptorResponseSchema, { fileDescriptorProto: fileWithDependencies(registry, file) }) };
+  return {
+    case: "fileDescriptorResponse",
+    value: create(reflectionV1.FileDescriptorResponseSchema, { fileDescriptorProto: fileWithDependencies(registry, file) }),
+  };
 }
 
 /** Answers one reflection request (v1 shapes). Never throws: failures are ErrorResponse. */

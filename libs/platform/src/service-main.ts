@@ -39,7 +39,10 @@ export async function runServiceMain<C extends { readonly logLevel: string }>(
   try {
     service = await start(config, logger);
   } catch (err) {
-    logger.error("start failed", { error: err instanceof Error ? err.message : String(err), cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined });
+    logger.error("start failed", {
+      error: err instanceof Error ? err.message : String(err),
+      cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined,
+    });
     await telemetry.shutdown().catch(() => undefined);
     process.exit(1);
   }

@@ -75,7 +75,10 @@ describe("config", () => {
   });
 
   it("treats an empty variable as unset and rejects integers that are not decimal", () => {
-    assert.equal(loadConfig(() => env.int("N", { default: 5 }), { N: "" }), 5);
+    assert.equal(
+      loadConfig(() => env.int("N", { default: 5 }), { N: "" }),
+      5,
+    );
     for (const bad of ["0x10", "1e3", " ", "12abc"]) {
       assert.throws(() => loadConfig(() => env.int("N", { default: 5 }), { N: bad }), /N=/);
     }

@@ -6,15 +6,18 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { AnalysisService, AnalysisStatus, VexService, healthV1, reflectionV1, type WatchAnalysisResponse } from "@vexxy/proto";
 import {
-  AnalysisService,
-  AnalysisStatus,
-  VexService,
-  healthV1,
-  reflectionV1,
-  type WatchAnalysisResponse,
-} from "@vexxy/proto";
-import { InvalidFieldError, NotFoundError, ServerStartError, ServingStatus, createLogger, startServer, type Logger, type RunningServer, type ServerOptions } from "@vexxy/platform";
+  InvalidFieldError,
+  NotFoundError,
+  ServerStartError,
+  ServingStatus,
+  createLogger,
+  startServer,
+  type Logger,
+  type RunningServer,
+  type ServerOptions,
+} from "@vexxy/platform";
 import { createGrpcJsClient } from "@vexxy/testkit";
 
 const BUF = fileURLToPath(new URL("../../../node_modules/.bin/buf", import.meta.url));
@@ -293,7 +296,10 @@ describe("startServer", () => {
     const address = blocker.address();
     const port = typeof address === "object" && address !== null ? address.port : 0;
     try {
-      await assert.rejects(startTestServer(gate, captured.logger, { port }), (err: unknown) => err instanceof ServerStartError && err.message.includes(`127.0.0.1:${port}`));
+      await assert.rejects(
+        startTestServer(gate, captured.logger, { port }),
+        (err: unknown) => err instanceof ServerStartError && err.message.includes(`127.0.0.1:${port}`),
+      );
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

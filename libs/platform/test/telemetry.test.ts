@@ -26,7 +26,10 @@ describe("telemetry", () => {
       assert.equal(seen?.spanId, spanId);
       assert.equal(seen?.isRemote, true);
 
-      assert.equal(withExtractedTraceContext({ traceparent: "garbage" }, () => trace.getSpanContext(context.active())), undefined);
+      assert.equal(
+        withExtractedTraceContext({ traceparent: "garbage" }, () => trace.getSpanContext(context.active())),
+        undefined,
+      );
     } finally {
       await telemetry.shutdown();
       if (saved !== undefined) process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = saved;

@@ -30,12 +30,24 @@ describe("proto contracts", function () {
     const dir = await tempDir("gen");
     try {
       const template = join(dir.path, "buf.gen.yaml");
-      writeFileSync(template, `version: v2\nclean: true\nplugins:\n  - local: ${PLUGIN}\n    out: ${join(dir.path, "out")}\n    opt:\n      - target=ts\n      - import_extension=js\n`);
+      writeFileSync(
+        template,
+        `version: v2\nclean: true\nplugins:\n  - local: ${PLUGIN}\n    out: ${join(dir.path, "out")}\n    opt:\n      - target=ts\n      - import_extension=js\n`,
+      );
       execFileSync(BUF, ["generate", "proto", "--template", template], { cwd: ROOT, stdio: "pipe" });
-      const fresh = files(join(dir.path, "out")).map((f) => relative(join(dir.path, "out"), f)).sort();
-      const committed = files(GEN).map((f) => relative(GEN, f)).sort();
+      const fresh = files(join(dir.path, "out"))
+        .map((f) => relative(join(dir.path, "out"), f))
+        .sort();
+      const committed = files(GEN)
+        .map((f) => relative(GEN, f))
+        .sort();
       assert.deepEqual(committed, fresh);
-      for (const f of fresh) assert.equal(readFileSync(join(GEN, f), "utf8"), readFileSync(join(dir.path, "out", f), "utf8"), `${f} differs from a fresh generation: run pnpm generate`);
+      for (const f of fresh)
+        assert.equal(
+          readFileSync(join(GEN, f), "utf8"),
+          readFileSync(join(dir.path, "out", f), "utf8"),
+          `${f} differs from a fresh generation: run pnpm generate`,
+        );
     } finally {
       await dir.remove();
     }

@@ -11,16 +11,44 @@ const ROOT = "vulnerability_report";
 // Trivy names targets by OS family or language file type; Grype's package type names are
 // what the rest of the engine speaks.
 const TRIVY_TYPES: Readonly<Record<string, string>> = {
-  debian: "deb", ubuntu: "deb",
-  alpine: "apk", wolfi: "apk", chainguard: "apk",
-  redhat: "rpm", centos: "rpm", rocky: "rpm", alma: "rpm", amazon: "rpm", oracle: "rpm",
-  fedora: "rpm", photon: "rpm", suse: "rpm", "opensuse.leap": "rpm", "cbl-mariner": "rpm", azurelinux: "rpm",
-  npm: "npm", "node-pkg": "npm", yarn: "npm", pnpm: "npm",
-  "python-pkg": "python", pip: "python", pipenv: "python", poetry: "python", uv: "python",
-  jar: "java-archive", pom: "java-archive", gradle: "java-archive",
-  gobinary: "go-module", gomod: "go-module",
-  gemspec: "gem", bundler: "gem", cargo: "rust-crate", "rust-binary": "rust-crate",
-  composer: "php-composer", nuget: "dotnet", "dotnet-core": "dotnet",
+  debian: "deb",
+  ubuntu: "deb",
+  alpine: "apk",
+  wolfi: "apk",
+  chainguard: "apk",
+  redhat: "rpm",
+  centos: "rpm",
+  rocky: "rpm",
+  alma: "rpm",
+  amazon: "rpm",
+  oracle: "rpm",
+  fedora: "rpm",
+  photon: "rpm",
+  suse: "rpm",
+  "opensuse.leap": "rpm",
+  "cbl-mariner": "rpm",
+  azurelinux: "rpm",
+  npm: "npm",
+  "node-pkg": "npm",
+  yarn: "npm",
+  pnpm: "npm",
+  "python-pkg": "python",
+  pip: "python",
+  pipenv: "python",
+  poetry: "python",
+  uv: "python",
+  jar: "java-archive",
+  pom: "java-archive",
+  gradle: "java-archive",
+  gobinary: "go-module",
+  gomod: "go-module",
+  gemspec: "gem",
+  bundler: "gem",
+  cargo: "rust-crate",
+  "rust-binary": "rust-crate",
+  composer: "php-composer",
+  nuget: "dotnet",
+  "dotnet-core": "dotnet",
 };
 
 /** The Trivy JSON parser. */
@@ -50,9 +78,8 @@ function parseVulnerability(entry: unknown, at: string, trivyType: string, targe
   const v = requireObject(entry, at);
   const vulnerabilityId = requireString(v["VulnerabilityID"], `${at}.VulnerabilityID`);
   const identifier = v["PkgIdentifier"];
-  const purl = identifier === undefined || identifier === null
-    ? ""
-    : optionalString(requireObject(identifier, `${at}.PkgIdentifier`)["PURL"], `${at}.PkgIdentifier.PURL`);
+  const purl =
+    identifier === undefined || identifier === null ? "" : optionalString(requireObject(identifier, `${at}.PkgIdentifier`)["PURL"], `${at}.PkgIdentifier.PURL`);
   const aliases = optionalArray(v["VendorIDs"], `${at}.VendorIDs`)
     .map((id, k) => optionalString(id, `${at}.VendorIDs[${k}]`))
     .filter((id) => id !== "" && id !== vulnerabilityId);

@@ -5,8 +5,25 @@
  * Failed calls reject (or, for streams, throw) with grpc-js's ServiceError, whose `code` is the
  * gRPC status and `details` the server's message.
  */
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { credentials, makeGenericClientConstructor, Metadata, type CallOptions, type Client, type ClientReadableStream, type ServiceDefinition } from "@grpc/grpc-js";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import {
+  credentials,
+  makeGenericClientConstructor,
+  Metadata,
+  type CallOptions,
+  type Client,
+  type ClientReadableStream,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
 
 type Methods<S extends DescService> = S["method"];
 
@@ -23,13 +40,19 @@ export type UnaryMethodName<S extends DescService> = MethodNamesOfKind<S, "unary
 export type ServerStreamMethodName<S extends DescService> = MethodNamesOfKind<S, "server_streaming">;
 
 /** The request message of method K of S. */
-export type MethodInput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage } ? MessageShape<I> : never;
+export type MethodInput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage }
+  ? MessageShape<I>
+  : never;
 
 /** A request for method K of S: the message, or an init object for it. */
-export type MethodInputInit<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage } ? MessageInitShape<I> : never;
+export type MethodInputInit<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { input: infer I extends DescMessage }
+  ? MessageInitShape<I>
+  : never;
 
 /** The response message of method K of S. */
-export type MethodOutput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { output: infer O extends DescMessage } ? MessageShape<O> : never;
+export type MethodOutput<S extends DescService, K extends keyof Methods<S>> = Methods<S>[K] extends { output: infer O extends DescMessage }
+  ? MessageShape<O>
+  : never;
 
 export interface GrpcJsCallOptions {
   /** Call deadline in ms from now. */

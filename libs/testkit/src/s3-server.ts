@@ -79,8 +79,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       await dir.remove();
       continue;
     }
-    const urlFor = (bucket: string): string =>
-      `s3://${ACCESS_KEY}:${SECRET_KEY}@127.0.0.1:${port}/${encodeURIComponent(bucket)}?ssl=false`;
+    const urlFor = (bucket: string): string => `s3://${ACCESS_KEY}:${SECRET_KEY}@127.0.0.1:${port}/${encodeURIComponent(bucket)}?ssl=false`;
     let stopping: Promise<void> | undefined;
     return {
       endPoint: "127.0.0.1",
@@ -90,7 +89,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       url: options.bucket === undefined ? `s3://${ACCESS_KEY}:${SECRET_KEY}@127.0.0.1:${port}?ssl=false` : urlFor(options.bucket),
       urlFor,
       stop(): Promise<void> {
-        stopping ??= server.close().catch(() => undefined).then(() => dir.remove());
+        stopping ??= server
+          .close()
+          .catch(() => undefined)
+          .then(() => dir.remove());
         return stopping;
       },
     };

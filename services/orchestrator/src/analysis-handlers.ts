@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
-  AnalysisService,
+  type AnalysisService,
   CancelAnalysisResponseSchema,
   GetAnalysisResponseSchema,
   GetAnalysisResultsResponseSchema,
@@ -99,7 +99,9 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
           status: step.status,
           phase: step.phase,
           progress: step.progress,
-          ...(valid.findingCount === 0 ? { completedAtSubmit: { kind: "completed_without_findings", detail: { reason: "the vulnerability report has no findings" } } } : {}),
+          ...(valid.findingCount === 0
+            ? { completedAtSubmit: { kind: "completed_without_findings", detail: { reason: "the vulnerability report has no findings" } } }
+            : {}),
         },
         jobId,
       );

@@ -8,12 +8,7 @@
  * commit is repaired by the reconciler (the phase deadline passes and the job is re-driven).
  */
 import { create } from "@bufbuild/protobuf";
-import {
-  AnalysisCancelledSchema,
-  AnalysisRequestedSchema,
-  JobRefSchema,
-  type JobRef,
-} from "@vexxy/proto";
+import { AnalysisCancelledSchema, AnalysisRequestedSchema, JobRefSchema, type JobRef } from "@vexxy/proto";
 import { Subjects, eventMsgId, type EventBus, type InboundEvent, type Subject } from "@vexxy/events";
 import type { Logger } from "@vexxy/platform";
 import type { IAnalysisJob, StoredBlobRef } from "./store/entities.js";
@@ -244,7 +239,14 @@ export class JobLifecycle {
         if (again !== undefined && again.attempt === job.attempt) await this.publishRequest(again);
         continue;
       }
-      await this.retryOrFail(job.id, job.attempt, stage, "deadline_exceeded", `no answer from the ${stage} stage within the ${job.currentPhase} deadline`, true);
+      await this.retryOrFail(
+        job.id,
+        job.attempt,
+        stage,
+        "deadline_exceeded",
+        `no answer from the ${stage} stage within the ${job.currentPhase} deadline`,
+        true,
+      );
     }
     return overdue.length;
   }

@@ -3,4 +3,8 @@ import { runServiceMain } from "@vexxy/platform";
 import { readOrchestratorConfig } from "./config.js";
 import { startOrchestratorService } from "./service.js";
 
-await runServiceMain("orchestrator", () => readOrchestratorConfig(), (config, logger) => startOrchestratorService(config, { logger }));
+await runServiceMain(
+  "orchestrator",
+  () => readOrchestratorConfig(),
+  (config, logger) => startOrchestratorService(config, { logger }),
+);

@@ -46,15 +46,15 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     const lifecycle = new JobLifecycle(store, bus, hub, config, logger);
     // Errors reach callers through the platform server's error interceptor (toConnectError).
     const handlers = analysisHandlers({
-        store,
-        blobs,
-        lifecycle,
-        hub,
-        logger,
-        imageTransports: config.imageTransports,
-        estimatedDurationMinutes: 10,
-        watchPollMs: config.watchPollMs,
-      });
+      store,
+      blobs,
+      lifecycle,
+      hub,
+      logger,
+      imageTransports: config.imageTransports,
+      estimatedDurationMinutes: 10,
+      watchPollMs: config.watchPollMs,
+    });
     const server = await startServer({
       serviceName: "orchestrator",
       host: config.host,

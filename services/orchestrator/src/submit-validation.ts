@@ -16,7 +16,8 @@ export const TIMEOUT_DEFAULT_SECONDS = 300;
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 const MAX_SCRIPT_BYTES = 256 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const IMAGE_NAME = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
+const IMAGE_NAME =
+  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
 /** A submit request after validation, with defaults applied. */
 export interface ValidSubmit {
@@ -61,7 +62,10 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
   const c = req.config;
   const timeout = c?.testTimeoutSeconds ?? TIMEOUT_DEFAULT_SECONDS;
   if (!Number.isInteger(timeout) || timeout < TIMEOUT_MIN_SECONDS || timeout > TIMEOUT_MAX_SECONDS) {
-    throw new InvalidFieldError("config.test_timeout_seconds", `config.test_timeout_seconds must be between ${TIMEOUT_MIN_SECONDS} and ${TIMEOUT_MAX_SECONDS} (got ${timeout})`);
+    throw new InvalidFieldError(
+      "config.test_timeout_seconds",
+      `config.test_timeout_seconds must be between ${TIMEOUT_MIN_SECONDS} and ${TIMEOUT_MAX_SECONDS} (got ${timeout})`,
+    );
   }
   const testScript = c?.testScript ?? "";
   if (Buffer.byteLength(testScript) > MAX_SCRIPT_BYTES) {
@@ -82,7 +86,10 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
   const imageName = req.imageName.trim();
   // A docker repository reference, optionally tagged, never with a digest (image_digest pins it).
   if (imageName !== "" && !IMAGE_NAME.test(imageName)) {
-    throw new InvalidFieldError("image_name", `image_name must be a repository reference REPOSITORY[:TAG], e.g. ghcr.io/team/app:1.2 (got "${imageName.slice(0, 80)}")`);
+    throw new InvalidFieldError(
+      "image_name",
+      `image_name must be a repository reference REPOSITORY[:TAG], e.g. ghcr.io/team/app:1.2 (got "${imageName.slice(0, 80)}")`,
+    );
   }
   const organizationId = req.organizationId.trim() === "" ? "default" : req.organizationId.trim();
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(organizationId)) {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { create } from "@bufbuild/protobuf";
-import { createClient, ConnectError, Code, type Client } from "@connectrpc/connect";
+import { createClient, type ConnectError, Code, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   AnalysisService,
@@ -71,7 +71,9 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
   });
 
   // One finding: a scan with none completes at submit and never reaches the stand-in stages.
-  const ONE_FINDING = JSON.stringify({ matches: [{ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version: "3.0.15-1", type: "deb" } }] });
+  const ONE_FINDING = JSON.stringify({
+    matches: [{ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version: "3.0.15-1", type: "deb" } }],
+  });
 
   async function submit(): Promise<string> {
     const res = await client.submitAnalysis({ imageRef: "oci:/img:demo", imageDigest: DIGEST, vulnerabilityReport: Buffer.from(ONE_FINDING) });
@@ -114,7 +116,13 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     const doc = await new FilesystemBlobStore(dir.path).put(`jobs/${jobId}/attempts/1/openvex.json`, Buffer.from("{}"));
     await stages.publish(
       Subjects.vexSigned,
-      create(VexSignedSchema, { job, documentId: "urn:test:1", document: { ...doc, size: BigInt(doc.size) }, bundle: { ...doc, size: BigInt(doc.size) }, publicKey: { ...doc, size: BigInt(doc.size) } }),
+      create(VexSignedSchema, {
+        job,
+        documentId: "urn:test:1",
+        document: { ...doc, size: BigInt(doc.size) },
+        bundle: { ...doc, size: BigInt(doc.size) },
+        publicKey: { ...doc, size: BigInt(doc.size) },
+      }),
       eventMsgId(Subjects.vexSigned, jobId, 1),
     );
     const done = await until(async () => {
@@ -130,14 +138,22 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
   it("re-drives a retryable sandbox failure as attempt 2 and fails for good naming the stage once attempts are used up", async () => {
     const jobId = await submit();
     const first = await requestFor(jobId, 1);
-    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job: first, reason: "interrupted", message: "sandbox restarted", retryable: true }), eventMsgId(Subjects.sandboxFailed, jobId, 1));
+    await stages.publish(
+      Subjects.sandboxFailed,
+      create(SandboxFailedSchema, { job: first, reason: "interrupted", message: "sandbox restarted", retryable: true }),
+      eventMsgId(Subjects.sandboxFailed, jobId, 1),
+    );
     const second = await requestFor(jobId, 2);
     assert.equal(second.attempt, 2);
     // A late event of the stale attempt changes nothing.
     await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job: first }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await status(jobId)).status, AnalysisStatus.QUEUED);
-    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job: second, reason: "interrupted", message: "again", retryable: true }), eventMsgId(Subjects.sandboxFailed, jobId, 2));
+    await stages.publish(
+      Subjects.sandboxFailed,
+      create(SandboxFailedSchema, { job: second, reason: "interrupted", message: "again", retryable: true }),
+      eventMsgId(Subjects.sandboxFailed, jobId, 2),
+    );
     const failed = await until(async () => {
       const a = await status(jobId);
       return a.status === AnalysisStatus.FAILED ? a : undefined;
@@ -149,7 +165,11 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
   it("fails a non-retryable failure at once, naming the stage and the reason", async () => {
     const jobId = await submit();
     const job = await requestFor(jobId, 1);
-    await stages.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job, reason: "image_digest_mismatch", message: "image_digest: expected X got Y", retryable: false }), eventMsgId(Subjects.sandboxFailed, jobId, 1));
+    await stages.publish(
+      Subjects.sandboxFailed,
+      create(SandboxFailedSchema, { job, reason: "image_digest_mismatch", message: "image_digest: expected X got Y", retryable: false }),
+      eventMsgId(Subjects.sandboxFailed, jobId, 1),
+    );
     const failed = await until(async () => {
       const a = await status(jobId);
       return a.status === AnalysisStatus.FAILED ? a : undefined;
@@ -180,7 +200,11 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
 
   it("completes a job whose scan has no findings at submit, as a success: COMPLETE, zero results, no VEX, no event published", async () => {
     const requestsBefore = requests.length;
-    const submitted = await client.submitAnalysis({ imageRef: "oci:/img:no-findings", imageDigest: DIGEST, vulnerabilityReport: Buffer.from('{"matches":[]}') });
+    const submitted = await client.submitAnalysis({
+      imageRef: "oci:/img:no-findings",
+      imageDigest: DIGEST,
+      vulnerabilityReport: Buffer.from('{"matches":[]}'),
+    });
     assert.equal(submitted.status, AnalysisStatus.COMPLETE);
     const done = await status(submitted.jobId);
     assert.equal(done.status, AnalysisStatus.COMPLETE);
@@ -196,9 +220,17 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     for await (const u of client.watchAnalysis({ jobId: submitted.jobId })) watched.push(`${AnalysisStatus[u.analysis!.status]}:${u.analysis!.currentPhase}`);
     assert.deepEqual(watched, ["COMPLETE:complete"]);
     const log = await orchestrator.store.events(submitted.jobId);
-    assert.deepEqual(log.map((e) => e.kind), ["submitted", "completed_without_findings"], "no failure on the way");
+    assert.deepEqual(
+      log.map((e) => e.kind),
+      ["submitted", "completed_without_findings"],
+      "no failure on the way",
+    );
     // A Trivy report whose results list no vulnerabilities is the same answer.
-    const trivy = await client.submitAnalysis({ imageRef: "oci:/img:no-findings", imageDigest: DIGEST, vulnerabilityReport: Buffer.from(JSON.stringify({ SchemaVersion: 2, ArtifactName: "x", Results: [{ Target: "x (debian 12.8)", Type: "debian" }] })) });
+    const trivy = await client.submitAnalysis({
+      imageRef: "oci:/img:no-findings",
+      imageDigest: DIGEST,
+      vulnerabilityReport: Buffer.from(JSON.stringify({ SchemaVersion: 2, ArtifactName: "x", Results: [{ Target: "x (debian 12.8)", Type: "debian" }] })),
+    });
     assert.equal(trivy.status, AnalysisStatus.COMPLETE);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(requests.length, requestsBefore, "nothing dispatched: the image is never run");
@@ -208,7 +240,11 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     const jobId = await submit();
     const job = await requestFor(jobId, 1);
     const { AnalysisFailedSchema } = await import("@vexxy/proto");
-    await stages.publish(Subjects.analysisFailed, create(AnalysisFailedSchema, { job, stage: "vex", reason: "no_verdicts", message: "no verdicts", retryable: false }), `${eventMsgId(Subjects.analysisFailed, jobId, 1)}:vex`);
+    await stages.publish(
+      Subjects.analysisFailed,
+      create(AnalysisFailedSchema, { job, stage: "vex", reason: "no_verdicts", message: "no verdicts", retryable: false }),
+      `${eventMsgId(Subjects.analysisFailed, jobId, 1)}:vex`,
+    );
     const failed = await until(async () => {
       const a = await status(jobId);
       return a.status === AnalysisStatus.FAILED ? a : undefined;

@@ -17,11 +17,14 @@ function request(overrides: Exclude<MessageInitShape<typeof SubmitAnalysisReques
 }
 
 function rejectsField(req: SubmitAnalysisRequest, field: string): void {
-  assert.throws(() => validateSubmit(req), (err: unknown) => {
-    assert.ok(err instanceof InvalidFieldError, String(err));
-    assert.ok(err.message.includes(field), `message names ${field}: ${err.message}`);
-    return true;
-  });
+  assert.throws(
+    () => validateSubmit(req),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidFieldError, String(err));
+      assert.ok(err.message.includes(field), `message names ${field}: ${err.message}`);
+      return true;
+    },
+  );
 }
 
 describe("SubmitAnalysis validation", () => {
@@ -63,18 +66,25 @@ describe("SubmitAnalysis validation", () => {
   it("rejects a Grype report with a field of the wrong type, naming that field (matches[3].artifact.version)", () => {
     const match = (version: unknown) => ({ vulnerability: { id: "CVE-2024-0001" }, artifact: { name: "openssl", version, type: "deb" } });
     const report = { matches: [match("1.0"), match("1.1"), match("1.2"), match(3)] };
-    assert.throws(() => validateSubmit(request({ vulnerabilityReport: Buffer.from(JSON.stringify(report)) })), (err: unknown) => {
-      assert.ok(err instanceof InvalidFieldError, String(err));
-      assert.equal(err.field, "vulnerability_report.matches[3].artifact.version");
-      assert.match(err.message, /^vulnerability_report\.matches\[3\]\.artifact\.version: must be a string \(got number\)/);
-      return true;
-    });
+    assert.throws(
+      () => validateSubmit(request({ vulnerabilityReport: Buffer.from(JSON.stringify(report)) })),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidFieldError, String(err));
+        assert.equal(err.field, "vulnerability_report.matches[3].artifact.version");
+        assert.match(err.message, /^vulnerability_report\.matches\[3\]\.artifact\.version: must be a string \(got number\)/);
+        return true;
+      },
+    );
   });
 
   it("rejects a report of no known format (CycloneDX, a JSON array) and a Trivy result without a package name, naming the field", () => {
     rejectsField(request({ vulnerabilityReport: Buffer.from('{"bomFormat":"CycloneDX","components":[]}') }), "vulnerability_report.matches");
     rejectsField(request({ vulnerabilityReport: Buffer.from("[]") }), "vulnerability_report");
-    const trivy = { SchemaVersion: 2, ArtifactName: "x", Results: [{ Type: "debian", Vulnerabilities: [{ VulnerabilityID: "CVE-1", InstalledVersion: "1" }] }] };
+    const trivy = {
+      SchemaVersion: 2,
+      ArtifactName: "x",
+      Results: [{ Type: "debian", Vulnerabilities: [{ VulnerabilityID: "CVE-1", InstalledVersion: "1" }] }],
+    };
     rejectsField(request({ vulnerabilityReport: Buffer.from(JSON.stringify(trivy)) }), "vulnerability_report.Results[0].Vulnerabilities[0].PkgName");
   });
 

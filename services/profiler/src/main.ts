@@ -3,4 +3,8 @@ import { runServiceMain } from "@vexxy/platform";
 import { readProfilerConfig } from "./config.js";
 import { startProfilerService } from "./service.js";
 
-await runServiceMain("profiler", () => readProfilerConfig(), (config, logger) => startProfilerService(config, { logger }));
+await runServiceMain(
+  "profiler",
+  () => readProfilerConfig(),
+  (config, logger) => startProfilerService(config, { logger }),
+);

@@ -49,7 +49,11 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
     for (const row of await ledger.listByState("started")) {
       if (row.stage !== TRACE_STAGE) continue;
       await ledger.update(row.jobId, TRACE_STAGE, row.attempt, "interrupted", { reason: "profiler_restarted" });
-      await publishTraceLost({ bus }, create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }), "the profiler restarted while this attempt was traced; its trace is lost");
+      await publishTraceLost(
+        { bus },
+        create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }),
+        "the profiler restarted while this attempt was traced; its trace is lost",
+      );
       logger.warn("trace of an interrupted attempt reported lost", { job: row.jobId, attempt: row.attempt });
     }
     const server = await startServer({

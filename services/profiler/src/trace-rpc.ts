@@ -25,20 +25,40 @@ export function traceHandlers(deps: TraceRpcDeps): ServiceImpl<typeof ProfilerSe
     async startTrace(req) {
       if (req.jobId.trim() === "") throw new InvalidFieldError("job_id", "job_id is required");
       if (req.attempt < 1) throw new InvalidFieldError("attempt", "attempt must be 1 or more");
-      if (!req.cgroupPath.startsWith("/sys/fs/cgroup/")) throw new InvalidFieldError("cgroup_path", `cgroup_path must be a cgroup v2 directory under /sys/fs/cgroup (got "${req.cgroupPath}")`);
+      if (!req.cgroupPath.startsWith("/sys/fs/cgroup/"))
+        throw new InvalidFieldError("cgroup_path", `cgroup_path must be a cgroup v2 directory under /sys/fs/cgroup (got "${req.cgroupPath}")`);
       const live = deps.registry.get(req.jobId, req.attempt);
       if (live !== undefined && !live.died) {
-        return create(StartTraceResponseSchema, { traceId: `${req.jobId}/${req.attempt}`, tracer: deps.tracer.name, cgroupId: live.cgroupId, attachSeconds: live.attachSeconds });
+        return create(StartTraceResponseSchema, {
+          traceId: `${req.jobId}/${req.attempt}`,
+          tracer: deps.tracer.name,
+          cgroupId: live.cgroupId,
+          attachSeconds: live.attachSeconds,
+        });
       }
       const { record } = await deps.ledger.claim(req.jobId, TRACE_STAGE, req.attempt);
       if (record.state !== "started") {
-        throw new FailedPreconditionError(`job_id ${req.jobId} attempt ${req.attempt}: its trace already ended (${record.state}); a new attempt needs a new trace`);
+        throw new FailedPreconditionError(
+          `job_id ${req.jobId} attempt ${req.attempt}: its trace already ended (${record.state}); a new attempt needs a new trace`,
+        );
       }
-      const session = await deps.tracer.start({ jobId: req.jobId, attempt: req.attempt, containerId: req.containerId, cgroupPath: req.cgroupPath }, deps.attachTimeoutMs);
+      const session = await deps.tracer.start(
+        { jobId: req.jobId, attempt: req.attempt, containerId: req.containerId, cgroupPath: req.cgroupPath },
+        deps.attachTimeoutMs,
+      );
       deps.registry.set(session);
-      await deps.ledger.update(req.jobId, TRACE_STAGE, req.attempt, "started", { containerId: req.containerId, cgroupPath: req.cgroupPath, attachSeconds: session.attachSeconds });
+      await deps.ledger.update(req.jobId, TRACE_STAGE, req.attempt, "started", {
+        containerId: req.containerId,
+        cgroupPath: req.cgroupPath,
+        attachSeconds: session.attachSeconds,
+      });
       deps.logger.info("trace attached", { job: req.jobId, attempt: req.attempt, cgroup: req.cgroupPath, attachSeconds: session.attachSeconds });
-      return create(StartTraceResponseSchema, { traceId: `${req.jobId}/${req.attempt}`, tracer: deps.tracer.name, cgroupId: session.cgroupId, attachSeconds: session.attachSeconds });
+      return create(StartTraceResponseSchema, {
+        traceId: `${req.jobId}/${req.attempt}`,
+        tracer: deps.tracer.name,
+        cgroupId: session.cgroupId,
+        attachSeconds: session.attachSeconds,
+      });
     },
     async getTrace(req) {
       const live = deps.registry.get(req.jobId, req.attempt);

@@ -5,7 +5,21 @@
  */
 import { strict as assert } from "node:assert";
 import { spawn, execFileSync } from "node:child_process";
-import { closeSync, openSync, mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, symlinkSync, linkSync, statSync, mkdtempSync, rmSync, chmodSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+  existsSync,
+  symlinkSync,
+  linkSync,
+  statSync,
+  mkdtempSync,
+  rmSync,
+  chmodSync,
+} from "node:fs";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,18 +86,22 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     const longFile = join(long, "deep.txt");
     writeFileSync(longFile, "y");
     assert.ok(longFile.length > 250);
-    const odd = join(work, "caf\u00e9-\"quote\\.txt");
+    const odd = join(work, 'caf\u00e9-"quote\\.txt');
     writeFileSync(odd, "z");
     const outside = join(work, "outside.txt");
     writeFileSync(outside, "o");
     const session = await tracer.start(scope(), 15000);
-    await runInCgroup(cgroup, [
-      `cat ${work}/link-made-at-run-time`,
-      `cat /proc/self/root${work}/hard-link`,
-      `cat ./deep.txt`,
-      `cat '${odd.replace(/'/g, "'\\''")}'`,
-      `exec 7<${target}; cat /proc/self/fd/7`,
-    ].join(" >/dev/null; ") + " >/dev/null", long);
+    await runInCgroup(
+      cgroup,
+      `${[
+        `cat ${work}/link-made-at-run-time`,
+        `cat /proc/self/root${work}/hard-link`,
+        `cat ./deep.txt`,
+        `cat '${odd.replace(/'/g, "'\\''")}'`,
+        `exec 7<${target}; cat /proc/self/fd/7`,
+      ].join(" >/dev/null; ")} >/dev/null`,
+      long,
+    );
     execFileSync("cat", [outside]);
     const result = await session.stop();
     assert.deepEqual(result.lossReasons, []);
@@ -123,7 +141,11 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     assert.deepEqual(result.lossReasons, []);
     const mapped = new Set([...usesOf(result, "mmap_exec"), ...usesOf(result, "exec")]);
     const exe = identityOf("/usr/bin/perl");
-    const ldso = readFileSync(mapsOut, "utf8").split("\n").find((l) => /\/ld-linux[^ ]*$/.test(l))?.split(/\s+/).pop();
+    const ldso = readFileSync(mapsOut, "utf8")
+      .split("\n")
+      .find((l) => /\/ld-linux[^ ]*$/.test(l))
+      ?.split(/\s+/)
+      .pop();
     const truth = new Set<string>();
     for (const line of readFileSync(mapsOut, "utf8").split("\n")) {
       const fields = line.trim().split(/\s+/);
@@ -136,7 +158,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
       if (id === exe || (ldso !== undefined && id === identityOf(ldso))) continue;
       assert.ok(mapped.has(id), `executable mapping ${id} missing from the trace`);
     }
-    const posix = readFileSync(mapsOut, "utf8").split("\n").map((l) => l.trim().split(/\s+/)[5] ?? "").find((p) => p.endsWith("/POSIX.so"));
+    const posix = readFileSync(mapsOut, "utf8")
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)[5] ?? "")
+      .find((p) => p.endsWith("/POSIX.so"));
     assert.ok(posix !== undefined && usesOf(result, "mmap_exec").has(identityOf(posix)), "POSIX.so (dlopen'ed) mapped executable");
   });
 
@@ -146,7 +171,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     const fd = openSync(file, "r");
     try {
       const session = await tracer.start(scope(), 15000);
-      const child = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && exec sh -c "cat /dev/null; exec 3<&-"`], { stdio: ["ignore", "ignore", "ignore", fd], cwd: "/" });
+      const child = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && exec sh -c "cat /dev/null; exec 3<&-"`], {
+        stdio: ["ignore", "ignore", "ignore", fd],
+        cwd: "/",
+      });
       await once(child, "exit");
       const result = await session.stop();
       assert.deepEqual(result.lossReasons, []);
@@ -176,7 +204,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     const again = await tracer.start(scope(), 15000);
     await runInCgroup(cgroup, `echo $$ > ${CGROUP_ROOT}/cgroup.procs; cat /etc/hostname >/dev/null`);
     const result = await again.stop();
-    assert.ok(result.lossReasons.some((r) => r.startsWith("scope_left:")), result.lossReasons.join(","));
+    assert.ok(
+      result.lossReasons.some((r) => r.startsWith("scope_left:")),
+      result.lossReasons.join(","),
+    );
   });
 
   it("marks the trace incomplete when io_uring hands out a ring (an untraced channel)", async () => {
@@ -184,7 +215,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     // io_uring_setup(8, params): 425 on x86_64; the ring fd is the channel.
     await runInCgroup(cgroup, `perl -e 'my $p = "\\0" x 120; my $fd = syscall(425, 8, $p); exit($fd >= 0 ? 0 : 1)'`);
     const result = await session.stop();
-    assert.ok(result.lossReasons.some((r) => r.startsWith("untraced_channel:io_uring_setup")), result.lossReasons.join(","));
+    assert.ok(
+      result.lossReasons.some((r) => r.startsWith("untraced_channel:io_uring_setup")),
+      result.lossReasons.join(","),
+    );
     assert.ok(result.channelAttempts.some((a) => a.syscall === "io_uring_setup" && a.succeeded === 1));
   });
 
@@ -194,7 +228,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     for (let i = 0; i < 50 && !session.died; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(session.died, true);
     const result = await session.stop();
-    assert.ok(result.lossReasons.some((r) => r.startsWith("tracer_died: bpftrace signal SIGKILL")), result.lossReasons.join(","));
+    assert.ok(
+      result.lossReasons.some((r) => r.startsWith("tracer_died: bpftrace signal SIGKILL")),
+      result.lossReasons.join(","),
+    );
   });
 
   it("marks the trace incomplete with map_full when a map reaches BPFTRACE_MAP_KEYS_MAX", async () => {
@@ -203,7 +240,10 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     const session = await small.start(scope(), 15000);
     await runInCgroup(cgroup, `for f in ${work}/f*; do cat $f >/dev/null; done; true`);
     const result = await session.stop();
-    assert.ok(result.lossReasons.some((r) => r.startsWith("map_full:@use")), result.lossReasons.join(","));
+    assert.ok(
+      result.lossReasons.some((r) => r.startsWith("map_full:@use")),
+      result.lossReasons.join(","),
+    );
   });
 
   it("refuses to attach to a cgroup that does not exist", async () => {
@@ -229,7 +269,9 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     assert.equal(profile.identity, "inode");
     assert.ok(profile.complete, profile.lossReasons.join("; "));
     const [major, minor, ino] = identityOf("/etc/hostname").split(":");
-    assert.ok(profile.uses.some((u) => u.access === "open" && u.id?.devMajor === Number(major) && u.id?.devMinor === Number(minor) && u.id?.inode === BigInt(ino!)));
+    assert.ok(
+      profile.uses.some((u) => u.access === "open" && u.id?.devMajor === Number(major) && u.id?.devMinor === Number(minor) && u.id?.inode === BigInt(ino!)),
+    );
     assert.ok(profile.uses.some((u) => u.access === "exec" && u.path === "/usr/bin/cat" && u.firstPid > 0 && u.count >= 1n));
     assert.equal(profile.files.length, 0, "an inode trace's labels are not paths");
     assert.equal(profile.diagnostics?.filteredCgroupId, result.cgroupId);
@@ -240,24 +282,60 @@ describe("Tracee event ingestion", () => {
   it("reads real Tracee JSON events into a profile: opened and read files, relative paths apart", () => {
     const events = parseTraceeJsonLines(readFileSync(fileURLToPath(new URL("./fixtures/tracee-forensics-events.jsonl", import.meta.url)), "utf8"));
     assert.equal(events.length, 6);
-    const profile = buildProfile(events, { jobId: "j", attempt: 1, tracer: "tracee", containerId: "", lossReasons: [], outcome: WorkloadOutcome.EXITED_OK, durationSeconds: 1 });
+    const profile = buildProfile(events, {
+      jobId: "j",
+      attempt: 1,
+      tracer: "tracee",
+      containerId: "",
+      lossReasons: [],
+      outcome: WorkloadOutcome.EXITED_OK,
+      durationSeconds: 1,
+    });
     assert.ok(profile.files.some((f) => f.path === "/tmp/testing.txt" && f.access === "open" && f.countOk > 0n));
     assert.ok(!profile.files.some((f) => f.access === "exec"));
   });
 
   it("keeps Tracee's own dev and inode args as identities in a kernel_path profile", () => {
     const events = parseTraceeJsonLines(readFileSync(fileURLToPath(new URL("./fixtures/tracee-forensics-events.jsonl", import.meta.url)), "utf8"));
-    const profile = buildProfile(events, { jobId: "j", attempt: 1, tracer: "tracee", containerId: "", lossReasons: [], outcome: WorkloadOutcome.EXITED_OK, durationSeconds: 1, identity: "kernel_path" });
+    const profile = buildProfile(events, {
+      jobId: "j",
+      attempt: 1,
+      tracer: "tracee",
+      containerId: "",
+      lossReasons: [],
+      outcome: WorkloadOutcome.EXITED_OK,
+      durationSeconds: 1,
+      identity: "kernel_path",
+    });
     assert.equal(profile.identity, "kernel_path");
     const use = profile.uses.find((u) => u.path === "/tmp/testing.txt");
     assert.ok(use?.id !== undefined && use.id.inode > 0n, "the fixture's security_file_open carries dev and inode");
   });
 
   it("keeps only the events of the traced container and is incomplete when a loss is reported", () => {
-    const mk = (container: string, path: string) => JSON.stringify({ timestamp: 1, processId: 1, cgroupId: 1, containerId: container, eventName: "security_file_open", args: [{ name: "pathname", type: "const char*", value: path }] });
+    const mk = (container: string, path: string) =>
+      JSON.stringify({
+        timestamp: 1,
+        processId: 1,
+        cgroupId: 1,
+        containerId: container,
+        eventName: "security_file_open",
+        args: [{ name: "pathname", type: "const char*", value: path }],
+      });
     const text = [mk("mine", "/usr/lib/a.so"), mk("other", "/usr/lib/b.so")].join("\n");
-    const profile = buildProfile(parseTraceeJsonLines(text), { jobId: "j", attempt: 1, tracer: "tracee", containerId: "mine", lossReasons: ["events_lost"], outcome: WorkloadOutcome.EXITED_OK, durationSeconds: 1 });
-    assert.deepEqual(profile.files.map((f) => f.path), ["/usr/lib/a.so"]);
+    const profile = buildProfile(parseTraceeJsonLines(text), {
+      jobId: "j",
+      attempt: 1,
+      tracer: "tracee",
+      containerId: "mine",
+      lossReasons: ["events_lost"],
+      outcome: WorkloadOutcome.EXITED_OK,
+      durationSeconds: 1,
+    });
+    assert.deepEqual(
+      profile.files.map((f) => f.path),
+      ["/usr/lib/a.so"],
+    );
     assert.equal(profile.complete, false);
   });
 });

@@ -12,18 +12,19 @@
  * | LOG_LEVEL | info | debug, info, warn, error |
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
  */
-import { env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
+import { loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
 
-export interface ReachabilityConfig extends MeshServiceConfig {
-
-}
+export interface ReachabilityConfig extends MeshServiceConfig {}
 
 /**
  * Reads the configuration from `source` (process.env by default).
  * @throws ConfigError naming every bad variable.
  */
 export function readReachabilityConfig(source: EnvSource = process.env): ReachabilityConfig {
-  return loadConfig(() => ({
-    ...meshServiceEnv(50054),
-  }), source);
+  return loadConfig(
+    () => ({
+      ...meshServiceEnv(50054),
+    }),
+    source,
+  );
 }

@@ -3,4 +3,8 @@ import { runServiceMain } from "@vexxy/platform";
 import { readReachabilityConfig } from "./config.js";
 import { startReachabilityService } from "./service.js";
 
-await runServiceMain("reachability", () => readReachabilityConfig(), (config, logger) => startReachabilityService(config, { logger }));
+await runServiceMain(
+  "reachability",
+  () => readReachabilityConfig(),
+  (config, logger) => startReachabilityService(config, { logger }),
+);

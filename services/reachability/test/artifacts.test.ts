@@ -17,13 +17,22 @@ describe("input artifacts", () => {
   });
 
   it("rejects bytes that are not a catalogue with ArtifactDecodeError naming the artifact", () => {
-    assert.throws(() => decodeCatalogue(Buffer.from("{\"packages\": 7}")), (error: unknown) => error instanceof ArtifactDecodeError && error.artifact === "catalogue");
-    assert.throws(() => decodeProfile(Buffer.from("nope")), (error: unknown) => error instanceof ArtifactDecodeError && error.artifact === "profile");
+    assert.throws(
+      () => decodeCatalogue(Buffer.from('{"packages": 7}')),
+      (error: unknown) => error instanceof ArtifactDecodeError && error.artifact === "catalogue",
+    );
+    assert.throws(
+      () => decodeProfile(Buffer.from("nope")),
+      (error: unknown) => error instanceof ArtifactDecodeError && error.artifact === "profile",
+    );
   });
 
   it("lets the profile.ready event make a profile incomplete, never complete", () => {
     const complete = profile([access("/usr/bin/tar", "exec")]);
-    const lossy = tightenProfile(complete, create(ProfileReadySchema, { complete: false, lossReasons: ["tracer exited early"], outcome: WorkloadOutcome.EXITED_OK }));
+    const lossy = tightenProfile(
+      complete,
+      create(ProfileReadySchema, { complete: false, lossReasons: ["tracer exited early"], outcome: WorkloadOutcome.EXITED_OK }),
+    );
     assert.equal(lossy.complete, false);
     assert.deepEqual(lossy.lossReasons, ["tracer exited early"]);
     const incomplete = profile([access("/usr/bin/tar", "exec")], { complete: false, outcome: WorkloadOutcome.UNSPECIFIED });

@@ -12,11 +12,14 @@ describe("reachability configuration", () => {
   });
 
   it("refuses a missing DATABASE_URL and a bad PORT, naming both variables", () => {
-    assert.throws(() => readReachabilityConfig({ PORT: "http" }), (error: unknown) => {
-      assert.ok(error instanceof Error);
-      assert.match(error.message, /DATABASE_URL/);
-      assert.match(error.message, /PORT/);
-      return true;
-    });
+    assert.throws(
+      () => readReachabilityConfig({ PORT: "http" }),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /DATABASE_URL/);
+        assert.match(error.message, /PORT/);
+        return true;
+      },
+    );
   });
 });

@@ -33,26 +33,29 @@ const JUSTIFICATION: Readonly<Record<number, string>> = {
  * loader's opens spelled /lib/... (merged /usr), its data files, and tar's relative openat()s
  * of directory entries.
  */
-const DEMO_RUN = profile([
-  access("/app/run.sh", "exec"),
-  ...["tar", "gzip", "sha256sum", "wc", "grep", "cat", "head", "sleep"].map((name) => access(`/usr/bin/${name}`, "exec")),
-  access("/app/run.sh"),
-  access("/etc/ld.so.cache", "open", 13),
-  access("/lib/x86_64-linux-gnu/libc.so.6", "open", 14),
-  access("/lib/x86_64-linux-gnu/libacl.so.1", "open", 3),
-  access("/lib/x86_64-linux-gnu/libselinux.so.1", "open", 3),
-  access("/lib/x86_64-linux-gnu/libpcre2-8.so.0", "open", 4),
-  access("/dev/null", "open", 2),
-  access("/proc/mounts", "open", 0, 2),
-  access("/proc/filesystems", "open", 3),
-  access("/proc/self/maps"),
-  access("/app/data", "open", 2),
-  access("/app/data/demo-input-1.txt", "open", 2),
-  access("/app/data/demo-input-2.txt"),
-], {
-  durationSeconds: 1.4,
-  unresolvedRelativeOpens: [access("demo-input-1.txt", "open", 2), access("demo-input-2.txt", "open", 2)],
-});
+const DEMO_RUN = profile(
+  [
+    access("/app/run.sh", "exec"),
+    ...["tar", "gzip", "sha256sum", "wc", "grep", "cat", "head", "sleep"].map((name) => access(`/usr/bin/${name}`, "exec")),
+    access("/app/run.sh"),
+    access("/etc/ld.so.cache", "open", 13),
+    access("/lib/x86_64-linux-gnu/libc.so.6", "open", 14),
+    access("/lib/x86_64-linux-gnu/libacl.so.1", "open", 3),
+    access("/lib/x86_64-linux-gnu/libselinux.so.1", "open", 3),
+    access("/lib/x86_64-linux-gnu/libpcre2-8.so.0", "open", 4),
+    access("/dev/null", "open", 2),
+    access("/proc/mounts", "open", 0, 2),
+    access("/proc/filesystems", "open", 3),
+    access("/proc/self/maps"),
+    access("/app/data", "open", 2),
+    access("/app/data/demo-input-1.txt", "open", 2),
+    access("/app/data/demo-input-2.txt"),
+  ],
+  {
+    durationSeconds: 1.4,
+    unresolvedRelativeOpens: [access("demo-input-1.txt", "open", 2), access("demo-input-2.txt", "open", 2)],
+  },
+);
 
 describe("the demo image (debootstrap bookworm minbase catalogue, /app/run.sh trace, bundled Grype report)", () => {
   const catalogue = demoCatalogue();
@@ -86,7 +89,9 @@ describe("the demo image (debootstrap bookworm minbase catalogue, /app/run.sh tr
   });
 
   it("keeps dash under investigation while the catalogue cannot say what interprets /app/run.sh, and says affected once it can", () => {
-    const dashScan = parseVulnerabilityReport(JSON.stringify({ matches: [{ vulnerability: { id: "CVE-TEST-DASH" }, artifact: { name: "dash", version: "0.5.12-2", type: "deb" } }] }));
+    const dashScan = parseVulnerabilityReport(
+      JSON.stringify({ matches: [{ vulnerability: { id: "CVE-TEST-DASH" }, artifact: { name: "dash", version: "0.5.12-2", type: "deb" } }] }),
+    );
     const unknown = scoreReachability({ catalogue, profile: DEMO_RUN, report: dashScan }).verdicts[0];
     assert.equal(unknown?.status, VexStatus.UNDER_INVESTIGATION);
     const withShebang = { ...catalogue, elfInterpreters: { ...catalogue.elfInterpreters, "/app/run.sh": "/bin/sh" } };
@@ -101,6 +106,6 @@ describe("the demo image (debootstrap bookworm minbase catalogue, /app/run.sh tr
     assert.equal(summary.sharedLibrariesLoaded, 4);
     assert.equal(catalogue.packages.length, 88);
     // tar, gzip, coreutils, grep, libc6, libacl1, libselinux1, libpcre2-8-0
-    assert.equal(summary.codeCoveragePercent, Math.round((100 * 8 / 88) * 1000) / 1000);
+    assert.equal(summary.codeCoveragePercent, Math.round(((100 * 8) / 88) * 1000) / 1000);
   });
 });

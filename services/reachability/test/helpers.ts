@@ -18,21 +18,26 @@ export interface PkgSpec {
 }
 
 /** A Debian-like catalogue with merged /usr. */
-export function catalogue(packages: readonly PkgSpec[], extra: { symlinks?: Record<string, string>; interpreters?: Record<string, string>; ecosystems?: string[] } = {}): ImageCatalogue {
+export function catalogue(
+  packages: readonly PkgSpec[],
+  extra: { symlinks?: Record<string, string>; interpreters?: Record<string, string>; ecosystems?: string[] } = {},
+): ImageCatalogue {
   return create(ImageCatalogueSchema, {
     imageDigest: `sha256:${"a".repeat(64)}`,
     distroId: "debian",
     distroVersionId: "12",
     ecosystems: extra.ecosystems ?? ["deb"],
-    packages: packages.map((p) => create(CataloguedPackageSchema, {
-      name: p.name,
-      version: p.version,
-      architecture: p.arch ?? "amd64",
-      type: p.type ?? "deb",
-      purl: `pkg:deb/debian/${p.name}@${p.version}?arch=${p.arch ?? "amd64"}&distro=debian-12`,
-      files: [...p.files],
-      resolvedFiles: [...(p.resolvedFiles ?? [])],
-    })),
+    packages: packages.map((p) =>
+      create(CataloguedPackageSchema, {
+        name: p.name,
+        version: p.version,
+        architecture: p.arch ?? "amd64",
+        type: p.type ?? "deb",
+        purl: `pkg:deb/debian/${p.name}@${p.version}?arch=${p.arch ?? "amd64"}&distro=debian-12`,
+        files: [...p.files],
+        resolvedFiles: [...(p.resolvedFiles ?? [])],
+      }),
+    ),
     symlinks: { "/bin": "usr/bin", "/lib": "usr/lib", "/lib64": "usr/lib64", "/sbin": "usr/sbin", ...(extra.symlinks ?? {}) },
     elfInterpreters: extra.interpreters ?? {},
     fileCount: 1000,

@@ -19,7 +19,11 @@ import { catalogue, grypeMatch, profile } from "./helpers.js";
 // Image root on device 8:1 (kernel split), as the local runc root gives it.
 const ROOT = { devMajor: 8, devMinor: 1 };
 const GAWK = { name: "gawk", version: "1:5.2.1-2", files: ["/usr/bin/gawk", "/usr/lib/x86_64-linux-gnu/gawk/ordchr.so"] };
-const PY = { name: "libpython3.11-stdlib", version: "3.11.2-6", files: ["/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/__pycache__/json.cpython-311.pyc"] };
+const PY = {
+  name: "libpython3.11-stdlib",
+  version: "3.11.2-6",
+  files: ["/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/__pycache__/json.cpython-311.pyc"],
+};
 const DASH = { name: "dash", version: "0.5.12-2", files: ["/bin/dash", "/bin/sh"] };
 const LIBC = { name: "libc6", version: "2.36-9", files: ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"] };
 const CONTROL = { name: "tar", version: "1.34+dfsg-1.2", files: ["/bin/tar"] };
@@ -33,7 +37,12 @@ function file(inode: number, paths: string[], owners: number[], kind: string) {
 function image(identity: "inode" | "path" = "inode"): ImageCatalogue {
   const cat = catalogue([GAWK, PY, DASH, LIBC, CONTROL, DIVERTED], {
     symlinks: { "/usr/bin/sh": "dash", "/lib64/ld-linux-x86-64.so.2": "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" },
-    interpreters: { "/usr/bin/gawk": "/lib64/ld-linux-x86-64.so.2", "/usr/bin/dash": "/lib64/ld-linux-x86-64.so.2", "/usr/bin/tar": "/lib64/ld-linux-x86-64.so.2", "/usr/local/bin/run.sh": "/usr/bin/sh" },
+    interpreters: {
+      "/usr/bin/gawk": "/lib64/ld-linux-x86-64.so.2",
+      "/usr/bin/dash": "/lib64/ld-linux-x86-64.so.2",
+      "/usr/bin/tar": "/lib64/ld-linux-x86-64.so.2",
+      "/usr/local/bin/run.sh": "/usr/bin/sh",
+    },
   });
   cat.identity = identity;
   cat.files = [
@@ -54,7 +63,9 @@ function image(identity: "inode" | "path" = "inode"): ImageCatalogue {
 
 function use(inode: number | undefined, path: string, access: string, extra: Partial<{ major: number; truncated: boolean }> = {}): FileUse {
   return create(FileUseSchema, {
-    ...(inode !== undefined ? { id: create(FileIdentitySchema, { devMajor: extra.major ?? ROOT.devMajor, devMinor: ROOT.devMinor, inode: BigInt(inode) }) } : {}),
+    ...(inode !== undefined
+      ? { id: create(FileIdentitySchema, { devMajor: extra.major ?? ROOT.devMajor, devMinor: ROOT.devMinor, inode: BigInt(inode) }) }
+      : {}),
     path,
     access,
     count: 1n,
@@ -133,7 +144,10 @@ describe("attribution by the kernel's file identity", () => {
   });
 
   it("puts every untouched package under investigation when no executed file matches the catalogue by identity (the identities describe another filesystem)", () => {
-    const elsewhere = profile([], { identity: "inode", uses: [use(102, "/bin/sh", "exec", { major: 253 }), use(103, "/lib/x86_64-linux-gnu/libc.so.6", "mmap_exec", { major: 253 })] });
+    const elsewhere = profile([], {
+      identity: "inode",
+      uses: [use(102, "/bin/sh", "exec", { major: 253 }), use(103, "/lib/x86_64-linux-gnu/libc.so.6", "mmap_exec", { major: 253 })],
+    });
     const map = verdicts(elsewhere);
     assert.equal(statusOf(map, "tar"), VexStatus.UNDER_INVESTIGATION);
     assert.match(map.get("tar")?.reason ?? "", /identities disagree/);
@@ -155,11 +169,11 @@ describe("attribution by the kernel's file identity", () => {
   });
 
   it("lists unowned code that ran, code created at run time, and untraced channel attempts in the summary", () => {
-    const p = run([
-      use(107, "/usr/local/bin/unowned-tool", "exec"),
-      use(9, "/tmp/dropped", "exec", { major: 0 }),
-      use(108, "/usr/local/bin/run.sh", "exec_script"),
-    ], "inode", { untracedChannelAttempts: [create(SyscallAttemptSchema, { syscall: "io_uring_setup", succeeded: 0n, failed: 2n })] });
+    const p = run(
+      [use(107, "/usr/local/bin/unowned-tool", "exec"), use(9, "/tmp/dropped", "exec", { major: 0 }), use(108, "/usr/local/bin/run.sh", "exec_script")],
+      "inode",
+      { untracedChannelAttempts: [create(SyscallAttemptSchema, { syscall: "io_uring_setup", succeeded: 0n, failed: 2n })] },
+    );
     const result = scoreReachability({ catalogue: image(), profile: p, report: parseVulnerabilityReport(JSON.stringify({ matches: MATCHES })) });
     assert.deepEqual(result.summary.unownedCode, ["/tmp/dropped", "/usr/local/bin/run.sh", "/usr/local/bin/unowned-tool"]);
     assert.deepEqual(result.summary.untracedChannelAttempts, ["io_uring_setup: 0 ok, 2 failed"]);
@@ -170,16 +184,22 @@ describe("attribution by the kernel's file identity", () => {
 
 describe("attribution by kernel-resolved path (no identities)", () => {
   it("matches a kernel path through a hard-link name of a catalogued file, keeping the control not_affected", () => {
-    const map = verdicts(profile([], {
-      identity: "kernel_path",
-      uses: [use(undefined, "/usr/bin/dash", "exec"), use(undefined, "/usr/local/bin/awk-copy", "exec")],
-    }), image("path"));
+    const map = verdicts(
+      profile([], {
+        identity: "kernel_path",
+        uses: [use(undefined, "/usr/bin/dash", "exec"), use(undefined, "/usr/local/bin/awk-copy", "exec")],
+      }),
+      image("path"),
+    );
     assert.equal(statusOf(map, "gawk"), VexStatus.AFFECTED);
     assert.equal(statusOf(map, "tar"), VexStatus.NOT_AFFECTED);
   });
 
   it("treats a relative or truncated kernel path as unattributed and fails closed", () => {
-    const map = verdicts(profile([], { identity: "kernel_path", uses: [use(undefined, "/usr/bin/dash", "exec"), use(undefined, "./awk", "exec")] }), image("path"));
+    const map = verdicts(
+      profile([], { identity: "kernel_path", uses: [use(undefined, "/usr/bin/dash", "exec"), use(undefined, "./awk", "exec")] }),
+      image("path"),
+    );
     assert.equal(statusOf(map, "tar"), VexStatus.UNDER_INVESTIGATION);
   });
 });

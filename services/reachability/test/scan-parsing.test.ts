@@ -5,12 +5,15 @@ import { ScanFormatError, parseVulnerabilityReport } from "@vexxy/scan-report";
 import { fixture, grypeMatch } from "./helpers.js";
 
 function rejects(input: string, field: string): void {
-  assert.throws(() => parseVulnerabilityReport(input), (error: unknown) => {
-    assert.ok(error instanceof ScanFormatError, `a ScanFormatError, got ${String(error)}`);
-    assert.equal(error.field, field);
-    assert.ok(error.message.startsWith(`${field}:`), error.message);
-    return true;
-  });
+  assert.throws(
+    () => parseVulnerabilityReport(input),
+    (error: unknown) => {
+      assert.ok(error instanceof ScanFormatError, `a ScanFormatError, got ${String(error)}`);
+      assert.equal(error.field, field);
+      assert.ok(error.message.startsWith(`${field}:`), error.message);
+      return true;
+    },
+  );
 }
 
 describe("vulnerability report parsing", () => {
@@ -20,7 +23,15 @@ describe("vulnerability report parsing", () => {
     assert.equal(report.findings.length, 2);
     const [first, second] = report.findings;
     assert.deepEqual(
-      { id: first?.vulnerabilityId, severity: first?.severity, name: first?.pkg.name, version: first?.pkg.version, type: first?.pkg.type, purl: first?.pkg.purl, locations: first?.pkg.locations },
+      {
+        id: first?.vulnerabilityId,
+        severity: first?.severity,
+        name: first?.pkg.name,
+        version: first?.pkg.version,
+        type: first?.pkg.type,
+        purl: first?.pkg.purl,
+        locations: first?.pkg.locations,
+      },
       { id: "CVE-1999-0001", severity: "Low", name: "package-1", version: "1.1.1", type: "rpm", purl: "", locations: ["/foo/bar/somefile-1.txt"] },
     );
     assert.equal(second?.pkg.purl, "pkg:deb/package-2@2.2.2");
@@ -28,7 +39,9 @@ describe("vulnerability report parsing", () => {
   });
 
   it("turns relatedVulnerabilities into aliases, without repeating the match's own id", () => {
-    const doc = { matches: [grypeMatch("GHSA-35jh-r3h4-6jhm", "lodash", "4.17.20", "npm", "pkg:npm/lodash@4.17.20", ["CVE-2021-23337", "GHSA-35jh-r3h4-6jhm"])] };
+    const doc = {
+      matches: [grypeMatch("GHSA-35jh-r3h4-6jhm", "lodash", "4.17.20", "npm", "pkg:npm/lodash@4.17.20", ["CVE-2021-23337", "GHSA-35jh-r3h4-6jhm"])],
+    };
     const [finding] = parseVulnerabilityReport(JSON.stringify(doc)).findings;
     assert.deepEqual(finding?.aliases, ["CVE-2021-23337"]);
   });
@@ -75,11 +88,17 @@ describe("vulnerability report parsing", () => {
   });
 
   it("rejects a match without a vulnerability id naming vulnerability_report.matches[0].vulnerability.id", () => {
-    rejects(JSON.stringify({ matches: [{ vulnerability: { id: "" }, artifact: { name: "a", type: "deb" } }] }), "vulnerability_report.matches[0].vulnerability.id");
+    rejects(
+      JSON.stringify({ matches: [{ vulnerability: { id: "" }, artifact: { name: "a", type: "deb" } }] }),
+      "vulnerability_report.matches[0].vulnerability.id",
+    );
   });
 
   it("rejects an artifact with neither type nor purl, since its ecosystem cannot be known", () => {
-    rejects(JSON.stringify({ matches: [{ vulnerability: { id: "CVE-1" }, artifact: { name: "a", version: "1", type: "", purl: "" } }] }), "vulnerability_report.matches[0].artifact.type");
+    rejects(
+      JSON.stringify({ matches: [{ vulnerability: { id: "CVE-1" }, artifact: { name: "a", version: "1", type: "", purl: "" } }] }),
+      "vulnerability_report.matches[0].artifact.type",
+    );
   });
 
   it("rejects a relatedVulnerabilities entry without an id naming it", () => {

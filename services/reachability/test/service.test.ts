@@ -83,12 +83,15 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
   /** Stores the inputs of one job and publishes its profile.ready. */
   async function submit(scan: string | Buffer, attempt = 1): Promise<string> {
     const jobId = randomUUID();
-    const run = profile([
-      access("/app/run.sh", "exec"),
-      access("/usr/bin/tar", "exec"),
-      access("/usr/bin/sha256sum", "exec"),
-      access("/lib/x86_64-linux-gnu/libc.so.6", "open", 5),
-    ], { jobId, attempt, durationSeconds: 3 });
+    const run = profile(
+      [
+        access("/app/run.sh", "exec"),
+        access("/usr/bin/tar", "exec"),
+        access("/usr/bin/sha256sum", "exec"),
+        access("/lib/x86_64-linux-gnu/libc.so.6", "open", 5),
+      ],
+      { jobId, attempt, durationSeconds: 3 },
+    );
     const scanRef = await put(`jobs/${jobId}/scan.json`, scan);
     const profileRef = await put(`jobs/${jobId}/attempts/${attempt}/profile.json`, toJsonString(ExecutionProfileSchema, run));
     const catalogueRef = await put(`jobs/${jobId}/attempts/${attempt}/catalogue.json`, toJsonString(ImageCatalogueSchema, demoCatalogue()));
@@ -171,7 +174,11 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
 
   it("drops a profile.ready of an attempt that was cancelled first", async () => {
     const jobId = randomUUID();
-    await bus.publish(Subjects.analysisCancelled, create(AnalysisCancelledSchema, { job: create(JobRefSchema, { jobId, attempt: 1 }), reason: "user" }), `${eventMsgId(Subjects.analysisCancelled, jobId, 1)}`);
+    await bus.publish(
+      Subjects.analysisCancelled,
+      create(AnalysisCancelledSchema, { job: create(JobRefSchema, { jobId, attempt: 1 }), reason: "user" }),
+      `${eventMsgId(Subjects.analysisCancelled, jobId, 1)}`,
+    );
     const deadline = Date.now() + 10000;
     while ((await ledger.get(jobId, "reachability", 1))?.state !== "cancelled") {
       assert.ok(Date.now() < deadline, "the attempt is marked cancelled");

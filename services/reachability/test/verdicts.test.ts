@@ -8,10 +8,19 @@ import { access, catalogue, grypeMatch, profile, type ProfileOverrides } from ".
 const LIBC = {
   name: "libc6",
   version: "2.36-9+deb12u4",
-  files: ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2", "/etc/ld.so.conf.d/x86_64-linux-gnu.conf"],
+  files: [
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    "/lib64/ld-linux-x86-64.so.2",
+    "/etc/ld.so.conf.d/x86_64-linux-gnu.conf",
+  ],
 };
 const TAR = { name: "tar", version: "1.34+dfsg-1.2", files: ["/bin/tar", "/usr/sbin/rmt-tar"] };
-const APT = { name: "apt", version: "2.6.1", files: ["/usr/bin/apt", "/usr/bin/apt-get", "/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0.0", "/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0"] };
+const APT = {
+  name: "apt",
+  version: "2.6.1",
+  files: ["/usr/bin/apt", "/usr/bin/apt-get", "/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0.0", "/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0"],
+};
 const DASH = { name: "dash", version: "0.5.12-2", files: ["/bin/dash", "/bin/sh"] };
 const LOGIN = { name: "login", version: "1:4.13+dfsg1-1+b1", files: ["/bin/login", "/etc/login.defs"] };
 const FOO = { name: "libfoo1", version: "1.2.3-1", files: ["/lib/x86_64-linux-gnu/libfoo.so.1", "/lib/x86_64-linux-gnu/libfoo.so.1.2.3"] };
@@ -47,12 +56,20 @@ describe("reachability verdicts", () => {
       const v = only(score([grypeMatch("CVE-2005-2541", "tar", "1.34+dfsg-1.2")]));
       assert.equal(v.status, VexStatus.AFFECTED);
       assert.equal(v.confidence, 0.95);
-      assert.ok(v.evidence.some((e) => e.kind === "executed" && e.path === "/usr/bin/tar"), JSON.stringify(v.evidence));
+      assert.ok(
+        v.evidence.some((e) => e.kind === "executed" && e.path === "/usr/bin/tar"),
+        JSON.stringify(v.evidence),
+      );
       assert.match(v.reason, /\/usr\/bin\/tar executed/);
     });
 
     it("matches a loader open of /lib/... against a dpkg list of /lib/... and its merged-/usr resolution", () => {
-      const v = only(score([grypeMatch("CVE-2010-4756", "libc6", "2.36-9+deb12u4")], profile([access("/usr/bin/apt", "exec"), access("/usr/lib/x86_64-linux-gnu/libc.so.6")])));
+      const v = only(
+        score(
+          [grypeMatch("CVE-2010-4756", "libc6", "2.36-9+deb12u4")],
+          profile([access("/usr/bin/apt", "exec"), access("/usr/lib/x86_64-linux-gnu/libc.so.6")]),
+        ),
+      );
       assert.equal(v.status, VexStatus.AFFECTED);
       assert.ok(v.evidence.some((e) => e.kind === "file_opened" && e.path === "/usr/lib/x86_64-linux-gnu/libc.so.6"));
     });
@@ -67,10 +84,17 @@ describe("reachability verdicts", () => {
 
     it("does not credit a package whose only link points at another package's file (libc-bin's /usr/bin/ld.so)", () => {
       const image = catalogue([LIBC, { name: "libc-bin", version: "2.36-9+deb12u4", files: ["/usr/bin/ld.so", "/sbin/ldconfig"] }, TAR], {
-        symlinks: { "/usr/bin/ld.so": "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/usr/lib64/ld-linux-x86-64.so.2": "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" },
+        symlinks: {
+          "/usr/bin/ld.so": "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+          "/usr/lib64/ld-linux-x86-64.so.2": "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        },
         interpreters: INTERP,
       });
-      const [libc, libcBin] = score([grypeMatch("CVE-A", "libc6", "2.36-9+deb12u4"), grypeMatch("CVE-B", "libc-bin", "2.36-9+deb12u4")], profile(TAR_RUN), image);
+      const [libc, libcBin] = score(
+        [grypeMatch("CVE-A", "libc6", "2.36-9+deb12u4"), grypeMatch("CVE-B", "libc-bin", "2.36-9+deb12u4")],
+        profile(TAR_RUN),
+        image,
+      );
       assert.equal(libc?.status, VexStatus.AFFECTED);
       assert.equal(libcBin?.justification, VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH, libcBin?.reason);
       const viaLink = score([grypeMatch("CVE-B", "libc-bin", "2.36-9+deb12u4")], profile([...TAR_RUN, access("/usr/bin/ld.so", "exec")]), image);
@@ -99,7 +123,9 @@ describe("reachability verdicts", () => {
     });
 
     it("treats an access whose counts were not recorded as a use (fail closed)", () => {
-      const v = only(score([grypeMatch("CVE-1", "apt", "2.6.1")], profile([...TAR_RUN, access("/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0", "open", 0, 0)])));
+      const v = only(
+        score([grypeMatch("CVE-1", "apt", "2.6.1")], profile([...TAR_RUN, access("/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0", "open", 0, 0)])),
+      );
       assert.equal(v.status, VexStatus.AFFECTED);
     });
   });
@@ -119,7 +145,10 @@ describe("reachability verdicts", () => {
       assert.equal(v.status, VexStatus.NOT_AFFECTED);
       assert.equal(v.justification, VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH);
       assert.ok(v.confidence > 0.5 && v.confidence < 0.95, String(v.confidence));
-      assert.deepEqual(v.evidence.map((e) => e.kind), ["no_file_touched", "trace_complete"]);
+      assert.deepEqual(
+        v.evidence.map((e) => e.kind),
+        ["no_file_touched", "trace_complete"],
+      );
     });
 
     it("also allows it for a service still running at the timeout", () => {
@@ -128,7 +157,9 @@ describe("reachability verdicts", () => {
     });
 
     it("ignores failed opens of a package's files (the loader probing paths)", () => {
-      const v = only(score([grypeMatch("CVE-1", "apt", "2.6.1")], profile([...TAR_RUN, access("/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0.0", "open", 0, 2)])));
+      const v = only(
+        score([grypeMatch("CVE-1", "apt", "2.6.1")], profile([...TAR_RUN, access("/usr/lib/x86_64-linux-gnu/libapt-private.so.0.0.0", "open", 0, 2)])),
+      );
       assert.equal(v.justification, VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH);
     });
 
@@ -140,7 +171,13 @@ describe("reachability verdicts", () => {
 
   describe("under_investigation (fail closed)", () => {
     it("never says component_not_present for an ecosystem the catalogue did not read", () => {
-      for (const [name, type, purl] of [["lodash", "npm", "pkg:npm/lodash@4.17.20"], ["requests", "python", ""], ["log4j-core", "java-archive", ""], ["golang.org/x/net", "go-module", ""], ["tar", "binary", ""]] as const) {
+      for (const [name, type, purl] of [
+        ["lodash", "npm", "pkg:npm/lodash@4.17.20"],
+        ["requests", "python", ""],
+        ["log4j-core", "java-archive", ""],
+        ["golang.org/x/net", "go-module", ""],
+        ["tar", "binary", ""],
+      ] as const) {
         const v = only(score([grypeMatch("CVE-1", name, "1.0", type, purl)]));
         assert.equal(v.status, VexStatus.UNDER_INVESTIGATION, name);
         assert.equal(v.justification, VexJustification.UNSPECIFIED);
@@ -229,7 +266,9 @@ describe("reachability verdicts", () => {
 
   describe("matching scan packages", () => {
     it("uses the purl's type when the artifact type is empty, and ignores a purl without namespace or qualifiers", () => {
-      const v = only(score([{ vulnerability: { id: "CVE-1" }, artifact: { name: "tar", version: "1.34+dfsg-1.2", type: "", purl: "pkg:deb/tar@1.34%2Bdfsg-1.2" } }]));
+      const v = only(
+        score([{ vulnerability: { id: "CVE-1" }, artifact: { name: "tar", version: "1.34+dfsg-1.2", type: "", purl: "pkg:deb/tar@1.34%2Bdfsg-1.2" } }]),
+      );
       assert.equal(v.status, VexStatus.AFFECTED);
       assert.equal(v.packagePurl, "pkg:deb/tar@1.34%2Bdfsg-1.2", "the verdict repeats the scan's purl exactly");
     });
@@ -239,7 +278,10 @@ describe("reachability verdicts", () => {
     });
 
     it("matches npm scoped names from the purl when the catalogue read node_modules", () => {
-      const image = catalogue([{ name: "@babel/core", version: "7.0.0", type: "npm", files: ["/app/node_modules/@babel/core/lib/index.js"] }, TAR], { ecosystems: ["deb", "npm"], interpreters: INTERP });
+      const image = catalogue([{ name: "@babel/core", version: "7.0.0", type: "npm", files: ["/app/node_modules/@babel/core/lib/index.js"] }, TAR], {
+        ecosystems: ["deb", "npm"],
+        interpreters: INTERP,
+      });
       const run = profile([...TAR_RUN, access("/app/node_modules/@babel/core/lib/index.js")]);
       const v = only(score([grypeMatch("GHSA-1", "@babel/core", "7.0.0", "npm", "pkg:npm/%40babel/core@7.0.0")], run, image));
       assert.equal(v.status, VexStatus.AFFECTED);
@@ -252,7 +294,10 @@ describe("reachability verdicts", () => {
         grypeMatch("CVE-1", "apt", "2.6.1"),
         grypeMatch("CVE-2", "tar", "1.34+dfsg-1.2"),
       ]);
-      assert.deepEqual(verdicts.map((v) => `${v.vulnerabilityId}/${v.packageName}`), ["CVE-1/tar", "CVE-1/apt", "CVE-2/tar"]);
+      assert.deepEqual(
+        verdicts.map((v) => `${v.vulnerabilityId}/${v.packageName}`),
+        ["CVE-1/tar", "CVE-1/apt", "CVE-2/tar"],
+      );
       assert.deepEqual(verdicts[0]?.aliases, ["GHSA-a", "GHSA-b"]);
       assert.equal(verdicts[0]?.severity, "High");
     });
@@ -269,13 +314,16 @@ describe("reachability verdicts", () => {
     });
 
     it("summarises files, executables, shared libraries (once per resolved file) and package coverage", () => {
-      const run = profile([
-        access("/usr/bin/tar", "exec"),
-        access("/lib/x86_64-linux-gnu/libc.so.6"),
-        access("/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        access("/etc/ld.so.cache"),
-        access("/lib/x86_64-linux-gnu/libmissing.so.1", "open", 0, 1),
-      ], { eventsTraced: 42n, durationSeconds: 3.5 });
+      const run = profile(
+        [
+          access("/usr/bin/tar", "exec"),
+          access("/lib/x86_64-linux-gnu/libc.so.6"),
+          access("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+          access("/etc/ld.so.cache"),
+          access("/lib/x86_64-linux-gnu/libmissing.so.1", "open", 0, 1),
+        ],
+        { eventsTraced: 42n, durationSeconds: 3.5 },
+      );
       const { summary } = scoreReachability({ catalogue: IMAGE, profile: run, report: parseVulnerabilityReport('{"matches":[]}') });
       assert.equal(summary.filesAccessed, 4);
       assert.equal(summary.executablesRun, 1);

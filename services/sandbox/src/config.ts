@@ -42,25 +42,40 @@ export interface SandboxConfig extends MeshServiceConfig {
  * @throws ConfigError naming every bad variable.
  */
 export function readSandboxConfig(source: EnvSource = process.env): SandboxConfig {
-  const config = loadConfig(() => ({
-    ...meshServiceEnv(50052),
-    workDir: env.string("SANDBOX_WORK_DIR", { default: "/var/lib/vexxy/sandbox" }),
-    driver: env.oneOf("SANDBOX_DRIVER", ["local"], "local"),
-    profilerUrl: env.url("PROFILER_URL", { default: "http://127.0.0.1:50053", protocols: ["http", "https"] }),
-    traceAttachTimeoutMs: env.int("TRACE_ATTACH_TIMEOUT_MS", { default: 15000, min: 100, max: 300000 }),
-    memoryBytes: env.int("SANDBOX_MEMORY_BYTES", { default: 4 * 1024 ** 3, min: 16 * 1024 ** 2 }),
-    pids: env.int("SANDBOX_PIDS", { default: 512, min: 8, max: 1_000_000 }),
-    cpus: env.string("SANDBOX_CPUS", { default: "1" }),
-    maxUnpackedBytes: env.int("SANDBOX_MAX_UNPACKED_BYTES", { default: 5 * 1024 ** 3, min: 1024 * 1024 }),
-    runcPath: env.string("RUNC_PATH", { default: "runc" }),
-    outputCapBytes: env.int("SANDBOX_OUTPUT_CAP_BYTES", { default: 4 * 1024 ** 2, min: 4096, max: 1024 ** 3 }),
-  }), source);
+  const config = loadConfig(
+    () => ({
+      ...meshServiceEnv(50052),
+      workDir: env.string("SANDBOX_WORK_DIR", { default: "/var/lib/vexxy/sandbox" }),
+      driver: env.oneOf("SANDBOX_DRIVER", ["local"], "local"),
+      profilerUrl: env.url("PROFILER_URL", { default: "http://127.0.0.1:50053", protocols: ["http", "https"] }),
+      traceAttachTimeoutMs: env.int("TRACE_ATTACH_TIMEOUT_MS", { default: 15000, min: 100, max: 300000 }),
+      memoryBytes: env.int("SANDBOX_MEMORY_BYTES", { default: 4 * 1024 ** 3, min: 16 * 1024 ** 2 }),
+      pids: env.int("SANDBOX_PIDS", { default: 512, min: 8, max: 1_000_000 }),
+      cpus: env.string("SANDBOX_CPUS", { default: "1" }),
+      maxUnpackedBytes: env.int("SANDBOX_MAX_UNPACKED_BYTES", { default: 5 * 1024 ** 3, min: 1024 * 1024 }),
+      runcPath: env.string("RUNC_PATH", { default: "runc" }),
+      outputCapBytes: env.int("SANDBOX_OUTPUT_CAP_BYTES", { default: 4 * 1024 ** 2, min: 4096, max: 1024 ** 3 }),
+    }),
+    source,
+  );
   if (!config.workDir.startsWith("/")) {
-    throw new ConfigError([{ variable: "SANDBOX_WORK_DIR", value: config.workDir, message: `SANDBOX_WORK_DIR=${JSON.stringify(config.workDir)} is invalid: expected an absolute path` }]);
+    throw new ConfigError([
+      {
+        variable: "SANDBOX_WORK_DIR",
+        value: config.workDir,
+        message: `SANDBOX_WORK_DIR=${JSON.stringify(config.workDir)} is invalid: expected an absolute path`,
+      },
+    ]);
   }
   const cpus = /^\d+(\.\d+)?$/.test(config.cpus.trim()) ? Number(config.cpus) : Number.NaN;
   if (!(cpus >= 0.01 && cpus <= 1024)) {
-    throw new ConfigError([{ variable: "SANDBOX_CPUS", value: config.cpus, message: `SANDBOX_CPUS=${JSON.stringify(config.cpus)} is invalid: expected a decimal number of CPUs from 0.01 to 1024` }]);
+    throw new ConfigError([
+      {
+        variable: "SANDBOX_CPUS",
+        value: config.cpus,
+        message: `SANDBOX_CPUS=${JSON.stringify(config.cpus)} is invalid: expected a decimal number of CPUs from 0.01 to 1024`,
+      },
+    ]);
   }
   return Object.freeze({ ...config, cpus });
 }

@@ -7,7 +7,10 @@ import { NotFoundError, type VexxyErrorOptions } from "@vexxy/platform";
 
 /** GetSandbox for a job the service never saw (NotFound, naming job_id). */
 export class SandboxJobNotFoundError extends NotFoundError {
-  constructor(readonly jobId: string, options: VexxyErrorOptions = {}) {
+  constructor(
+    readonly jobId: string,
+    options: VexxyErrorOptions = {},
+  ) {
     super(`job_id: no sandbox attempt of job ${jobId}`, options);
   }
 }
@@ -17,7 +20,12 @@ export class SandboxJobNotFoundError extends NotFoundError {
  * being redelivered.
  */
 export class SandboxStageError extends Error {
-  constructor(readonly reason: string, message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "SandboxStageError";
   }
@@ -33,7 +41,10 @@ export class TraceNotAttachedError extends SandboxStageError {
 
 /** The image names nothing to run, or a user that cannot be resolved inside it. */
 export class ImageProcessError extends SandboxStageError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super("image_not_runnable", `${field}: ${message}`, false);
     this.name = "ImageProcessError";
   }

@@ -2,7 +2,15 @@
  * @vexxy/sandbox: runs job attempts in isolated sandboxes (runc locally) with the tracer
  * attached before start; image intake, the image catalogue, the driver seam and the service.
  */
-export type { SandboxDriver, SandboxExecResult, SandboxHandle, SandboxLimits, SandboxProcess, SandboxSpec, SandboxWaitResult } from "./driver/sandbox-driver.js";
+export type {
+  SandboxDriver,
+  SandboxExecResult,
+  SandboxHandle,
+  SandboxLimits,
+  SandboxProcess,
+  SandboxSpec,
+  SandboxWaitResult,
+} from "./driver/sandbox-driver.js";
 export { LocalRuncDriver, DEFAULT_LIMITS, type LocalRuncDriverOptions } from "./driver/runc-driver.js";
 export { detectCgroupLayout, cgroupV2PathFor, controllerPathFor, allCgroupDirsFor, type CgroupLayout, type CgroupLayoutKind } from "./driver/cgroup-layout.js";
 export { containerIdFor, isOurContainerId, CONTAINER_ID_PREFIX } from "./driver/container-id.js";

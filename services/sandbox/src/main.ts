@@ -3,4 +3,8 @@ import { runServiceMain } from "@vexxy/platform";
 import { readSandboxConfig } from "./config.js";
 import { startSandboxService } from "./service.js";
 
-await runServiceMain("sandbox", () => readSandboxConfig(), (config, logger) => startSandboxService(config, { logger }));
+await runServiceMain(
+  "sandbox",
+  () => readSandboxConfig(),
+  (config, logger) => startSandboxService(config, { logger }),
+);

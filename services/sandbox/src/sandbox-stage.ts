@@ -37,9 +37,9 @@ import type { SandboxDriver, SandboxLimits, SandboxWaitResult } from "./driver/s
 import { InvalidSandboxSpecError, SandboxRefusedError } from "./driver/driver-errors.js";
 import { SandboxStageError, TraceNotAttachedError } from "./errors.js";
 import { ImageIntakeError, prepareImage } from "./image/index.js";
-import { LiveAttempts, type LiveAttempt } from "./live-attempts.js";
+import type { LiveAttempts, LiveAttempt } from "./live-attempts.js";
 import { SANDBOX_STAGE, catalogueKey, completionOutcome, recordedCompletion, recordedFailure } from "./store/sandbox-attempts.js";
-import type { TraceAttacher } from "./trace-attacher.js";
+import type { AttachedTrace, TraceAttacher } from "./trace-attacher.js";
 import { workloadProcess } from "./workload-process.js";
 
 /** What the stage needs. */
@@ -99,11 +99,21 @@ export class SandboxStage {
       }
       const failure = asFailure(error);
       // Torn down before the failure is published: a consumer of sandbox.failed may rely on it.
-      await this.deps.driver.destroy(containerId).catch((cause: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(cause) }));
-      logger.warn("sandbox attempt failed", { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message, error: error instanceof Error ? error : String(error) });
+      await this.deps.driver
+        .destroy(containerId)
+        .catch((cause: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(cause) }));
+      logger.warn("sandbox attempt failed", {
+        job: job.jobId,
+        attempt: job.attempt,
+        reason: failure.reason,
+        message: failure.message,
+        error: error instanceof Error ? error : String(error),
+      });
       await this.fail(job, failure.reason, failure.message, failure.retryable, containerId);
     } finally {
-      await this.deps.driver.destroy(containerId).catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
+      await this.deps.driver
+        .destroy(containerId)
+        .catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
       await rm(this.attemptDir(job), { recursive: true, force: true }).catch(() => undefined);
       await this.removeAttemptArtifacts(job);
       live.remove(attempt);
@@ -134,7 +144,9 @@ export class SandboxStage {
     for (const row of rows) {
       if (this.deps.live.get(row.jobId, row.attempt) !== undefined) continue;
       const containerId = typeof row.outcome["containerId"] === "string" ? row.outcome["containerId"] : containerIdFor(row.jobId, row.attempt);
-      await this.deps.driver.destroy(containerId).catch((error: unknown) => this.deps.logger.error("destroy of an interrupted sandbox failed", { container: containerId, error: String(error) }));
+      await this.deps.driver
+        .destroy(containerId)
+        .catch((error: unknown) => this.deps.logger.error("destroy of an interrupted sandbox failed", { container: containerId, error: String(error) }));
       await rm(join(this.deps.settings.workDir, row.jobId, String(row.attempt)), { recursive: true, force: true }).catch(() => undefined);
       const message = `the sandbox service stopped while attempt ${row.attempt} was ${row.outcome["phase"] === "running" ? "running" : "being prepared"}; its container was removed`;
       await this.deps.ledger.update(row.jobId, SANDBOX_STAGE, row.attempt, "interrupted", { ...row.outcome, reason: "interrupted", message, retryable: true });
@@ -150,7 +162,9 @@ export class SandboxStage {
     const image = await prepareImage({ imageRef: job.imageRef, expectedDigest: job.imageDigest, workDir, maxUnpackedBytes: settings.maxUnpackedBytes });
     this.checkCancelled(attempt);
     const catalogue = await buildCatalogue(image.rootfsDir, image.manifestDigest);
-    const stored = await this.deps.blobs.put(catalogueKey(job.jobId, job.attempt), Buffer.from(serializeCatalogue(catalogue), "utf8"), { contentType: "application/json" });
+    const stored = await this.deps.blobs.put(catalogueKey(job.jobId, job.attempt), Buffer.from(serializeCatalogue(catalogue), "utf8"), {
+      contentType: "application/json",
+    });
     const catalogueRef: BlobRef = create(BlobRefSchema, { key: stored.key, sha256: stored.sha256, size: BigInt(stored.size) });
     const process = await workloadProcess(image.rootfsDir, image.imageConfig, request.config?.environment ?? {});
     this.checkCancelled(attempt);
@@ -158,7 +172,7 @@ export class SandboxStage {
     const handle = await driver.create({ containerId: attempt.containerId, rootfsDir: image.rootfsDir, process, limits: settings.limits });
     attempt.created = true;
     this.checkCancelled(attempt);
-    let trace;
+    let trace: AttachedTrace;
     try {
       trace = await this.deps.tracer.startTrace(
         { jobId: job.jobId, attempt: job.attempt, containerId: handle.containerId, cgroupPath: handle.cgroupV2Path },
@@ -181,7 +195,12 @@ export class SandboxStage {
       }),
       eventMsgId(Subjects.sandboxStarted, job.jobId, job.attempt),
     );
-    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", { phase: "running", containerId: handle.containerId, driver: driver.name, catalogue: stored.key });
+    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", {
+      phase: "running",
+      containerId: handle.containerId,
+      driver: driver.name,
+      catalogue: stored.key,
+    });
     await driver.start(handle.containerId);
 
     const timeoutMs = timeoutSecondsOf(request) * 1000;
@@ -208,18 +227,31 @@ export class SandboxStage {
     this.checkCancelled(attempt);
     await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "done", completionOutcome(completed, driver.name));
     await bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
-    this.deps.logger.info("sandbox attempt completed", { job: job.jobId, attempt: job.attempt, outcome: WorkloadOutcome[result.outcome], exitCode: result.exitCode, seconds: result.durationSeconds });
+    this.deps.logger.info("sandbox attempt completed", {
+      job: job.jobId,
+      attempt: job.attempt,
+      outcome: WorkloadOutcome[result.outcome],
+      exitCode: result.exitCode,
+      seconds: result.durationSeconds,
+    });
   }
 
   private async runTestScript(containerId: string, script: string, timeoutMs: number): Promise<ExerciseStep> {
     const driver = this.deps.driver;
-    if (driver.exec === undefined) return create(ExerciseStepSchema, { name: "test_script", ok: false, detail: `the ${driver.name} driver cannot run a test script` });
+    if (driver.exec === undefined)
+      return create(ExerciseStepSchema, { name: "test_script", ok: false, detail: `the ${driver.name} driver cannot run a test script` });
     try {
       const result = await driver.exec(containerId, ["/bin/sh", "-c", script], timeoutMs);
-      const detail = result.timedOut ? "timed out" : `exit code ${result.exitCode}${result.stderr.trim() !== "" ? `: ${result.stderr.trim().slice(-300)}` : ""}`;
+      const detail = result.timedOut
+        ? "timed out"
+        : `exit code ${result.exitCode}${result.stderr.trim() !== "" ? `: ${result.stderr.trim().slice(-300)}` : ""}`;
       return create(ExerciseStepSchema, { name: "test_script", ok: !result.timedOut && result.exitCode === 0, detail });
     } catch (error) {
-      return create(ExerciseStepSchema, { name: "test_script", ok: false, detail: `could not run: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500) });
+      return create(ExerciseStepSchema, {
+        name: "test_script",
+        ok: false,
+        detail: `could not run: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500),
+      });
     }
   }
 
@@ -227,7 +259,8 @@ export class SandboxStage {
     switch (record.state) {
       case "done": {
         const completed = recordedCompletion(record);
-        if (completed !== undefined) await this.deps.bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
+        if (completed !== undefined)
+          await this.deps.bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
         return;
       }
       case "failed":
@@ -238,16 +271,27 @@ export class SandboxStage {
       }
       default:
         // "started": this attempt runs now (here or in another replica); "cancelled": dropped.
-        this.deps.logger.info("analysis.requested of a claimed attempt acknowledged without running", { job: job.jobId, attempt: job.attempt, state: record.state });
+        this.deps.logger.info("analysis.requested of a claimed attempt acknowledged without running", {
+          job: job.jobId,
+          attempt: job.attempt,
+          state: record.state,
+        });
     }
   }
 
   private async cancelLive(attempt: LiveAttempt, reason: string): Promise<void> {
     attempt.cancelled = true;
     attempt.cancelReason = reason;
-    await this.deps.ledger.update(attempt.jobId, SANDBOX_STAGE, attempt.attempt, "cancelled", { containerId: attempt.containerId, driver: this.deps.driver.name, reason: "cancelled", message: reason });
+    await this.deps.ledger.update(attempt.jobId, SANDBOX_STAGE, attempt.attempt, "cancelled", {
+      containerId: attempt.containerId,
+      driver: this.deps.driver.name,
+      reason: "cancelled",
+      message: reason,
+    });
     await this.deps.driver.kill(attempt.containerId).catch(() => undefined);
-    await this.deps.driver.destroy(attempt.containerId).catch((error: unknown) => this.deps.logger.error("destroy of a cancelled sandbox failed", { container: attempt.containerId, error: String(error) }));
+    await this.deps.driver
+      .destroy(attempt.containerId)
+      .catch((error: unknown) => this.deps.logger.error("destroy of a cancelled sandbox failed", { container: attempt.containerId, error: String(error) }));
     this.deps.logger.info("sandbox attempt torn down", { job: attempt.jobId, attempt: attempt.attempt, reason });
   }
 
@@ -268,7 +312,11 @@ export class SandboxStage {
   }
 
   private async publishFailed(job: JobRef, reason: string, message: string, retryable: boolean): Promise<void> {
-    await this.deps.bus.publish(Subjects.sandboxFailed, create(SandboxFailedSchema, { job, reason, message, retryable }), eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt));
+    await this.deps.bus.publish(
+      Subjects.sandboxFailed,
+      create(SandboxFailedSchema, { job, reason, message, retryable }),
+      eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt),
+    );
   }
 
   private attemptDir(job: JobRef): string {
@@ -284,8 +332,13 @@ function timeoutSecondsOf(request: AnalysisRequested): number {
 
 function entrypointStep(result: SandboxWaitResult): ExerciseStep {
   const ok = result.outcome === WorkloadOutcome.EXITED_OK || result.outcome === WorkloadOutcome.TIMEOUT_RUNNING;
-  const truncated = result.outputTruncated === true ? `output truncated (stdout ${result.stdoutBytes ?? 0} B, stderr ${result.stderrBytes ?? 0} B written; the driver keeps a bounded head and tail)` : "";
-  const limits = [result.oomKilled ? "killed by the memory limit" : "", result.pidsLimitHit ? "the pids limit refused a fork" : "", truncated].filter((s) => s !== "");
+  const truncated =
+    result.outputTruncated === true
+      ? `output truncated (stdout ${result.stdoutBytes ?? 0} B, stderr ${result.stderrBytes ?? 0} B written; the driver keeps a bounded head and tail)`
+      : "";
+  const limits = [result.oomKilled ? "killed by the memory limit" : "", result.pidsLimitHit ? "the pids limit refused a fork" : "", truncated].filter(
+    (s) => s !== "",
+  );
   const detail = [`${WorkloadOutcome[result.outcome]}, exit code ${result.exitCode}`, ...limits].join("; ");
   return create(ExerciseStepSchema, { name: "entrypoint", ok, detail });
 }

@@ -50,7 +50,9 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
   };
   try {
     const limits = Object.freeze({ memoryBytes: config.memoryBytes, pids: config.pids, cpus: config.cpus });
-    const driver = overrides.driver ?? new LocalRuncDriver({ workDir: join(config.workDir, "bundles"), runcPath: config.runcPath, limits, outputCapBytes: config.outputCapBytes });
+    const driver =
+      overrides.driver ??
+      new LocalRuncDriver({ workDir: join(config.workDir, "bundles"), runcPath: config.runcPath, limits, outputCapBytes: config.outputCapBytes });
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "sandbox", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);

@@ -53,7 +53,8 @@ async function resolveUser(rootfsDir: string, user: string): Promise<{ uid: numb
     if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else {
       const row = (await imageFileRows(rootfsDir, "/etc/group")).find((r) => r[0] === groupPart);
-      if (row === undefined || !/^\d+$/.test(row[2] ?? "")) throw new ImageProcessError("image_ref", `the image's group "${groupPart}" is not in its /etc/group`);
+      if (row === undefined || !/^\d+$/.test(row[2] ?? ""))
+        throw new ImageProcessError("image_ref", `the image's group "${groupPart}" is not in its /etc/group`);
       gid = Number(row[2]);
     }
   }
@@ -67,5 +68,8 @@ async function imageFileRows(rootfsDir: string, imagePath: string): Promise<stri
   const hostPath = join(rootfsDir, resolved);
   const st = await lstat(hostPath).catch(() => undefined);
   if (st === undefined || !st.isFile() || st.size > 4 * 1024 * 1024) return [];
-  return (await readFile(hostPath, "utf8")).split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) => l.split(":"));
+  return (await readFile(hostPath, "utf8"))
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.split(":"));
 }

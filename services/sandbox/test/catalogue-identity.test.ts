@@ -17,7 +17,9 @@ function fileNamed(c: ImageCatalogue, path: string) {
 }
 
 function ownersOf(c: ImageCatalogue, path: string): string[] {
-  return fileNamed(c, path).owners.map((i) => c.packages[i]!.name).sort();
+  return fileNamed(c, path)
+    .owners.map((i) => c.packages[i]!.name)
+    .sort();
 }
 
 function stanza(name: string, status: string, extra = ""): string {
@@ -31,7 +33,8 @@ describe("image catalogue by file identity (Debian trees unpacked for real)", ()
   before(async () => {
     dir = await tempDir("catid");
     root = dir.path;
-    for (const d of ["usr/bin", "usr/lib/python3/dist-packages/mod/__pycache__", "usr/sbin", "etc/alternatives", "var/lib/dpkg/info", "app"]) mkdirSync(join(root, d), { recursive: true });
+    for (const d of ["usr/bin", "usr/lib/python3/dist-packages/mod/__pycache__", "usr/sbin", "etc/alternatives", "var/lib/dpkg/info", "app"])
+      mkdirSync(join(root, d), { recursive: true });
     symlinkSync("usr/bin", join(root, "bin"));
     symlinkSync("usr/sbin", join(root, "sbin"));
     copyFileSync("/bin/busybox", join(root, "usr/bin/busybox"));
@@ -54,19 +57,23 @@ describe("image catalogue by file identity (Debian trees unpacked for real)", ()
     put(root, "usr/lib/distroless-file", "from status.d");
     put(root, "app/server", "#!/bin/sh\nexec sleep 1\n", 0o755);
     put(root, "etc/os-release", 'ID=debian\nVERSION_ID="12"\n');
-    put(root, "var/lib/dpkg/status", [
-      stanza("busybox", "install ok installed"),
-      stanza("held", "hold ok installed"),
-      stanza("removing", "deinstall ok installed"),
-      stanza("half", "install reinstreq half-installed"),
-      stanza("unpacked-only", "install ok unpacked"),
-      stanza("gone", "deinstall ok config-files"),
-      stanza("never", "purge ok not-installed"),
-      stanza("base", "install ok installed"),
-      stanza("diverter", "install ok installed"),
-      stanza("python3-mod", "install ok installed"),
-      stanza("editor", "install ok installed"),
-    ].join("\n"));
+    put(
+      root,
+      "var/lib/dpkg/status",
+      [
+        stanza("busybox", "install ok installed"),
+        stanza("held", "hold ok installed"),
+        stanza("removing", "deinstall ok installed"),
+        stanza("half", "install reinstreq half-installed"),
+        stanza("unpacked-only", "install ok unpacked"),
+        stanza("gone", "deinstall ok config-files"),
+        stanza("never", "purge ok not-installed"),
+        stanza("base", "install ok installed"),
+        stanza("diverter", "install ok installed"),
+        stanza("python3-mod", "install ok installed"),
+        stanza("editor", "install ok installed"),
+      ].join("\n"),
+    );
     const lists: Record<string, string> = {
       "busybox:amd64": "/.\n/bin\n/bin/busybox\n",
       held: "/usr/bin/held-tool\n",
@@ -199,7 +206,10 @@ describe("image catalogue never reads host files on an image's behalf", () => {
     writeFileSync(join(root, "var/lib/dpkg/status.d/bash"), "Package: bash\nVersion: 5\nArchitecture: amd64\n");
     symlinkSync("/var/lib/dpkg/info/bash.md5sums", join(root, "var/lib/dpkg/status.d/bash.md5sums"));
     const c = await buildCatalogue(root, "sha256:abc");
-    assert.deepEqual(c.packages.map((p) => p.name), ["bash"]);
+    assert.deepEqual(
+      c.packages.map((p) => p.name),
+      ["bash"],
+    );
     assert.deepEqual(c.packages[0]!.files, [], "the host's bash.md5sums is not the image's");
     assert.equal(hostHasPackages(c), false);
     assert.deepEqual(c.diversions, []);
@@ -216,7 +226,10 @@ describe("image catalogue never reads host files on an image's behalf", () => {
   it("refuses an architecture that would leave info/", async () => {
     const root = join(dir.path, "d");
     mkdirSync(join(root, "var/lib/dpkg/info"), { recursive: true });
-    writeFileSync(join(root, "var/lib/dpkg/status"), "Package: ok\nStatus: install ok installed\nArchitecture: ../../../../var/lib/dpkg/info/runc\nVersion: 1\n");
+    writeFileSync(
+      join(root, "var/lib/dpkg/status"),
+      "Package: ok\nStatus: install ok installed\nArchitecture: ../../../../var/lib/dpkg/info/runc\nVersion: 1\n",
+    );
     await assert.rejects(buildCatalogue(root, "sha256:abc"), HostileDpkgDatabaseError);
   });
 });

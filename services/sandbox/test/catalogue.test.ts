@@ -19,11 +19,14 @@ describe("image catalogue (dpkg, symlinks inside the root, interpreters)", () =>
     symlinkSync("/../../../etc/shadow", join(root, "usr/lib/escape"));
     writeFileSync(join(root, "app/run.sh"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
     writeFileSync(join(root, "etc/os-release"), 'ID=debian\nVERSION_ID="12"\n');
-    writeFileSync(join(root, "var/lib/dpkg/status"), [
-      "Package: coreutils\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.1-1\n",
-      "Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nSource: foo (1.2.3-1)\nVersion: 1.2.3-1+b1\n",
-      "Package: removed\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1\n",
-    ].join("\n"));
+    writeFileSync(
+      join(root, "var/lib/dpkg/status"),
+      [
+        "Package: coreutils\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.1-1\n",
+        "Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nSource: foo (1.2.3-1)\nVersion: 1.2.3-1+b1\n",
+        "Package: removed\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1\n",
+      ].join("\n"),
+    );
     writeFileSync(join(root, "var/lib/dpkg/info/coreutils.list"), "/.\n/bin\n/bin/true\n/usr\n");
     writeFileSync(join(root, "var/lib/dpkg/info/libfoo1:amd64.list"), "/lib/x86_64-linux-gnu/libfoo.so.1\n");
   });

@@ -18,17 +18,32 @@ describe("sandbox configuration", () => {
 
   it("takes SANDBOX_OUTPUT_CAP_BYTES and refuses one below 4 KiB, naming the variable", () => {
     assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "65536" }).outputCapBytes, 65536);
-    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "10" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_OUTPUT_CAP_BYTES");
+    assert.throws(
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "10" }),
+      (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_OUTPUT_CAP_BYTES",
+    );
   });
 
   it("accepts fractional SANDBOX_CPUS and refuses a malformed one naming the variable", () => {
     assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "0.5" }).cpus, 0.5);
-    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "two" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_CPUS");
+    assert.throws(
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "two" }),
+      (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_CPUS",
+    );
   });
 
   it("refuses a missing DATABASE_URL, an unknown SANDBOX_DRIVER and a relative SANDBOX_WORK_DIR, each by name", () => {
-    assert.throws(() => readSandboxConfig({}), (error: unknown) => error instanceof ConfigError && error.variable === "DATABASE_URL");
-    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_DRIVER: "docker" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_DRIVER");
-    assert.throws(() => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_WORK_DIR: "work" }), (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_WORK_DIR");
+    assert.throws(
+      () => readSandboxConfig({}),
+      (error: unknown) => error instanceof ConfigError && error.variable === "DATABASE_URL",
+    );
+    assert.throws(
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_DRIVER: "docker" }),
+      (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_DRIVER",
+    );
+    assert.throws(
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_WORK_DIR: "work" }),
+      (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_WORK_DIR",
+    );
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync, readdirSync, statfsSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
 import { tempDir, type TempDir } from "@vexxy/testkit";
@@ -96,10 +96,15 @@ describe("containment of a hostile workload on real runc", function () {
   it("denies every namespace, mount, keyring, io_uring, handle, bpf, perf, ptrace and vsock syscall with EPERM (clone3 with ENOSYS) while ordinary calls work", async () => {
     const result = await run(spec(["/bin/probe"]));
     assert.equal(result.outcome, WorkloadOutcome.EXITED_OK, result.stderrTail);
-    const seen = new Map(result.stdoutTail.trim().split("\n").map((line) => {
-      const [name, ret, errno] = line.split(" ");
-      return [name!, { ret: Number(ret), errno: errno! }] as const;
-    }));
+    const seen = new Map(
+      result.stdoutTail
+        .trim()
+        .split("\n")
+        .map((line) => {
+          const [name, ret, errno] = line.split(" ");
+          return [name!, { ret: Number(ret), errno: errno! }] as const;
+        }),
+    );
     for (const [name, errno] of Object.entries(DENIED)) {
       const got = seen.get(name);
       assert.ok(got !== undefined, `probe ${name} did not report: ${result.stdoutTail}`);
@@ -112,7 +117,10 @@ describe("containment of a hostile workload on real runc", function () {
   });
 
   it("gives a second job no key the first one tried to add and the host's keyrings stay untouched", async () => {
-    const hostKeys = (): number => readFileSync("/proc/keys", "utf8").split("\n").filter((l) => l.includes("vexxy-probe")).length;
+    const hostKeys = (): number =>
+      readFileSync("/proc/keys", "utf8")
+        .split("\n")
+        .filter((l) => l.includes("vexxy-probe")).length;
     const hostBefore = hostKeys();
     const first = await run(spec(["/bin/probe"]));
     assert.match(first.stdoutTail, /^add_key -1 EPERM$/m);
@@ -160,7 +168,11 @@ describe("containment of a hostile workload on real runc", function () {
       await driver.start(handle.containerId);
       await new Promise((r) => setTimeout(r, 1000));
       // v1: cpuacct is its own hierarchy on some hosts and co-mounted with cpu ("cpu,cpuacct") on others.
-      const v1Candidates = [join(driver.layout.root, "cpuacct", handle.cgroupsPath, "cpuacct.usage"), join(controllerPathFor(driver.layout, "cpu", handle.cgroupsPath), "cpuacct.usage"), join(driver.layout.root, "cpu,cpuacct", handle.cgroupsPath, "cpuacct.usage")];
+      const v1Candidates = [
+        join(driver.layout.root, "cpuacct", handle.cgroupsPath, "cpuacct.usage"),
+        join(controllerPathFor(driver.layout, "cpu", handle.cgroupsPath), "cpuacct.usage"),
+        join(driver.layout.root, "cpu,cpuacct", handle.cgroupsPath, "cpuacct.usage"),
+      ];
       const usageFile = driver.layout.kind === "v2" ? join(handle.cgroupV2Path, "cpu.stat") : v1Candidates.find((f) => existsSync(f));
       assert.ok(usageFile, `no cpuacct.usage for the container among ${v1Candidates.join(", ")}`);
       const read = (): number => {
@@ -182,20 +194,31 @@ describe("containment of a hostile workload on real runc", function () {
   });
 
   it("shows a private cgroup namespace, a masked /proc/interrupts and the unprivileged uid mapping", async () => {
-    const result = await run(spec(["/bin/sh", "-c", "cat /proc/self/cgroup; echo ---; wc -c < /proc/interrupts; echo ---; cat /proc/self/uid_map /proc/self/gid_map"]));
+    const result = await run(
+      spec(["/bin/sh", "-c", "cat /proc/self/cgroup; echo ---; wc -c < /proc/interrupts; echo ---; cat /proc/self/uid_map /proc/self/gid_map"]),
+    );
     const [cgroups, interrupts, maps] = result.stdoutTail.split("---\n");
     assert.match(cgroups!, /^0::\/$/m);
     for (const line of cgroups!.trim().split("\n")) assert.match(line, /:\/$/, `cgroup line ${line} shows a host path`);
     assert.equal(interrupts!.trim(), "0");
-    const rows = maps!.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
-    assert.deepEqual(rows, [[0, 100000, 65536], [0, 100000, 65536]]);
+    const rows = maps!
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/).map(Number));
+    assert.deepEqual(rows, [
+      [0, 100000, 65536],
+      [0, 100000, 65536],
+    ]);
     const owner = execFileSync("stat", ["-c", "%u:%g", join(rootfs, "bin", "busybox")], { encoding: "utf8" }).trim();
     assert.equal(owner, "100000:100000", "the image root is owned by the mapped range on the host");
   });
 
   it("refuses a working directory in /proc (CVE-2024-21626 shape) before runc runs, as a final failure", async () => {
     const s = spec(["/bin/true"], { cwd: "/proc/self/fd/7" });
-    const error = await driver.create(s).then(() => undefined, (e: unknown) => e);
+    const error = await driver.create(s).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof InvalidSandboxSpecError, String(error));
     assert.deepEqual({ ...asFailure(error), message: "" }, { reason: "image_not_runnable", message: "", retryable: false });
     await driver.destroy(s.containerId);
@@ -204,7 +227,10 @@ describe("containment of a hostile workload on real runc", function () {
 
   it("reports runc's refusal of an entrypoint the image lacks as final, once", async () => {
     const s = spec(["/no/such/binary"]);
-    const error = await driver.create(s).then(() => undefined, (e: unknown) => e);
+    const error = await driver.create(s).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof SandboxRefusedError, String(error));
     assert.match((error as Error).message, /no\/such\/binary/);
     assert.equal(asFailure(error).retryable, false);

@@ -51,10 +51,23 @@ async function layout(dir: string, layers: Entry[][], config: object = { config:
     layerDescs.push({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...put(gzipSync(raw)) });
   }
   const cfg = put(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: diffIds }, ...config })));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg }, layers: layerDescs }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg },
+      layers: layerDescs,
+    }),
+  );
   const m = put(manifest);
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...m, annotations: { "org.opencontainers.image.ref.name": "t" } }] }));
+  writeFileSync(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...m, annotations: { "org.opencontainers.image.ref.name": "t" } }],
+    }),
+  );
   return m.digest;
 }
 
@@ -73,7 +86,13 @@ describe("image intake (hostile layers refused, blobs verified)", function () {
 
   it("unpacks a good image in layer order, applies whiteouts and drops setuid bits", async () => {
     const digest = await layout(join(dir.path, "img"), [
-      [{ name: "etc/", type: "directory" }, { name: "etc/a", body: "one" }, { name: "etc/gone", body: "x" }, { name: "bin/su", body: "s", mode: 0o4755 }, { name: "lib", type: "symlink", linkname: "usr/lib" }],
+      [
+        { name: "etc/", type: "directory" },
+        { name: "etc/a", body: "one" },
+        { name: "etc/gone", body: "x" },
+        { name: "bin/su", body: "s", mode: 0o4755 },
+        { name: "lib", type: "symlink", linkname: "usr/lib" },
+      ],
       [{ name: "etc/a", body: "two" }, { name: "etc/.wh.gone" }],
     ]);
     const img = await prep(digest);
@@ -101,7 +120,13 @@ describe("image intake (hostile layers refused, blobs verified)", function () {
     ["an absolute path", [{ name: "/etc/passwd", body: "x" }]],
     ["a '..' segment", [{ name: "a/../../escape", body: "x" }]],
     ["a symlink that climbs out of the root", [{ name: "up", type: "symlink", linkname: "../../../tmp" }]],
-    ["a write through an extracted symlink", [{ name: "d", type: "symlink", linkname: "/tmp" }, { name: "d/owned", body: "x" }]],
+    [
+      "a write through an extracted symlink",
+      [
+        { name: "d", type: "symlink", linkname: "/tmp" },
+        { name: "d/owned", body: "x" },
+      ],
+    ],
     ["a hard link to a file outside the image", [{ name: "h", type: "link", linkname: "../../etc/passwd" }]],
     ["a hard link to a file not yet extracted", [{ name: "h", type: "link", linkname: "missing" }]],
   ] as [string, Entry[]][]) {
@@ -131,6 +156,9 @@ describe("image intake (hostile layers refused, blobs verified)", function () {
     const dockerDigest = `sha256:${sha(raw)}`;
     const fromDocker = await prepareImage({ imageRef: `docker-archive:${dockerArchive}`, expectedDigest: dockerDigest, workDir: join(dir.path, "w2") });
     assert.equal(readFileSync(join(fromDocker.rootfsDir, "etc/a"), "utf8"), "arch");
-    await assert.rejects(prepareImage({ imageRef: `docker-archive:${dockerArchive}`, expectedDigest: digest, workDir: join(dir.path, "w3") }), ImageDigestMismatchError);
+    await assert.rejects(
+      prepareImage({ imageRef: `docker-archive:${dockerArchive}`, expectedDigest: digest, workDir: join(dir.path, "w3") }),
+      ImageDigestMismatchError,
+    );
   });
 });

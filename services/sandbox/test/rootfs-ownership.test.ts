@@ -50,6 +50,9 @@ describe("rootfs ownership shift into the sandbox's host id range", () => {
     await mkdir(root, { recursive: true });
     await writeFile(join(root, "big"), "x");
     await lchown(join(root, "big"), 70_000, 0);
-    await assert.rejects(shiftRootfsOwnership(root, mapping), (error: unknown) => error instanceof SandboxRefusedError && /big is owned by 70000:0/.test(error.message));
+    await assert.rejects(
+      shiftRootfsOwnership(root, mapping),
+      (error: unknown) => error instanceof SandboxRefusedError && /big is owned by 70000:0/.test(error.message),
+    );
   });
 });

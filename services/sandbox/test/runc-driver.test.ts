@@ -56,12 +56,24 @@ describe("cgroup layout and container ids", () => {
     assert.equal(process.noNewPrivileges, true);
     assert.equal(process.user.uid, 1000);
     assert.equal(config.root.readonly, true);
-    const linux = config.linux as { namespaces: Array<{ type: string; path?: string }>; resources: { cpu: { quota: number; period: number }; memory: { limit: number; swap: number } } };
+    const linux = config.linux as {
+      namespaces: Array<{ type: string; path?: string }>;
+      resources: { cpu: { quota: number; period: number }; memory: { limit: number; swap: number } };
+    };
     assert.deepEqual(linux.namespaces.map((n) => n.type).sort(), ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
-    assert.ok(linux.namespaces.every((n) => n.path === undefined), "fresh namespaces, none joined");
+    assert.ok(
+      linux.namespaces.every((n) => n.path === undefined),
+      "fresh namespaces, none joined",
+    );
     assert.deepEqual(linux.resources.cpu, { quota: 50000, period: 100000, shares: 256 });
     assert.equal(linux.resources.memory.swap, 1024, "no swap beyond the memory limit");
-    assert.deepEqual(config.mounts.filter((m) => m.type === "tmpfs").map((m) => m.destination).sort(), ["/dev", "/dev/shm", "/run", "/tmp"]);
+    assert.deepEqual(
+      config.mounts
+        .filter((m) => m.type === "tmpfs")
+        .map((m) => m.destination)
+        .sort(),
+      ["/dev", "/dev/shm", "/run", "/tmp"],
+    );
   });
 });
 
@@ -132,7 +144,9 @@ describe("LocalRuncDriver on real runc (busybox rootfs)", function () {
   });
 
   it("gives the workload a network namespace with only lo, up, so 127.0.0.1 connects inside", async () => {
-    const { result } = await run(spec("ls /sys/class/net; nc -l -p 8080 > /tmp/got & sleep 0.3; echo ping | nc -w 2 127.0.0.1 8080; sleep 0.3; echo got=$(cat /tmp/got)"));
+    const { result } = await run(
+      spec("ls /sys/class/net; nc -l -p 8080 > /tmp/got & sleep 0.3; echo ping | nc -w 2 127.0.0.1 8080; sleep 0.3; echo got=$(cat /tmp/got)"),
+    );
     const lines = result.stdoutTail.trim().split("\n");
     assert.equal(lines[0], "lo", `interfaces: ${result.stdoutTail}`);
     assert.ok(!lines.slice(1).some((l) => /^(eth|ens|veth|docker|br)/.test(l)), result.stdoutTail);
@@ -154,6 +168,7 @@ describe("LocalRuncDriver on real runc (busybox rootfs)", function () {
   });
 
   it("kills a workload that exceeds the memory limit and reports LIMIT_KILLED", async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${#x} is the shell's string length, not a template
     const { result } = await run(spec("x=$(head -c 200000000 /dev/zero | tr '\\000' a); echo survived ${#x}", {}, { memoryBytes: 32 * 1024 * 1024 }));
     assert.equal(result.oomKilled, true, `${result.exitCode} ${result.stdoutTail} ${result.stderrTail}`);
     assert.equal(result.outcome, WorkloadOutcome.LIMIT_KILLED);

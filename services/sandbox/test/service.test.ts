@@ -44,7 +44,9 @@ interface TraceCall {
 }
 
 function cmdlinesIn(cgroupPath: string): string[] {
-  const pids = readFileSync(join(cgroupPath, "cgroup.procs"), "utf8").split("\n").filter((p) => p !== "");
+  const pids = readFileSync(join(cgroupPath, "cgroup.procs"), "utf8")
+    .split("\n")
+    .filter((p) => p !== "");
   return pids.map((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
@@ -83,7 +85,12 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
         call.cmdlines.push(...cmdlinesIn(req.cgroupPath).map((c) => `after-deadline: ${c}`));
         throw new UnavailableError("stand-in: too late");
       }
-      return create(StartTraceResponseSchema, { traceId: `${req.jobId}/${req.attempt}`, tracer: "stand-in", cgroupId: BigInt(statSync(req.cgroupPath).ino), attachSeconds: 0.01 });
+      return create(StartTraceResponseSchema, {
+        traceId: `${req.jobId}/${req.attempt}`,
+        tracer: "stand-in",
+        cgroupId: BigInt(statSync(req.cgroupPath).ino),
+        attachSeconds: 0.01,
+      });
     },
     async getTrace() {
       throw new UnavailableError("stand-in: not implemented");
@@ -96,7 +103,13 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     pg = await startPostgres();
     const databaseUrl = await pg.createDatabase("sandbox_test");
     nats = await startNatsServer({ storeDir: join(dir.path, "nats") });
-    profiler = await startServer({ serviceName: "profiler-stand-in", port: 0, routes: (r) => r.service(ProfilerService, profilerStandIn), services: [ProfilerService], logger: quiet });
+    profiler = await startServer({
+      serviceName: "profiler-stand-in",
+      port: 0,
+      routes: (r) => r.service(ProfilerService, profilerStandIn),
+      services: [ProfilerService],
+      logger: quiet,
+    });
     config = Object.freeze({
       host: "127.0.0.1",
       port: 0,
@@ -121,9 +134,12 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     bus = await connectEventBus({ servers: config.natsUrl, name: "sandbox-test", streamName: config.natsStream, logger: quiet });
     ledger = await openStageLedger({ databaseUrl, schema: "sandbox", logger: quiet });
     service = await startSandboxService(config, { logger: quiet });
-    observer = await bus.consume({ durable: "test-observer", subjects: [Subjects.sandboxStarted, Subjects.sandboxCompleted, Subjects.sandboxFailed] }, async (event) => {
-      seen.push(event);
-    });
+    observer = await bus.consume(
+      { durable: "test-observer", subjects: [Subjects.sandboxStarted, Subjects.sandboxCompleted, Subjects.sandboxFailed] },
+      async (event) => {
+        seen.push(event);
+      },
+    );
   });
 
   after(async () => {
@@ -143,7 +159,10 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     return makeBusyboxOciImage(join(dir.path, `image-${imageCount}`), rootfs, { cmd });
   }
 
-  async function request(img: TestImage, options: { attempt?: number; jobId?: string; testScript?: string; timeoutSeconds?: number; digest?: string; msgSuffix?: string } = {}): Promise<string> {
+  async function request(
+    img: TestImage,
+    options: { attempt?: number; jobId?: string; testScript?: string; timeoutSeconds?: number; digest?: string; msgSuffix?: string } = {},
+  ): Promise<string> {
     const jobId = options.jobId ?? randomUUID();
     const attempt = options.attempt ?? 1;
     const event = create(AnalysisRequestedSchema, {
@@ -186,7 +205,10 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.ok(call !== undefined, "StartTrace was called");
     assert.equal(call.cgroupPath, started.cgroupPath);
     assert.match(call.cgroupPath, new RegExp(`/vexxy/${containerId}$`));
-    assert.ok(call.cmdlines.length > 0 && call.cmdlines.every((c) => c.includes("runc") && c.includes("init")), `at StartTrace only runc's init was in the cgroup: ${call.cmdlines.join(" | ")}`);
+    assert.ok(
+      call.cmdlines.length > 0 && call.cmdlines.every((c) => c.includes("runc") && c.includes("init")),
+      `at StartTrace only runc's init was in the cgroup: ${call.cmdlines.join(" | ")}`,
+    );
     assert.equal(started.cgroupId > 0n, true);
     assert.equal(started.driver, "local");
 
@@ -194,7 +216,13 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.equal(completed.outcome, WorkloadOutcome.EXITED_OK);
     assert.equal(completed.exitCode, 0);
     assert.ok(completed.durationSeconds >= 0.9, String(completed.durationSeconds));
-    assert.deepEqual(completed.exercise.map((s) => [s.name, s.ok]), [["entrypoint", true], ["test_script", true]]);
+    assert.deepEqual(
+      completed.exercise.map((s) => [s.name, s.ok]),
+      [
+        ["entrypoint", true],
+        ["test_script", true],
+      ],
+    );
     assert.equal(completed.catalogue?.key, `jobs/${jobId}/attempts/1/catalogue.json`);
     assert.equal(started.catalogue?.sha256, completed.catalogue?.sha256);
     const catalogue = parseCatalogue((await blobs.getVerified({ key: completed.catalogue!.key, sha256: completed.catalogue!.sha256 })).toString("utf8"));
@@ -202,7 +230,10 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.equal(catalogue.symlinks["/bin/sh"], "busybox");
 
     const attempts = (await client().getSandbox({ jobId })).attempts;
-    assert.deepEqual(attempts.map((a) => [a.attempt, a.state, a.containerId]), [[1, "completed", containerId]]);
+    assert.deepEqual(
+      attempts.map((a) => [a.attempt, a.state, a.containerId]),
+      [[1, "completed", containerId]],
+    );
     assert.ok(!(await liveContainers()).includes(containerId));
     assert.ok(!existsSync(join(config.workDir, jobId, "1")), "the unpacked image is removed");
     assert.ok(!existsSync(join(config.workDir, "bundles", containerId)), "the bundle is removed");
@@ -245,7 +276,10 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.equal(eventsFor(jobId, Subjects.sandboxStarted).length, 0);
     assert.ok(!(await liveContainers()).includes(containerIdFor(jobId, 1)));
     const call = traceCalls.find((c) => c.jobId === jobId)!;
-    assert.ok(call.cmdlines.every((c) => !/sh -c exit 0/.test(c)), `the workload never ran: ${call.cmdlines.join(" | ")}`);
+    assert.ok(
+      call.cmdlines.every((c) => !/sh -c exit 0/.test(c)),
+      `the workload never ran: ${call.cmdlines.join(" | ")}`,
+    );
   });
 
   it("tears the container down on analysis.cancelled during a run and publishes no completion", async () => {
@@ -253,7 +287,11 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     const jobId = await request(img, { timeoutSeconds: 120 });
     const started = (await eventFor(jobId, Subjects.sandboxStarted)).payload as SandboxStarted;
     assert.ok((await liveContainers()).includes(started.containerId));
-    await bus.publish(Subjects.analysisCancelled, create(AnalysisCancelledSchema, { job: create(JobRefSchema, { jobId, attempt: 1 }), reason: "user" }), eventMsgId(Subjects.analysisCancelled, jobId, 1));
+    await bus.publish(
+      Subjects.analysisCancelled,
+      create(AnalysisCancelledSchema, { job: create(JobRefSchema, { jobId, attempt: 1 }), reason: "user" }),
+      eventMsgId(Subjects.analysisCancelled, jobId, 1),
+    );
     const deadline = Date.now() + 20000;
     while ((await liveContainers()).includes(started.containerId)) {
       assert.ok(Date.now() < deadline, "the container is gone within 20 s");
@@ -301,9 +339,18 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
   });
 
   it("answers GetSandbox with NotFound naming job_id for an unknown job, InvalidArgument for an empty one, and ListSandboxes filters by state", async () => {
-    await assert.rejects(client().getSandbox({ jobId: randomUUID() }), (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound && /job_id/.test(error.rawMessage));
-    await assert.rejects(client().getSandbox({ jobId: "" }), (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /^job_id/.test(error.rawMessage));
-    await assert.rejects(client().listSandboxes({ state: "exploded" }), (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /state/.test(error.rawMessage));
+    await assert.rejects(
+      client().getSandbox({ jobId: randomUUID() }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound && /job_id/.test(error.rawMessage),
+    );
+    await assert.rejects(
+      client().getSandbox({ jobId: "" }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /^job_id/.test(error.rawMessage),
+    );
+    await assert.rejects(
+      client().listSandboxes({ state: "exploded" }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /state/.test(error.rawMessage),
+    );
     const completed = (await client().listSandboxes({ state: "completed" })).attempts;
     assert.ok(completed.length >= 2 && completed.every((a) => a.state === "completed"));
     assert.equal((await client().teardownSandbox({ jobId: randomUUID() })).tornDown, false);

@@ -11,7 +11,11 @@ export class InvalidVexDocumentError extends VexxyError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[], options: VexxyErrorOptions = {}) {
-    super(`the VEX document would be invalid: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ""}`, undefined, options);
+    super(
+      `the VEX document would be invalid: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ""}`,
+      undefined,
+      options,
+    );
     this.problems = problems;
   }
 }

@@ -11,7 +11,15 @@ export { productIdentity, type ProductIdentity, type ImageNaming } from "./produ
 export { groupVerdicts, type StatementGroup } from "./writers/statement-groups.js";
 export { parsePurl, purlMatches, formatPurl, type ParsedPurl } from "./conformance/purl.js";
 export { parseDockerReference, type DockerReference } from "./conformance/docker-reference.js";
-export { documentMatches, statementMatches, componentMatches, type VexDocument, type VexStatement, type VexComponent, type IndexedStatement } from "./conformance/go-vex-match.js";
+export {
+  documentMatches,
+  statementMatches,
+  componentMatches,
+  type VexDocument,
+  type VexStatement,
+  type VexComponent,
+  type IndexedStatement,
+} from "./conformance/go-vex-match.js";
 export { grypeProducts, grypeDecision, trivyImagePurl, trivyDecision, type GrypeSource, type ToolFinding, type ToolDecision } from "./conformance/scanners.js";
 export {
   checkConformance,

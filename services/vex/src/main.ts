@@ -3,4 +3,8 @@ import { runServiceMain } from "@vexxy/platform";
 import { readVexConfig } from "./config.js";
 import { startVexService } from "./service.js";
 
-await runServiceMain("vex", () => readVexConfig(), (config, logger) => startVexService(config, { logger }));
+await runServiceMain(
+  "vex",
+  () => readVexConfig(),
+  (config, logger) => startVexService(config, { logger }),
+);

@@ -49,7 +49,14 @@ export function documentIdOf(idBase: string, jobId: string, attempt: number): st
 export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now: Date = new Date()): ProducedVex {
   const product = productIdentity({ imageRef: job.imageRef, imageDigest: job.imageDigest, imageName: job.imageName, tagIdentifiers: job.tagIdentifiers });
   const documentId = documentIdOf(settings.idBase, job.jobId, job.attempt);
-  const written = vexWriter("openvex").write({ documentId, author: settings.author, timestamp: now, products: product.products, verdicts, tooling: settings.tooling });
+  const written = vexWriter("openvex").write({
+    documentId,
+    author: settings.author,
+    timestamp: now,
+    products: product.products,
+    verdicts,
+    tooling: settings.tooling,
+  });
   const doc = written.document as VexDocument;
   const conformance = checkConformance(doc, written.statementVerdicts, registryScanContext(product));
   requireApplicable(conformance);

@@ -15,7 +15,8 @@ import { loadSigningKey, type SigningKey } from "./signing/signing-key.js";
 import { vexHandlers } from "./vex-rpc.js";
 
 /** OpenVEX `tooling` of every document. */
-export const VEX_TOOLING = "VEXxy runtime reachability: the image run in a sandbox, its file and executable accesses traced with eBPF, matched to package files";
+export const VEX_TOOLING =
+  "VEXxy runtime reachability: the image run in a sandbox, its file and executable accesses traced with eBPF, matched to package files";
 
 /** A started VEX service. */
 export interface RunningVex {
@@ -50,7 +51,14 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "vex", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
-    const server = await startServer({ serviceName: "vex", host: config.host, port: config.port, routes: routes(vexHandlers({ ledger, blobs, key })), services: [VexService], logger });
+    const server = await startServer({
+      serviceName: "vex",
+      host: config.host,
+      port: config.port,
+      routes: routes(vexHandlers({ ledger, blobs, key })),
+      services: [VexService],
+      logger,
+    });
     closers.push(() => server.close());
     const settings: VexSettings = { author: config.author, idBase: config.idBase, tooling: VEX_TOOLING };
     const subscription = await consumeScoredEvents({ bus, blobs, ledger, key, settings, logger }, config.eventAckWaitMs);

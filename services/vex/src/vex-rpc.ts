@@ -36,7 +36,11 @@ export function vexHandlers(deps: VexRpcDeps): ServiceImpl<typeof VexService> {
       if (latest.state !== "done") throw new VexNotReadyError(`job_id ${jobId}: the VEX of attempt ${latest.attempt} is not signed (${latest.state})`);
       const keys = vexKeys(jobId, latest.attempt);
       const [doc, bundle] = await Promise.all([deps.blobs.get(keys.document), deps.blobs.get(keys.bundle)]);
-      return create(GetVexResponseSchema, { documentId: String(latest.outcome["documentId"] ?? ""), documentJson: doc.toString("utf8"), bundleJson: bundle.toString("utf8") });
+      return create(GetVexResponseSchema, {
+        documentId: String(latest.outcome["documentId"] ?? ""),
+        documentJson: doc.toString("utf8"),
+        bundleJson: bundle.toString("utf8"),
+      });
     },
     getSigningKey() {
       return create(GetSigningKeyResponseSchema, { publicKeyPem: deps.key.publicKeyPem, keyHint: deps.key.hint });

@@ -15,7 +15,13 @@ describe("VEX service configuration", () => {
   });
 
   it("reads VEX_SIGNING_KEY_FILE, VEX_STATE_DIR, VEX_AUTHOR and VEX_ID_BASE", () => {
-    const config = readVexConfig({ DATABASE_URL: "postgres://x", VEX_SIGNING_KEY_FILE: "/run/secrets/vex.pem", VEX_STATE_DIR: "/tmp/vex", VEX_AUTHOR: "ACME PSIRT", VEX_ID_BASE: "urn:acme:vex:" });
+    const config = readVexConfig({
+      DATABASE_URL: "postgres://x",
+      VEX_SIGNING_KEY_FILE: "/run/secrets/vex.pem",
+      VEX_STATE_DIR: "/tmp/vex",
+      VEX_AUTHOR: "ACME PSIRT",
+      VEX_ID_BASE: "urn:acme:vex:",
+    });
     assert.equal(config.signingKeyFile, "/run/secrets/vex.pem");
     assert.equal(config.stateDir, "/tmp/vex");
     assert.equal(config.author, "ACME PSIRT");
@@ -23,11 +29,14 @@ describe("VEX service configuration", () => {
   });
 
   it("refuses a missing DATABASE_URL and a VEX_ID_BASE that is not an absolute IRI, naming both variables", () => {
-    assert.throws(() => readVexConfig({ VEX_ID_BASE: "vex/" }), (error: unknown) => {
-      assert.ok(error instanceof Error);
-      assert.match(error.message, /DATABASE_URL/);
-      assert.match(error.message, /VEX_ID_BASE/);
-      return true;
-    });
+    assert.throws(
+      () => readVexConfig({ VEX_ID_BASE: "vex/" }),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /DATABASE_URL/);
+        assert.match(error.message, /VEX_ID_BASE/);
+        return true;
+      },
+    );
   });
 });

@@ -9,7 +9,6 @@ import {
   checkConformance,
   grypeDecision,
   grypeProducts,
-  localScanContext,
   produceVex,
   productIdentity,
   purlMatches,
@@ -35,7 +34,10 @@ function grype(doc: VexDocument, source: GrypeSource, vulnerabilityId: string, p
 
 describe("conformance self-check: Grype's rules on Grype's own test documents", () => {
   it("builds the product identifiers Grype's unit tests expect from tags and repo digests (repository_url without the image name, Docker Hub as index.docker.io)", () => {
-    assert.deepEqual(grypeProducts({ kind: "image", name: "alpine", tags: ["alpine:v1.2.3"], repoDigests: [] }), ["alpine:v1.2.3", "pkg:oci/alpine?tag=v1.2.3"]);
+    assert.deepEqual(grypeProducts({ kind: "image", name: "alpine", tags: ["alpine:v1.2.3"], repoDigests: [] }), [
+      "alpine:v1.2.3",
+      "pkg:oci/alpine?tag=v1.2.3",
+    ]);
     const ids = grypeProducts({ kind: "image", name: "x", tags: [], repoDigests: [`cgr.dev/chainguard/curl@sha256:${ALPINE}`, `alpine@sha256:${ALPINE}`] });
     assert.ok(purlMatches(ids[1] ?? "", `pkg:oci/curl@sha256%3A${ALPINE}?repository_url=cgr.dev%2Fchainguard`));
     assert.ok(purlMatches(ids[4] ?? "", `pkg:oci/alpine@sha256%3A${ALPINE}?repository_url=index.docker.io%2Flibrary`));
@@ -74,14 +76,21 @@ describe("conformance self-check: Grype's rules on Grype's own test documents", 
     assert.equal(grype(doc, debian, "CVE-2014-fake-1", "pkg:deb/debian/bash@5.2"), true);
     const trivyRoot = trivyImagePurl([`debian@sha256:${ALPINE}`], "amd64");
     assert.equal(trivyRoot, `pkg:oci/debian@sha256%3A${ALPINE}?arch=amd64&repository_url=index.docker.io/library/debian`);
-    assert.equal(trivyDecision(doc, [trivyRoot ?? ""], { vulnerabilityId: "CVE-2014-fake-1", packagePurl: "pkg:deb/debian/bash@5.2?distro=debian-12.5" }).suppressed, false);
+    assert.equal(
+      trivyDecision(doc, [trivyRoot ?? ""], { vulnerabilityId: "CVE-2014-fake-1", packagePurl: "pkg:deb/debian/bash@5.2?distro=debian-12.5" }).suppressed,
+      false,
+    );
   });
 
   it("affected and under_investigation documents never suppress", () => {
     const src: GrypeSource = { kind: "image", name: "alpine", tags: [], repoDigests: [`alpine@sha256:${"f".repeat(64)}`] };
     const vnc = "pkg:apk/alpine/libvncserver@0.9.9?arch=x86_64&distro=alpine-3.12.0";
     assert.equal(grype(upstream("grype/affected.openvex.json"), src, "CVE-2024-0000", vnc), false);
-    assert.equal(grypeDecision(upstream("grype/affected.openvex.json"), grypeProducts(src), { vulnerabilityId: "CVE-2024-0000", packagePurl: vnc }).statement?.statement.status, "affected");
+    assert.equal(
+      grypeDecision(upstream("grype/affected.openvex.json"), grypeProducts(src), { vulnerabilityId: "CVE-2024-0000", packagePurl: vnc }).statement?.statement
+        .status,
+      "affected",
+    );
     assert.equal(grype(upstream("grype/under_investigation.openvex.json"), src, "CVE-2024-0000", vnc), false);
   });
 });
@@ -106,8 +115,14 @@ describe("conformance self-check: Trivy's rules on Trivy's own test documents", 
   });
 
   it("openvex-oci.json: a versionless pkg:oci/debian product with pkg:deb/debian/bash filters bash's CVE-2022-3715 in the image; openvex-oci-mismatch.json does not", () => {
-    assert.equal(trivyDecision(upstream("trivy/openvex-oci.json"), [debianRoot ?? ""], { vulnerabilityId: "CVE-2022-3715", packagePurl: bash }).suppressed, true);
-    assert.equal(trivyDecision(upstream("trivy/openvex-oci-mismatch.json"), [debianRoot ?? ""], { vulnerabilityId: "CVE-2022-3715", packagePurl: bash }).suppressed, false);
+    assert.equal(
+      trivyDecision(upstream("trivy/openvex-oci.json"), [debianRoot ?? ""], { vulnerabilityId: "CVE-2022-3715", packagePurl: bash }).suppressed,
+      true,
+    );
+    assert.equal(
+      trivyDecision(upstream("trivy/openvex-oci-mismatch.json"), [debianRoot ?? ""], { vulnerabilityId: "CVE-2022-3715", packagePurl: bash }).suppressed,
+      false,
+    );
     // Without a repo digest (a local archive) Trivy has no image purl: nothing to match.
     assert.equal(trivyDecision(upstream("trivy/openvex-oci.json"), [], { vulnerabilityId: "CVE-2022-3715", packagePurl: bash }).suppressed, false);
   });
@@ -115,7 +130,10 @@ describe("conformance self-check: Trivy's rules on Trivy's own test documents", 
   it("openvex-nested.json: a transitive module is filtered through its parent module", () => {
     const doc = upstream("trivy/openvex-nested.json");
     const transitive = { vulnerabilityId: "CVE-2024-0001", packagePurl: "pkg:golang/github.com/aquasecurity/go-transitive@v4.0.0" };
-    assert.equal(trivyDecision(doc, ["pkg:golang/github.com/aquasecurity/go-direct1@v2.0.0", "pkg:golang/github.com/aquasecurity/root@v1.0.0"], transitive).suppressed, true);
+    assert.equal(
+      trivyDecision(doc, ["pkg:golang/github.com/aquasecurity/go-direct1@v2.0.0", "pkg:golang/github.com/aquasecurity/root@v1.0.0"], transitive).suppressed,
+      true,
+    );
     assert.equal(trivyDecision(doc, ["pkg:golang/github.com/aquasecurity/go-direct2@v3.0.0"], transitive).suppressed, false);
   });
 });
@@ -133,12 +151,23 @@ interface GrypeMatch {
 /** The demo scan's findings with the verdicts the reachability stage must give them (expected-verdicts.json). */
 function demoVerdicts(): Verdict[] {
   const scan = JSON.parse(readFileSync(`${REPO}deploy/local/demo-image/scan.grype.json`, "utf8")) as { matches: GrypeMatch[] };
-  const expected = (JSON.parse(readFileSync(`${REPO}deploy/local/demo-image/expected-verdicts.json`, "utf8")) as { verdicts: { vulnerability: string; package: string; status: string; justification?: string }[] }).verdicts;
+  const expected = (
+    JSON.parse(readFileSync(`${REPO}deploy/local/demo-image/expected-verdicts.json`, "utf8")) as {
+      verdicts: { vulnerability: string; package: string; status: string; justification?: string }[];
+    }
+  ).verdicts;
   return scan.matches.map((m) => {
     const e = expected.find((x) => x.vulnerability === m.vulnerability.id && x.package === m.artifact.name);
     assert.ok(e !== undefined, `${m.vulnerability.id} ${m.artifact.name} has an expected verdict`);
-    const status = { affected: VexStatus.AFFECTED, not_affected: VexStatus.NOT_AFFECTED, under_investigation: VexStatus.UNDER_INVESTIGATION }[e.status] ?? VexStatus.UNDER_INVESTIGATION;
-    const justification = e.justification === "component_not_present" ? VexJustification.COMPONENT_NOT_PRESENT : e.justification === undefined ? VexJustification.UNSPECIFIED : VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH;
+    const status =
+      { affected: VexStatus.AFFECTED, not_affected: VexStatus.NOT_AFFECTED, under_investigation: VexStatus.UNDER_INVESTIGATION }[e.status] ??
+      VexStatus.UNDER_INVESTIGATION;
+    const justification =
+      e.justification === "component_not_present"
+        ? VexJustification.COMPONENT_NOT_PRESENT
+        : e.justification === undefined
+          ? VexJustification.UNSPECIFIED
+          : VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH;
     return create(VerdictSchema, {
       vulnerabilityId: m.vulnerability.id,
       aliases: (m.relatedVulnerabilities ?? []).map((r) => r.id).filter((id) => id !== m.vulnerability.id),
@@ -165,8 +194,18 @@ describe("conformance self-check on our own documents", () => {
     assert.equal(produced.conformance.summary, `Grype would suppress ${n} of ${n}, Trivy ${n} of ${n}`);
     // Trivy's view with its own distro qualifier (debian-12.15, no upstream=, epoch as a qualifier).
     const identity = productIdentity({ imageRef: job.imageRef, imageDigest: DIGEST, imageName: job.imageName });
-    const written = new OpenVexWriter().write({ documentId: "https://x.test/d", author: "t", timestamp: new Date(0), products: identity.products, verdicts, tooling: "t" });
-    const trivyView = checkConformance(written.document as VexDocument, written.statementVerdicts, { ...registryScanContext(identity), trivyDistro: DEMO_TRIVY_DISTRO });
+    const written = new OpenVexWriter().write({
+      documentId: "https://x.test/d",
+      author: "t",
+      timestamp: new Date(0),
+      products: identity.products,
+      verdicts,
+      tooling: "t",
+    });
+    const trivyView = checkConformance(written.document as VexDocument, written.statementVerdicts, {
+      ...registryScanContext(identity),
+      trivyDistro: DEMO_TRIVY_DISTRO,
+    });
     assert.equal(trivyView.trivySuppressed, n);
     assert.equal(produced.localConformance, undefined, "no tag identifiers unless opted in");
     console.log(`      demo (registry.example.com/vexxy/demo): ${produced.conformance.summary}`);
@@ -195,11 +234,19 @@ describe("conformance self-check on our own documents", () => {
   });
 
   it("fails (VexNotApplicableError) a document with a not_affected statement neither tool would apply: Trivy's oci-mismatch document against our demo's registry scan", () => {
-    const verdict = create(VerdictSchema, { vulnerabilityId: "CVE-2022-3715", packageName: "bash", packagePurl: "pkg:deb/debian/bash@5.2.15-2+b2?arch=amd64&distro=debian-12", status: VexStatus.NOT_AFFECTED });
+    const verdict = create(VerdictSchema, {
+      vulnerabilityId: "CVE-2022-3715",
+      packageName: "bash",
+      packagePurl: "pkg:deb/debian/bash@5.2.15-2+b2?arch=amd64&distro=debian-12",
+      status: VexStatus.NOT_AFFECTED,
+    });
     const identity = productIdentity({ imageRef: "oci:/x:demo", imageDigest: DIGEST, imageName: "registry.example.com/vexxy/demo" });
     const report = checkConformance(upstream("trivy/openvex-oci-mismatch.json"), [[verdict]], registryScanContext(identity));
     assert.equal(report.summary, "Grype would suppress 0 of 1, Trivy 0 of 1");
-    assert.throws(() => requireApplicable(report), (e: unknown) => e instanceof VexNotApplicableError && /statements\/0 \(CVE-2022-3715 in pkg:deb\/debian\/bash\)/.test(e.message));
+    assert.throws(
+      () => requireApplicable(report),
+      (e: unknown) => e instanceof VexNotApplicableError && /statements\/0 \(CVE-2022-3715 in pkg:deb\/debian\/bash\)/.test(e.message),
+    );
     const ours = checkConformance(upstream("trivy/openvex-oci.json"), [[verdict]], registryScanContext(identity));
     assert.equal(ours.summary, "Grype would suppress 0 of 1, Trivy 0 of 1", "pkg:oci/debian names another image");
   });
@@ -208,27 +255,64 @@ describe("conformance self-check on our own documents", () => {
 describe("never conflicting statements", () => {
   const base = { packageName: "openssl", packageType: "deb", reason: "r", evidence: [{ kind: "k" }], confidence: 0.9 };
   it("merges findings of one package and one vulnerability (or its alias) into one statement, the most cautious verdict deciding", () => {
-    const a = create(VerdictSchema, { ...base, vulnerabilityId: "CVE-2024-1", packagePurl: "pkg:deb/debian/openssl@3.0.1?arch=amd64&distro=debian-12", status: VexStatus.NOT_AFFECTED, justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH });
-    const b = create(VerdictSchema, { ...base, vulnerabilityId: "GHSA-xxxx", aliases: ["CVE-2024-1"], packagePurl: "pkg:deb/debian/openssl@3.0.1?arch=amd64&distro=debian-12.5", status: VexStatus.AFFECTED });
-    const doc = new OpenVexWriter().write({ documentId: "https://x.test/1", author: "t", timestamp: new Date(0), products: [`pkg:oci/app@sha256%3A${"c".repeat(64)}`], verdicts: [a, b], tooling: "t" }).document as VexDocument;
+    const a = create(VerdictSchema, {
+      ...base,
+      vulnerabilityId: "CVE-2024-1",
+      packagePurl: "pkg:deb/debian/openssl@3.0.1?arch=amd64&distro=debian-12",
+      status: VexStatus.NOT_AFFECTED,
+      justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+    });
+    const b = create(VerdictSchema, {
+      ...base,
+      vulnerabilityId: "GHSA-xxxx",
+      aliases: ["CVE-2024-1"],
+      packagePurl: "pkg:deb/debian/openssl@3.0.1?arch=amd64&distro=debian-12.5",
+      status: VexStatus.AFFECTED,
+    });
+    const doc = new OpenVexWriter().write({
+      documentId: "https://x.test/1",
+      author: "t",
+      timestamp: new Date(0),
+      products: [`pkg:oci/app@sha256%3A${"c".repeat(64)}`],
+      verdicts: [a, b],
+      tooling: "t",
+    }).document as VexDocument;
     assert.equal(doc.statements?.length, 1);
     assert.equal(doc.statements?.[0]?.status, "affected");
     assert.deepEqual(doc.statements?.[0]?.vulnerability?.aliases, ["CVE-2024-1"]);
   });
 
   it("keeps the version where one name has several versions among the findings, so one version's not_affected never covers another", () => {
-    const v1 = create(VerdictSchema, { ...base, packageName: "lodash", vulnerabilityId: "CVE-2024-2", packagePurl: "pkg:npm/lodash@4.17.20", status: VexStatus.NOT_AFFECTED, justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH });
-    const v2 = create(VerdictSchema, { ...base, packageName: "lodash", vulnerabilityId: "CVE-2024-2", packagePurl: "pkg:npm/lodash@3.10.1", status: VexStatus.AFFECTED });
+    const v1 = create(VerdictSchema, {
+      ...base,
+      packageName: "lodash",
+      vulnerabilityId: "CVE-2024-2",
+      packagePurl: "pkg:npm/lodash@4.17.20",
+      status: VexStatus.NOT_AFFECTED,
+      justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+    });
+    const v2 = create(VerdictSchema, {
+      ...base,
+      packageName: "lodash",
+      vulnerabilityId: "CVE-2024-2",
+      packagePurl: "pkg:npm/lodash@3.10.1",
+      status: VexStatus.AFFECTED,
+    });
     const produced = produceVex(sampleJob(), [v1, v2], freshKey(), SETTINGS);
     const doc = JSON.parse(produced.documentJson) as VexDocument;
-    assert.deepEqual(doc.statements?.map((s) => s.products?.[0]?.subcomponents?.[0]?.["@id"]), ["pkg:npm/lodash@4.17.20", "pkg:npm/lodash@3.10.1"]);
+    assert.deepEqual(
+      doc.statements?.map((s) => s.products?.[0]?.subcomponents?.[0]?.["@id"]),
+      ["pkg:npm/lodash@4.17.20", "pkg:npm/lodash@3.10.1"],
+    );
     assert.equal(produced.conformance.summary, "Grype would suppress 1 of 1, Trivy 1 of 1");
     // Every (vulnerability, product, subcomponent) appears in one statement only.
     const seen = new Set<string>();
-    for (const s of doc.statements ?? []) for (const p of s.products ?? []) for (const c of p.subcomponents ?? []) {
-      const key = `${s.vulnerability?.name}|${p["@id"]}|${c["@id"]}`;
-      assert.ok(!seen.has(key), key);
-      seen.add(key);
-    }
+    for (const s of doc.statements ?? [])
+      for (const p of s.products ?? [])
+        for (const c of p.subcomponents ?? []) {
+          const key = `${s.vulnerability?.name}|${p["@id"]}|${c["@id"]}`;
+          assert.ok(!seen.has(key), key);
+          seen.add(key);
+        }
   });
 });

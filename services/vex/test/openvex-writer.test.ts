@@ -14,13 +14,22 @@ import {
 } from "../src/lib.js";
 import { DIGEST_HEX, SETTINGS, fixture, freshKey, sampleJob, sampleVerdicts } from "./helpers.js";
 
-type Statement = Record<string, unknown> & { products: { "@id": string; identifiers: { purl: string }; subcomponents: { "@id": string; identifiers: { purl: string } }[] }[] };
+type Statement = Record<string, unknown> & {
+  products: { "@id": string; identifiers: { purl: string }; subcomponents: { "@id": string; identifiers: { purl: string } }[] }[];
+};
 
 const PRODUCT = `pkg:oci/demo-image@sha256%3A${DIGEST_HEX}`;
 const PRODUCTS = [PRODUCT, `${PRODUCT}?repository_url=ghcr.io/example/demo-image`, `${PRODUCT}?repository_url=ghcr.io/example`];
 
 function input(verdicts = sampleVerdicts()): VexInput {
-  return { documentId: "https://vexxy.dev/vex/job-1/1", author: "VEXxy test", timestamp: new Date("2026-01-02T03:04:05Z"), products: PRODUCTS, verdicts, tooling: "test" };
+  return {
+    documentId: "https://vexxy.dev/vex/job-1/1",
+    author: "VEXxy test",
+    timestamp: new Date("2026-01-02T03:04:05Z"),
+    products: PRODUCTS,
+    verdicts,
+    tooling: "test",
+  };
 }
 
 describe("OpenVEX v0.2.0 writer", () => {
@@ -43,8 +52,14 @@ describe("OpenVEX v0.2.0 writer", () => {
     const statements = new OpenVexWriter().write(input(verdicts)).document["statements"] as Statement[];
     assert.equal(statements.length, verdicts.length);
     statements.forEach((s, i) => {
-      assert.deepEqual(s.products.map((p) => p["@id"]), PRODUCTS);
-      assert.deepEqual(s.products.map((p) => p.identifiers.purl), PRODUCTS);
+      assert.deepEqual(
+        s.products.map((p) => p["@id"]),
+        PRODUCTS,
+      );
+      assert.deepEqual(
+        s.products.map((p) => p.identifiers.purl),
+        PRODUCTS,
+      );
       assert.equal(s.products[0]?.subcomponents[1]?.["@id"], verdicts[i]?.packagePurl);
       assert.equal(s.products[0]?.subcomponents[1]?.identifiers.purl, verdicts[i]?.packagePurl);
     });
@@ -76,20 +91,38 @@ describe("OpenVEX v0.2.0 writer", () => {
   });
 
   it("rejects a not_affected verdict without a justification with InvalidVexDocumentError", () => {
-    const unjustified = create(VerdictSchema, { vulnerabilityId: "CVE-2024-0001", packageName: "zlib", packagePurl: "pkg:deb/debian/zlib1g@1.2.13", status: VexStatus.NOT_AFFECTED, reason: "not touched", evidence: [{ kind: "no_file_touched" }] });
-    assert.throws(() => new OpenVexWriter().write(input([...sampleVerdicts(), unjustified])), (error: unknown) => {
-      assert.ok(error instanceof InvalidVexDocumentError);
-      assert.match(error.message, /statements\/4 \(CVE-2024-0001 in zlib\) is not_affected without a justification/);
-      return true;
+    const unjustified = create(VerdictSchema, {
+      vulnerabilityId: "CVE-2024-0001",
+      packageName: "zlib",
+      packagePurl: "pkg:deb/debian/zlib1g@1.2.13",
+      status: VexStatus.NOT_AFFECTED,
+      reason: "not touched",
+      evidence: [{ kind: "no_file_touched" }],
     });
+    assert.throws(
+      () => new OpenVexWriter().write(input([...sampleVerdicts(), unjustified])),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidVexDocumentError);
+        assert.match(error.message, /statements\/4 \(CVE-2024-0001 in zlib\) is not_affected without a justification/);
+        return true;
+      },
+    );
   });
 
   it("rejects a not_affected verdict with neither reason nor evidence, an empty vulnerability id, and a job without verdicts", () => {
-    const bare = create(VerdictSchema, { vulnerabilityId: "CVE-2024-0002", packagePurl: "pkg:npm/x@1", status: VexStatus.NOT_AFFECTED, justification: VexJustification.COMPONENT_NOT_PRESENT });
+    const bare = create(VerdictSchema, {
+      vulnerabilityId: "CVE-2024-0002",
+      packagePurl: "pkg:npm/x@1",
+      status: VexStatus.NOT_AFFECTED,
+      justification: VexJustification.COMPONENT_NOT_PRESENT,
+    });
     assert.throws(() => new OpenVexWriter().write(input([bare])), /without any evidence/);
     const anonymous = create(VerdictSchema, { packagePurl: "pkg:npm/x@1", status: VexStatus.AFFECTED, reason: "ran" });
     assert.throws(() => new OpenVexWriter().write(input([anonymous])), /no vulnerability id/);
-    assert.throws(() => new OpenVexWriter().write(input([])), (error: unknown) => error instanceof InvalidVexDocumentError && /at least one statement/.test(error.message));
+    assert.throws(
+      () => new OpenVexWriter().write(input([])),
+      (error: unknown) => error instanceof InvalidVexDocumentError && /at least one statement/.test(error.message),
+    );
   });
 
   it("throws InvalidVexDocumentError rather than emit a document the schema refuses (a date-time that is not one)", () => {
@@ -100,13 +133,39 @@ describe("OpenVEX v0.2.0 writer", () => {
   });
 
   it("reports the schema's and go-vex's rules for hand-made documents: justification outside not_affected, affected without action_statement, an unknown field", () => {
-    const base = { "@context": "https://openvex.dev/ns/v0.2.0", "@id": "urn:uuid:8c4c2f47-5d1f-4a62-9d59-0f8d4c6a1f00", author: "a", timestamp: "2026-01-01T00:00:00Z", version: 1 };
+    const base = {
+      "@context": "https://openvex.dev/ns/v0.2.0",
+      "@id": "urn:uuid:8c4c2f47-5d1f-4a62-9d59-0f8d4c6a1f00",
+      author: "a",
+      timestamp: "2026-01-01T00:00:00Z",
+      version: 1,
+    };
     const product = [{ "@id": "pkg:oci/x@sha256%3Aab" }];
-    assert.deepEqual(openVexProblems({ ...base, statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "not_affected", justification: "component_not_present" }] }), []);
+    assert.deepEqual(
+      openVexProblems({
+        ...base,
+        statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "not_affected", justification: "component_not_present" }],
+      }),
+      [],
+    );
     assert.ok(openVexProblems({ ...base, statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "not_affected" }] }).length > 0);
     assert.ok(openVexProblems({ ...base, statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "affected" }] }).length > 0);
-    assert.match(openVexProblems({ ...base, statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "affected", action_statement: "x", justification: "component_not_present" }] }).join(), /not_affected only/);
-    assert.match(openVexProblems({ ...base, statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "under_investigation", action_statement: "x" }] }).join(), /affected only/);
+    assert.match(
+      openVexProblems({
+        ...base,
+        statements: [
+          { vulnerability: { name: "CVE-1" }, products: product, status: "affected", action_statement: "x", justification: "component_not_present" },
+        ],
+      }).join(),
+      /not_affected only/,
+    );
+    assert.match(
+      openVexProblems({
+        ...base,
+        statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "under_investigation", action_statement: "x" }],
+      }).join(),
+      /affected only/,
+    );
     assert.ok(openVexProblems({ ...base, supplier: "x", statements: [{ vulnerability: { name: "CVE-1" }, products: product, status: "fixed" }] }).length > 0);
   });
 
@@ -116,7 +175,8 @@ describe("OpenVEX v0.2.0 writer", () => {
   });
 
   it("builds a subcomponent purl from the scan's type, name and version only when the scan gave none", () => {
-    const v = (packageType: string, packageName: string, packageVersion: string, packagePurl = "") => create(VerdictSchema, { packageType, packageName, packageVersion, packagePurl });
+    const v = (packageType: string, packageName: string, packageVersion: string, packagePurl = "") =>
+      create(VerdictSchema, { packageType, packageName, packageVersion, packagePurl });
     assert.equal(subcomponentPurl(v("deb", "tar", "1.34", "pkg:deb/debian/tar@1.34?arch=amd64")), "pkg:deb/debian/tar@1.34?arch=amd64");
     assert.equal(subcomponentPurl(v("npm", "@babel/core", "7.0.0")), "pkg:npm/%40babel/core@7.0.0");
     assert.equal(subcomponentPurl(v("python", "Django", "4.2")), "pkg:pypi/django@4.2");

@@ -52,11 +52,12 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     pg = await startPostgres();
     databaseUrl = await pg.createDatabase("vex_test");
     nats = await startNatsServer({ storeDir: join(dir.path, "nats") });
+    natsStream = `T${randomUUID().replace(/-/g, "")}`;
     const config: VexConfig = Object.freeze({
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
-      natsStream: (natsStream = `T${randomUUID().replace(/-/g, "")}`),
+      natsStream,
       databaseUrl,
       blobStoreUrl: `file://${join(dir.path, "blobs")}`,
       logLevel: "error",
@@ -100,7 +101,11 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     return sampleJob({ jobId: randomUUID(), ...overrides });
   }
 
-  async function publishScored(job: JobRef, verdicts = sampleVerdicts(), msgId = eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt)): Promise<void> {
+  async function publishScored(
+    job: JobRef,
+    verdicts = sampleVerdicts(),
+    msgId = eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt),
+  ): Promise<void> {
     const profile = create(ProfileSummarySchema, { durationSeconds: 3, filesAccessed: 120, executablesRun: 3, complete: true, codeCoveragePercent: 62 });
     await bus.publish(Subjects.reachabilityScored, create(ReachabilityScoredSchema, { job, verdicts, profile }), msgId);
   }
@@ -138,7 +143,9 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     assert.equal(signed.verdicts[0]?.status, VexStatus.AFFECTED);
     assert.equal(signed.profile?.codeCoveragePercent, 62);
 
-    const document = JSON.parse((await blobs.getVerified({ key: signed.document?.key ?? "", sha256: signed.document?.sha256 ?? "" })).toString("utf8")) as Record<string, unknown>;
+    const document = JSON.parse(
+      (await blobs.getVerified({ key: signed.document?.key ?? "", sha256: signed.document?.sha256 ?? "" })).toString("utf8"),
+    ) as Record<string, unknown>;
     assert.deepEqual(openVexProblems(document), []);
     assert.equal(document["@id"], signed.documentId);
     const bundle = (await blobs.getVerified({ key: signed.bundle?.key ?? "", sha256: signed.bundle?.sha256 ?? "" })).toString("utf8");
@@ -149,7 +156,9 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     assert.deepEqual(statement.subject, [{ name: "ghcr.io/example/demo-image", digest: { sha256: DIGEST_HEX } }]);
     assert.equal(signed.conformance?.summary, "Grype would suppress 2 of 2, Trivy 2 of 2");
     assert.equal(signed.conformance?.report?.key, `${base}/vex-conformance.json`);
-    const report = JSON.parse((await blobs.getVerified({ key: signed.conformance?.report?.key ?? "", sha256: signed.conformance?.report?.sha256 ?? "" })).toString("utf8")) as { registry: { statements: unknown[] } };
+    const report = JSON.parse(
+      (await blobs.getVerified({ key: signed.conformance?.report?.key ?? "", sha256: signed.conformance?.report?.sha256 ?? "" })).toString("utf8"),
+    ) as { registry: { statements: unknown[] } };
     assert.equal(report.registry.statements.length, 2);
     assert.equal((await ledger.get(job.jobId, "vex", 1))?.state, "done");
   });
@@ -173,11 +182,17 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     await new Promise((resolve) => setTimeout(resolve, 500));
     const after = await blobs.list(`jobs/${job.jobId}/`);
     assert.deepEqual(after, before);
-    assert.deepEqual(after.filter((k) => k.endsWith("openvex.json")), [`jobs/${job.jobId}/attempts/1/openvex.json`]);
+    assert.deepEqual(
+      after.filter((k) => k.endsWith("openvex.json")),
+      [`jobs/${job.jobId}/attempts/1/openvex.json`],
+    );
     assert.deepEqual(await blobs.get(first.document?.key ?? ""), documentBytes, "the document was not rewritten");
     assert.equal((await ledger.listByJob(job.jobId)).filter((r) => r.stage === "vex").length, 1);
     // The re-published vex.signed has the same Nats-Msg-Id, so the stream dropped it as a duplicate.
-    assert.deepEqual(publishesOfJob().map((p) => p.subject), [Subjects.vexSigned, Subjects.vexSigned]);
+    assert.deepEqual(
+      publishesOfJob().map((p) => p.subject),
+      [Subjects.vexSigned, Subjects.vexSigned],
+    );
     const signedEvents = eventsFor(job.jobId, Subjects.vexSigned);
     assert.equal(signedEvents.length, 1);
     assert.equal(signedEvents[0]?.msgId, signedMsgId);
@@ -188,7 +203,13 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
 
   it("publishes analysis.failed {stage vex, retryable false} for a not_affected verdict without justification, and stores no document", async () => {
     const job = newJob();
-    const unjustified = create(VerdictSchema, { vulnerabilityId: "CVE-2024-0001", packageName: "zlib", packagePurl: "pkg:deb/debian/zlib1g@1.2.13", status: VexStatus.NOT_AFFECTED, reason: "not touched" });
+    const unjustified = create(VerdictSchema, {
+      vulnerabilityId: "CVE-2024-0001",
+      packageName: "zlib",
+      packagePurl: "pkg:deb/debian/zlib1g@1.2.13",
+      status: VexStatus.NOT_AFFECTED,
+      reason: "not touched",
+    });
     await publishScored(job, [...sampleVerdicts(), unjustified]);
     const failed = (await eventFor(job.jobId, Subjects.analysisFailed)).payload as AnalysisFailed;
     assert.equal(failed.stage, "vex");
@@ -215,7 +236,11 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
 
   it("drops a reachability.scored of an attempt that was cancelled first", async () => {
     const job = newJob();
-    await bus.publish(Subjects.analysisCancelled, create(AnalysisCancelledSchema, { job, reason: "user" }), eventMsgId(Subjects.analysisCancelled, job.jobId, 1));
+    await bus.publish(
+      Subjects.analysisCancelled,
+      create(AnalysisCancelledSchema, { job, reason: "user" }),
+      eventMsgId(Subjects.analysisCancelled, job.jobId, 1),
+    );
     const deadline = Date.now() + 10000;
     while ((await ledger.get(job.jobId, "vex", 1))?.state !== "cancelled") {
       assert.ok(Date.now() < deadline, "the attempt is marked cancelled");
@@ -250,16 +275,34 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     assert.match(refused.error, /bundle verification failed/);
     assert.equal(refused.documentJson, "");
 
-    await assert.rejects(client().verifyBundle({ bundleJson: "" }), (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /bundle_json/.test(error.rawMessage));
-    await assert.rejects(client().getVex({ jobId: "" }), (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /^job_id/.test(error.rawMessage));
-    await assert.rejects(client().getVex({ jobId: randomUUID() }), (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound && /job_id/.test(error.rawMessage));
+    await assert.rejects(
+      client().verifyBundle({ bundleJson: "" }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /bundle_json/.test(error.rawMessage),
+    );
+    await assert.rejects(
+      client().getVex({ jobId: "" }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument && /^job_id/.test(error.rawMessage),
+    );
+    await assert.rejects(
+      client().getVex({ jobId: randomUUID() }),
+      (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound && /job_id/.test(error.rawMessage),
+    );
   });
 
   it("runs as a process from main.ts: logs (JSON lines on stderr) listening with its port after generating a key in VEX_STATE_DIR, and exits 0 on SIGTERM", async () => {
     const stateDir = join(dir.path, "main-state");
     const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", main], {
-      env: { PATH: process.env["PATH"] ?? "", PORT: "0", NATS_URL: nats.url, NATS_STREAM: natsStream, DATABASE_URL: databaseUrl, BLOB_STORE_URL: `file://${join(dir.path, "blobs")}`, VEX_STATE_DIR: stateDir, LOG_LEVEL: "info" },
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        PORT: "0",
+        NATS_URL: nats.url,
+        NATS_STREAM: natsStream,
+        DATABASE_URL: databaseUrl,
+        BLOB_STORE_URL: `file://${join(dir.path, "blobs")}`,
+        VEX_STATE_DIR: stateDir,
+        LOG_LEVEL: "info",
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     try {

@@ -31,7 +31,13 @@ interface BundleShape {
 /** @sigstore/verify used directly, as the reference README shows, without this service's wrapper. */
 function sigstoreVerify(bundleJson: string, pem: string): void {
   const publicKey = createPublicKey(pem);
-  const root = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
+  const root = {
+    mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+  };
   const trust = toTrustMaterial(root as unknown as Parameters<typeof toTrustMaterial>[0], () => ({ publicKey, validFor: () => true }));
   new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(JSON.parse(bundleJson))));
 }
@@ -46,7 +52,10 @@ function paeVerify(envelope: BundleShape["dsseEnvelope"], pem: string): boolean 
 
 describe("DSSE signing and Sigstore bundles", () => {
   it("verifies the two reference bundles (ECDSA P-256 and Ed25519) with verifyBundle and returns their OpenVEX statements", () => {
-    for (const [bundle, pem] of [["openvex-attestation.ecdsa-p256.sigstore.json", "ecdsa-p256.pub.pem"], ["openvex-attestation.ed25519.sigstore.json", "ed25519.pub.pem"]] as const) {
+    for (const [bundle, pem] of [
+      ["openvex-attestation.ecdsa-p256.sigstore.json", "ecdsa-p256.pub.pem"],
+      ["openvex-attestation.ed25519.sigstore.json", "ed25519.pub.pem"],
+    ] as const) {
       const statement = verifyBundle(fixture(bundle), fixture(pem));
       assert.equal(statement._type, "https://in-toto.io/Statement/v1");
       assert.equal(statement.predicateType, "https://openvex.dev/ns");
@@ -118,7 +127,12 @@ describe("DSSE signing and Sigstore bundles", () => {
 
   it("refuses a correctly signed payload that is not an OpenVEX in-toto statement", () => {
     const key = freshKey();
-    const other = { _type: "https://in-toto.io/Statement/v1", subject: [], predicateType: "https://slsa.dev/provenance/v1", predicate: {} } as unknown as Parameters<typeof signStatement>[0];
+    const other = {
+      _type: "https://in-toto.io/Statement/v1",
+      subject: [],
+      predicateType: "https://slsa.dev/provenance/v1",
+      predicate: {},
+    } as unknown as Parameters<typeof signStatement>[0];
     const json = serialiseBundle(toSigstoreBundle(signStatement(other, key), key.hint));
     sigstoreVerify(json, key.publicKeyPem);
     assert.throws(() => verifyBundle(json, key.publicKeyPem), /predicateType https:\/\/openvex.dev\/ns/);
@@ -165,7 +179,10 @@ describe("signing key management", () => {
     const dir = await tempDir("vex-key");
     try {
       writeFileSync(join(dir.path, "ed.pem"), generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
-      await assert.rejects(loadSigningKey(join(dir.path, "ed.pem"), dir.path, noopLogger), (error: unknown) => error instanceof SigningKeyError && /VEX_SIGNING_KEY_FILE=.*P-256/.test(error.message));
+      await assert.rejects(
+        loadSigningKey(join(dir.path, "ed.pem"), dir.path, noopLogger),
+        (error: unknown) => error instanceof SigningKeyError && /VEX_SIGNING_KEY_FILE=.*P-256/.test(error.message),
+      );
       writeFileSync(join(dir.path, "junk.pem"), "hello");
       await assert.rejects(loadSigningKey(join(dir.path, "junk.pem"), dir.path, noopLogger), /VEX_SIGNING_KEY_FILE/);
     } finally {

@@ -9,7 +9,7 @@
  *   RT-MAP <major:minor hex> <inode> <base name>
  *   RT-READ <st_dev decimal, userspace encoding> <inode>
  */
-import { lstatSync, readFileSync, readdirSync, realpathSync } from "node:fs";
+import { lstatSync, readFileSync, readdirSync, realpathSync, type BigIntStats } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** A file identity as `${major}:${minor}:${inode}` (decimal). */
@@ -77,7 +77,7 @@ export function dpkgOwnersByIdentity(root: string): Map<IdentityKey, Set<string>
     for (const listed of readFileSync(join(info, name), "utf8").split("\n")) {
       if (!listed.startsWith("/") || listed === "/.") continue;
       const onHost = join(root, listed);
-      let st;
+      let st: BigIntStats;
       try {
         if (!realpathSync(dirname(onHost)).startsWith(realRoot)) continue;
         st = lstatSync(onHost, { bigint: true });

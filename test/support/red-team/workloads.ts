@@ -42,7 +42,7 @@ exit 0;
 `;
 
 /** POSIX.so (perl-base's XS module) and libgmp.so.10 (libgmp10, linked by nothing the suite runs) loaded with dlopen. */
-const DLOPEN_PL = String.raw`$| = 1;
+const DLOPEN_PL = `$| = 1;
 use POSIX ();
 require DynaLoader;
 DynaLoader::dl_load_file("/usr/lib/x86_64-linux-gnu/libgmp.so.10", 0) or die "dl_load_file: " . DynaLoader::dl_error();

@@ -2,6 +2,4 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261122220000 } from "./Migration20261122220000.js";
 
-export const stageLedgerMigrations: readonly MigrationObject[] = [
-  { name: "Migration20261122220000", class: Migration20261122220000 },
-];
+export const stageLedgerMigrations: readonly MigrationObject[] = [{ name: "Migration20261122220000", class: Migration20261122220000 }];

@@ -21,10 +21,7 @@ export const ORCHESTRATOR_SUBJECTS = [
 
 /** Starts the orchestrator's durable consumer. */
 export async function consumeJobEvents(bus: EventBus, lifecycle: JobLifecycle, options: { ackWaitMs: number }): Promise<Subscription> {
-  return await bus.consume(
-    { durable: Durables.orchestrator, subjects: ORCHESTRATOR_SUBJECTS, ackWaitMs: options.ackWaitMs },
-    async (event) => {
-      await lifecycle.apply(event);
-    },
-  );
+  return await bus.consume({ durable: Durables.orchestrator, subjects: ORCHESTRATOR_SUBJECTS, ackWaitMs: options.ackWaitMs }, async (event) => {
+    await lifecycle.apply(event);
+  });
 }

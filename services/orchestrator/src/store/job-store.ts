@@ -135,11 +135,13 @@ export class JobStore {
 
   /** Jobs not final whose phase deadline has passed. */
   async findOverdue(now: Date, limit = 50): Promise<IAnalysisJob[]> {
-    return await this.root.fork().find(
-      AnalysisJob,
-      { status: { $in: ["QUEUED", "RUNNING", "ANALYZING"] }, phaseDeadlineAt: { $lte: now } },
-      { orderBy: { phaseDeadlineAt: "asc" }, limit },
-    );
+    return await this.root
+      .fork()
+      .find(
+        AnalysisJob,
+        { status: { $in: ["QUEUED", "RUNNING", "ANALYZING"] }, phaseDeadlineAt: { $lte: now } },
+        { orderBy: { phaseDeadlineAt: "asc" }, limit },
+      );
   }
 
   /**
@@ -185,7 +187,9 @@ export class JobStore {
   }
 
   /** The job's event log, oldest first. */
-  async events(jobId: string): Promise<{ kind: string; attempt: number; status: string; phase: string; progressPercent: number; createdAt: Date; detail: Record<string, unknown> }[]> {
+  async events(
+    jobId: string,
+  ): Promise<{ kind: string; attempt: number; status: string; phase: string; progressPercent: number; createdAt: Date; detail: Record<string, unknown> }[]> {
     return await this.root.fork().find(JobEvent, { jobId }, { orderBy: { id: "asc" } });
   }
 

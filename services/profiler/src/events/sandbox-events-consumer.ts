@@ -62,7 +62,11 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
   const completed = event.payload as SandboxCompleted;
   const { record } = await deps.ledger.claim(job.jobId, TRACE_STAGE, job.attempt);
   if (record.state === "done" && typeof record.outcome["ready"] === "string") {
-    await deps.bus.publish(Subjects.profileReady, fromJsonString(ProfileReadySchema, record.outcome["ready"]), eventMsgId(Subjects.profileReady, job.jobId, job.attempt));
+    await deps.bus.publish(
+      Subjects.profileReady,
+      fromJsonString(ProfileReadySchema, record.outcome["ready"]),
+      eventMsgId(Subjects.profileReady, job.jobId, job.attempt),
+    );
     return;
   }
   const session = deps.registry.take(job.jobId, job.attempt);
@@ -88,8 +92,12 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     diagnostics: result.diagnostics,
   });
   const base = `jobs/${job.jobId}/attempts/${job.attempt}`;
-  const rawEvents = await deps.blobs.put(`${base}/events.jsonl`, Buffer.from(events.map((e) => JSON.stringify(e)).join("\n") + "\n"), { contentType: "application/x-ndjson" });
-  const profileBlob = await deps.blobs.put(`${base}/profile.json`, Buffer.from(toJsonString(ExecutionProfileSchema, profile, { prettySpaces: 1 })), { contentType: "application/json" });
+  const rawEvents = await deps.blobs.put(`${base}/events.jsonl`, Buffer.from(`${events.map((e) => JSON.stringify(e)).join("\n")}\n`), {
+    contentType: "application/x-ndjson",
+  });
+  const profileBlob = await deps.blobs.put(`${base}/profile.json`, Buffer.from(toJsonString(ExecutionProfileSchema, profile, { prettySpaces: 1 })), {
+    contentType: "application/json",
+  });
   const ref = (b: { key: string; sha256: string; size: number }) => ({ key: b.key, sha256: b.sha256, size: BigInt(b.size) });
   const ready = create(ProfileReadySchema, {
     job,
@@ -102,7 +110,10 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     durationSeconds: completed.durationSeconds,
     eventsTraced: profile.eventsTraced,
     filesAccessed: profile.uses.length > 0 ? profile.uses.filter((u) => u.access === "open").length : profile.files.filter((f) => f.access === "open").length,
-    executablesRun: profile.uses.length > 0 ? profile.uses.filter((u) => u.access === "exec").length : profile.files.filter((f) => f.access === "exec" && f.countOk > 0n).length,
+    executablesRun:
+      profile.uses.length > 0
+        ? profile.uses.filter((u) => u.access === "exec").length
+        : profile.files.filter((f) => f.access === "exec" && f.countOk > 0n).length,
   });
   await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "done", { profileKey: profileBlob.key, ready: toJsonString(ProfileReadySchema, ready) });
   await deps.bus.publish(Subjects.profileReady, ready, eventMsgId(Subjects.profileReady, job.jobId, job.attempt));

@@ -19,7 +19,7 @@ import {
   FileUseSchema,
   SyscallAttemptSchema,
   TracerDiagnosticsSchema,
-  WorkloadOutcome,
+  type WorkloadOutcome,
   type ExecutionProfile,
   type FileAccess,
   type FileUse,
@@ -146,7 +146,9 @@ export function buildProfile(events: readonly TraceeEvent[], ctx: ProfileContext
     eventsTraced: total,
     identity,
     uses: identity !== "" ? buildUses(events, ctx.containerId) : [],
-    untracedChannelAttempts: (ctx.untracedChannelAttempts ?? []).map((a) => create(SyscallAttemptSchema, { syscall: a.syscall, succeeded: BigInt(a.succeeded), failed: BigInt(a.failed) })),
+    untracedChannelAttempts: (ctx.untracedChannelAttempts ?? []).map((a) =>
+      create(SyscallAttemptSchema, { syscall: a.syscall, succeeded: BigInt(a.succeeded), failed: BigInt(a.failed) }),
+    ),
     ...(d !== undefined
       ? {
           diagnostics: create(TracerDiagnosticsSchema, {

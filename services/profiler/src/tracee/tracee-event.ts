@@ -53,36 +53,66 @@ export function toTraceeEvents(result: TraceResult, scope: TraceScope): TraceeEv
       { name: "vexxy_count", type: "unsigned long", value: use.count },
     ];
     if (use.access === "mmap_exec") args.push({ name: "prot", type: "int", value: 4 });
-    events.push({ ...base, timestamp: use.firstSeenNs > 0n ? Number(use.firstSeenNs) : ts, processId: use.firstPid, eventName: USE_EVENTS[use.access], returnValue: 0, args });
+    events.push({
+      ...base,
+      timestamp: use.firstSeenNs > 0n ? Number(use.firstSeenNs) : ts,
+      processId: use.firstPid,
+      eventName: USE_EVENTS[use.access],
+      returnValue: 0,
+      args,
+    });
   }
   for (const o of result.opens) {
     if (o.ok > 0) {
-      events.push({ ...base, eventName: "security_file_open", syscall: "openat", returnValue: 0, args: [
-        { name: "pathname", type: "const char*", value: o.path },
-        { name: "syscall_pathname", type: "const char*", value: o.path },
-        { name: "vexxy_count", type: "unsigned long", value: o.ok },
-      ] });
+      events.push({
+        ...base,
+        eventName: "security_file_open",
+        syscall: "openat",
+        returnValue: 0,
+        args: [
+          { name: "pathname", type: "const char*", value: o.path },
+          { name: "syscall_pathname", type: "const char*", value: o.path },
+          { name: "vexxy_count", type: "unsigned long", value: o.ok },
+        ],
+      });
     }
     if (o.failed > 0) {
-      events.push({ ...base, eventName: "openat", syscall: "openat", returnValue: -2, args: [
-        { name: "pathname", type: "const char*", value: o.path },
-        { name: "vexxy_count", type: "unsigned long", value: o.failed },
-      ] });
+      events.push({
+        ...base,
+        eventName: "openat",
+        syscall: "openat",
+        returnValue: -2,
+        args: [
+          { name: "pathname", type: "const char*", value: o.path },
+          { name: "vexxy_count", type: "unsigned long", value: o.failed },
+        ],
+      });
     }
   }
   for (const e of result.execs) {
     if (e.ok > 0) {
-      events.push({ ...base, eventName: "sched_process_exec", returnValue: 0, args: [
-        { name: "cmdpath", type: "const char*", value: e.path },
-        { name: "pathname", type: "const char*", value: e.path },
-        { name: "vexxy_count", type: "unsigned long", value: e.ok },
-      ] });
+      events.push({
+        ...base,
+        eventName: "sched_process_exec",
+        returnValue: 0,
+        args: [
+          { name: "cmdpath", type: "const char*", value: e.path },
+          { name: "pathname", type: "const char*", value: e.path },
+          { name: "vexxy_count", type: "unsigned long", value: e.ok },
+        ],
+      });
     }
     if (e.failed > 0) {
-      events.push({ ...base, eventName: "execve", syscall: "execve", returnValue: -2, args: [
-        { name: "pathname", type: "const char*", value: e.path },
-        { name: "vexxy_count", type: "unsigned long", value: e.failed },
-      ] });
+      events.push({
+        ...base,
+        eventName: "execve",
+        syscall: "execve",
+        returnValue: -2,
+        args: [
+          { name: "pathname", type: "const char*", value: e.path },
+          { name: "vexxy_count", type: "unsigned long", value: e.failed },
+        ],
+      });
     }
   }
   return events;

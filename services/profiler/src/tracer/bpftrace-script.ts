@@ -55,14 +55,45 @@ export interface ScriptScope {
  */
 const SYSCALL_NUMBERS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   x64: {
-    open: 2, openat: 257, openat2: 437, creat: 85, mmap: 9, close: 3, dup2: 33, dup3: 292,
-    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_by_handle_at: 304, name_to_handle_at: 303,
-    pidfd_getfd: 438, open_tree: 428, fsopen: 430, fsmount: 432, fspick: 433, move_mount: 429, process_vm_readv: 310,
+    open: 2,
+    openat: 257,
+    openat2: 437,
+    creat: 85,
+    mmap: 9,
+    close: 3,
+    dup2: 33,
+    dup3: 292,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    open_by_handle_at: 304,
+    name_to_handle_at: 303,
+    pidfd_getfd: 438,
+    open_tree: 428,
+    fsopen: 430,
+    fsmount: 432,
+    fspick: 433,
+    move_mount: 429,
+    process_vm_readv: 310,
   },
   arm64: {
-    openat: 56, openat2: 437, mmap: 222, close: 57, dup3: 24,
-    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, open_by_handle_at: 265, name_to_handle_at: 264,
-    pidfd_getfd: 438, open_tree: 428, fsopen: 430, fsmount: 432, fspick: 433, move_mount: 429, process_vm_readv: 270,
+    openat: 56,
+    openat2: 437,
+    mmap: 222,
+    close: 57,
+    dup3: 24,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    open_by_handle_at: 265,
+    name_to_handle_at: 264,
+    pidfd_getfd: 438,
+    open_tree: 428,
+    fsopen: 430,
+    fsmount: 432,
+    fspick: 433,
+    move_mount: 429,
+    process_vm_readv: 270,
   },
 };
 
@@ -115,7 +146,8 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
   if (scope.cgroupId <= 0n) throw new Error(`cgroup id ${scope.cgroupId} is not a cgroup v2 id`);
   if (!Number.isInteger(scope.level) || scope.level < 0 || scope.level > 1000) throw new Error(`cgroup level ${scope.level} is out of range`);
   if (!Number.isInteger(depth) || depth < 1 || depth > 64) throw new Error(`depth ${depth} is out of range (1..64)`);
-  if (scope.relativePath !== undefined && !/^(\/[A-Za-z0-9._-]+)+$/.test(scope.relativePath)) throw new Error(`cgroup path ${JSON.stringify(scope.relativePath)} cannot be written into a script`);
+  if (scope.relativePath !== undefined && !/^(\/[A-Za-z0-9._-]+)+$/.test(scope.relativePath))
+    throw new Error(`cgroup path ${JSON.stringify(scope.relativePath)} cannot be written into a script`);
   const id = scope.cgroupId.toString();
   const level = String(scope.level);
   const inScope = [

@@ -51,7 +51,10 @@ export function cgroupLevel(cgroupPath: string): number {
 
 /** The cgroup's path from the v2 root: its last `level` components ("/vexxy/<id>"). */
 export function cgroupRelativePath(cgroupPath: string, level: number): string {
-  const parts = cgroupPath.replace(/\/+$/, "").split("/").filter((p) => p !== "");
+  const parts = cgroupPath
+    .replace(/\/+$/, "")
+    .split("/")
+    .filter((p) => p !== "");
   return level === 0 ? "/" : `/${parts.slice(-level).join("/")}`;
 }
 
@@ -137,7 +140,11 @@ export class BpftraceTracer implements Tracer {
       child.kill("SIGKILL");
       await closed;
       cleanup();
-      const why = stderr.split("\n").filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK")).slice(-3).join(" | ");
+      const why = stderr
+        .split("\n")
+        .filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK"))
+        .slice(-3)
+        .join(" | ");
       throw new TracerAttachError(`bpftrace did not attach to ${scope.cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
     }
     const attachSeconds = (Date.now() - began) / 1000;
@@ -176,7 +183,11 @@ export class BpftraceTracer implements Tracer {
         }
         const stdout = Buffer.concat(chunks).toString("utf8");
         const parsed = parseIdentityOutput(stdout, startedAt.getTime());
-        const stderrTail = stderr.split("\n").filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK")).slice(-5).join("\n");
+        const stderrTail = stderr
+          .split("\n")
+          .filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK"))
+          .slice(-5)
+          .join("\n");
         const diagnostics: TraceDiagnostics = {
           exit: describeExit(exitCode, exitSignal),
           stderrTail,
@@ -192,14 +203,16 @@ export class BpftraceTracer implements Tracer {
         else if (killedAfterTimeout) lossReasons.push(`tracer_stop_timeout: no maps within ${options.stopTimeoutMs} ms; ${context}`);
         const printed = parsed.mapKeys.size > 0 || stdout.includes('"@t0"');
         if (!printed && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
-        if (containerCgroupId !== 0n && containerCgroupId !== cgroupId) lossReasons.push(`cgroup_replaced: filtered on ${cgroupId}, the container's cgroup is now ${containerCgroupId}`);
+        if (containerCgroupId !== 0n && containerCgroupId !== cgroupId)
+          lossReasons.push(`cgroup_replaced: filtered on ${cgroupId}, the container's cgroup is now ${containerCgroupId}`);
         for (const name of IDENTITY_MAPS) {
           const keys = parsed.mapKeys.get(name) ?? 0;
           if (keys >= options.mapKeysMax) lossReasons.push(`map_full:${name} (${keys} keys, capacity ${options.mapKeysMax})`);
         }
         if (parsed.lostLines.length > 0) lossReasons.push(`events_lost: ${parsed.lostLines.slice(0, 3).join(" | ").slice(0, 400)}`);
         if (parsed.unparseableLines > 0) lossReasons.push(`output_unparseable: ${parsed.unparseableLines} line(s) of bpftrace output were not JSON`);
-        if (parsed.leftScope > 0) lossReasons.push(`scope_left: ${parsed.leftScope} task move(s) out of the sandbox's cgroup subtree; those tasks were no longer traced`);
+        if (parsed.leftScope > 0)
+          lossReasons.push(`scope_left: ${parsed.leftScope} task move(s) out of the sandbox's cgroup subtree; those tasks were no longer traced`);
         if (parsed.tooDeep > 0) lossReasons.push(`scope_too_deep: ${parsed.tooDeep} event(s) of tasks nested too deep below a cgroup to place`);
         for (const attempt of parsed.channelAttempts) {
           if (attempt.succeeded > 0) lossReasons.push(`untraced_channel:${attempt.syscall} (${attempt.succeeded} successful call(s))`);

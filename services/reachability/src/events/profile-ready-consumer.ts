@@ -34,7 +34,7 @@ import {
 import { decodeCatalogue, decodeProfile, tightenProfile } from "../artifacts.js";
 import { ArtifactDecodeError, ScanFormatError } from "../errors.js";
 import { parseVulnerabilityReport } from "@vexxy/scan-report";
-import { REACHABILITY_STAGE, VerdictStore, verdictsRefOf } from "../store/verdict-store.js";
+import { REACHABILITY_STAGE, type VerdictStore, verdictsRefOf } from "../store/verdict-store.js";
 import { scoreReachability } from "../verdict/decide-verdicts.js";
 
 /** The few logging calls the consumer makes (the platform logger fits). */
@@ -55,7 +55,12 @@ export interface ReachabilityStageDeps {
 
 /** A failure the stage reports instead of retrying. */
 class StageFailure extends Error {
-  constructor(readonly reason: string, message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "StageFailure";
   }
@@ -171,7 +176,8 @@ async function fetch(deps: ReachabilityStageDeps, ref: BlobRef, what: string): P
   } catch (error) {
     const name = error instanceof Error ? error.name : "";
     if (name === "BlobNotFoundError") throw new StageFailure("input_missing", `the ${what} ${ref.key} is not in object storage`, true, { cause: error });
-    if (name === "BlobDigestMismatchError") throw new StageFailure("input_altered", `the ${what} ${ref.key} does not match its sha256 ${ref.sha256}`, true, { cause: error });
+    if (name === "BlobDigestMismatchError")
+      throw new StageFailure("input_altered", `the ${what} ${ref.key} does not match its sha256 ${ref.sha256}`, true, { cause: error });
     throw error;
   }
 }

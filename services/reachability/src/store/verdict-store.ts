@@ -29,7 +29,10 @@ export function verdictsRefOf(record: StageRecord): BlobRef | undefined {
 
 /** Reads and writes an attempt's scored result. */
 export class VerdictStore {
-  constructor(private readonly blobs: BlobStore, private readonly ledger: StageLedger) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly ledger: StageLedger,
+  ) {}
 
   /** Stores the scored message (without its own blob ref) and returns the ref to it. */
   async save(jobId: string, attempt: number, scored: ReachabilityScored): Promise<BlobRef> {
@@ -60,6 +63,9 @@ export class VerdictStore {
       const ref = verdictsRefOf(row);
       if (ref !== undefined) return { attempt: row.attempt, scored: await this.load(ref) };
     }
-    throw new VerdictsNotFoundError(jobId, rows.map((row) => row.state));
+    throw new VerdictsNotFoundError(
+      jobId,
+      rows.map((row) => row.state),
+    );
   }
 }

@@ -195,21 +195,34 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
   for (const gap of ctx.analysis.unattributed.slice(0, MAX_EVIDENCE_PATHS)) gaps.push(evidence("unattributed", "", gap));
   for (const c of matched) {
     for (const suspect of ctx.analysis.relativeSuspects.get(c.index) ?? []) {
-      gaps.push(evidence("relative_open", suspect.relativePath,
-        `opened through a relative path whose directory the tracer could not resolve; it could be this package's ${suspect.packageFile}`));
+      gaps.push(
+        evidence(
+          "relative_open",
+          suspect.relativePath,
+          `opened through a relative path whose directory the tracer could not resolve; it could be this package's ${suspect.packageFile}`,
+        ),
+      );
     }
     const interpreterFiles = ctx.analysis.index.interpreterFilesOf(c.index);
     if (interpreterFiles.length > 0) {
       for (const executed of ctx.analysis.executedWithoutKnownInterpreter) {
-        gaps.push(evidence("interpreter_unknown", executed,
-          `executed with no ELF interpreter recorded in the catalogue (a script or a static binary); a script's "#!" interpreter runs without a traced open, and this package ships ${interpreterFiles.slice(0, 3).join(", ")}`));
+        gaps.push(
+          evidence(
+            "interpreter_unknown",
+            executed,
+            `executed with no ELF interpreter recorded in the catalogue (a script or a static binary); a script's "#!" interpreter runs without a traced open, and this package ships ${interpreterFiles.slice(0, 3).join(", ")}`,
+          ),
+        );
       }
     }
   }
   if (gaps.length > 0) {
     return underInvestigation(
       UNDER_INVESTIGATION_CONFIDENCE.undecided,
-      `${label} is installed and none of its files was seen in use, but the trace cannot rule out its use: ${gaps.slice(0, 3).map((g) => g.path !== "" ? `${g.path}: ${g.detail}` : g.detail).join("; ")}${gaps.length > 3 ? `; and ${gaps.length - 3} more` : ""}`,
+      `${label} is installed and none of its files was seen in use, but the trace cannot rule out its use: ${gaps
+        .slice(0, 3)
+        .map((g) => (g.path !== "" ? `${g.path}: ${g.detail}` : g.detail))
+        .join("; ")}${gaps.length > 3 ? `; and ${gaps.length - 3} more` : ""}`,
       gaps.slice(0, MAX_EVIDENCE_PATHS),
     );
   }
@@ -224,8 +237,16 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     confidence: notInExecutePathConfidence({ durationSeconds: profile.durationSeconds, outcome: profile.outcome, coveragePercent: ctx.coverage }),
     reason: `${label} is installed (${files} listed files, ${present} present in the image), but none of its files was opened or executed, nor used as an ELF interpreter, during a complete ${profile.tracer || "tracer"} trace of the run (${run}); ${ctx.analysis.touchedPackages} of ${ctx.catalogue.packages.length} catalogued packages were used`,
     evidence: [
-      evidence("no_file_touched", "", `none of ${files} listed files (${present} present after resolving symlinks) among ${ctx.analysis.filesUsed} traced files`),
-      evidence("trace_complete", "", `tracer ${profile.tracer || "unknown"} attached before start and reported no loss; ${profile.eventsTraced} events; run ${run}; code coverage ${ctx.coverage}% of packages`),
+      evidence(
+        "no_file_touched",
+        "",
+        `none of ${files} listed files (${present} present after resolving symlinks) among ${ctx.analysis.filesUsed} traced files`,
+      ),
+      evidence(
+        "trace_complete",
+        "",
+        `tracer ${profile.tracer || "unknown"} attached before start and reported no loss; ${profile.eventsTraced} events; run ${run}; code coverage ${ctx.coverage}% of packages`,
+      ),
     ],
   };
 }
@@ -233,7 +254,10 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
 function affected(label: string, touches: readonly Touch[]): Decision {
   const ordered = [...touches].sort((a, b) => rank(a) - rank(b));
   const code = ordered.some((t) => t.kind !== "file_opened" || CODE_PATH.test(t.path));
-  const shown = ordered.slice(0, 3).map((t) => `${t.path} ${t.detail}`).join("; ");
+  const shown = ordered
+    .slice(0, 3)
+    .map((t) => `${t.path} ${t.detail}`)
+    .join("; ");
   const list = ordered.slice(0, MAX_EVIDENCE_PATHS).map((t) => evidence(t.kind, t.path, t.detail));
   if (ordered.length > MAX_EVIDENCE_PATHS) {
     list.push(evidence("more_files", "", `${ordered.length - MAX_EVIDENCE_PATHS} more files of the package were used`));

@@ -8,7 +8,8 @@ import { type ImagePathResolver, normaliseAbsolute } from "./image-paths.js";
 
 // Basenames of programs that commonly appear on a "#!" line. Used only when an executed file's
 // interpreter is unknown, to say which packages might have run unseen.
-const INTERPRETER_NAME = /^(sh|bash|rbash|dash|ash|ksh\d*|mksh|zsh|busybox|env|perl[\d.]*|python[\d.]*|ruby[\d.]*|node|nodejs|php[\d.]*|[gmn]?awk|tclsh[\d.]*|lua[\d.]*|pwsh)$/;
+const INTERPRETER_NAME =
+  /^(sh|bash|rbash|dash|ash|ksh\d*|mksh|zsh|busybox|env|perl[\d.]*|python[\d.]*|ruby[\d.]*|node|nodejs|php[\d.]*|[gmn]?awk|tclsh[\d.]*|lua[\d.]*|pwsh)$/;
 const BIN_DIR = /\/s?bin\/[^/]+$/;
 
 /** Path -> owning packages, plus a basename index for suffix lookups of relative paths. */
@@ -25,7 +26,10 @@ export class PackageFileIndex {
    * file (libc-bin's /usr/bin/ld.so link does not make libc-bin the owner of libc6's loader).
    * The catalogue's resolved_files are link targets, credited the same way.
    */
-  constructor(catalogue: ImageCatalogue, private readonly resolver: ImagePathResolver) {
+  constructor(
+    catalogue: ImageCatalogue,
+    private readonly resolver: ImagePathResolver,
+  ) {
     this.fileLists = catalogue.packages.map((pkg) => pkg.files.length > 0 || pkg.resolvedFiles.length > 0);
     const linkTargets: Array<{ path: string; pkg: number }> = [];
     catalogue.packages.forEach((pkg, i) => {

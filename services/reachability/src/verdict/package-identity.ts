@@ -39,7 +39,7 @@ export function scanPackageIdentity(pkg: ScanPackage): PackageIdentity {
   const ecosystem = canonicalEcosystem(pkg.type !== "" ? pkg.type : (purl?.type ?? ""));
   return {
     ecosystem,
-    name: canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : (purl ? nameFromPurl(purl) : "")),
+    name: canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : purl ? nameFromPurl(purl) : ""),
     version: pkg.version !== "" ? pkg.version : (purl?.version ?? ""),
     arch: purl?.qualifiers?.["arch"] ?? "",
   };
@@ -51,7 +51,7 @@ export function cataloguedPackageIdentity(pkg: CataloguedPackage): PackageIdenti
   const ecosystem = canonicalEcosystem(pkg.type !== "" ? pkg.type : (purl?.type ?? ""));
   return {
     ecosystem,
-    name: canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : (purl ? nameFromPurl(purl) : "")),
+    name: canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : purl ? nameFromPurl(purl) : ""),
     version: pkg.version !== "" ? pkg.version : (purl?.version ?? ""),
     arch: pkg.architecture !== "" ? pkg.architecture : (purl?.qualifiers?.["arch"] ?? ""),
   };

@@ -22,12 +22,7 @@ export function coveragePercent(catalogue: ImageCatalogue, analysis: ReachAnalys
  * identity, executed, and mapped executable; unowned code and untraced channel attempts
  * ("name: N ok, M failed") are carried.
  */
-export function buildProfileSummary(
-  profile: ExecutionProfile,
-  catalogue: ImageCatalogue,
-  analysis: ReachAnalysis,
-  profileRef?: BlobRef,
-): ProfileSummary {
+export function buildProfileSummary(profile: ExecutionProfile, catalogue: ImageCatalogue, analysis: ReachAnalysis, profileRef?: BlobRef): ProfileSummary {
   const accessed = new Set<string>();
   const executables = new Set<string>();
   const libraries = new Set<string>();

@@ -240,7 +240,9 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
       names = file?.paths ?? [];
     } else {
       if (!use.path.startsWith("/") || use.pathTruncated) {
-        unattributed.push(`${use.access} of ${label}: the path is ${use.pathTruncated ? "truncated" : "not absolute"} and the trace has no identity to match it by`);
+        unattributed.push(
+          `${use.access} of ${label}: the path is ${use.pathTruncated ? "truncated" : "not absolute"} and the trace has no identity to match it by`,
+        );
         continue;
       }
       key = normaliseAbsolute(use.path);
@@ -268,7 +270,11 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     }
     execs.add(key);
     if (!executed.includes(shown)) executed.push(shown);
-    credit(owners, { kind: "code_executed", path: shown, detail: `${use.access === "exec_script" ? "executed as a script" : "executed"} ${times}${shown !== label ? ` (as ${label})` : ""}` });
+    credit(owners, {
+      kind: "code_executed",
+      path: shown,
+      detail: `${use.access === "exec_script" ? "executed as a script" : "executed"} ${times}${shown !== label ? ` (as ${label})` : ""}`,
+    });
     // The interpreter chain (PT_INTERP, or "#!" of a script whose interpreter is a script).
     let chain: readonly string[] = names.length > 0 ? names : [use.path];
     let found = false;

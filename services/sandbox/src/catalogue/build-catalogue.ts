@@ -36,7 +36,7 @@ export const CATALOGUE_READERS: readonly PackageCatalogueReader[] = Object.freez
 
 /** ImageCatalogue.unowned_rule: how files no package owns are treated. */
 export const UNOWNED_RULE =
-  "A regular file no package database owns (owners empty, owner_rule \"\") is the image's own content " +
+  'A regular file no package database owns (owners empty, owner_rule "") is the image\'s own content ' +
   "(the application and its data), not a gap in the catalogue: it decides no package's verdict. " +
   "Reachability lists every unowned elf_executable, elf_shared_object and script that ran " +
   "(ProfileSummary.unowned_code), because code of unknown origin that ran may itself be vulnerable.";
@@ -98,7 +98,17 @@ async function walk(root: string, rel: string, out: Walked): Promise<void> {
       const id = `${st.dev}:${st.ino}`;
       let inode = out.inodes.get(id);
       if (inode === undefined) {
-        inode = { key: id, dev: st.dev, ino: st.ino, paths: [], kind: "other", interpreter: undefined, owners: new Set(), listedNames: new Set(), diverted: false };
+        inode = {
+          key: id,
+          dev: st.dev,
+          ino: st.ino,
+          paths: [],
+          kind: "other",
+          interpreter: undefined,
+          owners: new Set(),
+          listedNames: new Set(),
+          diverted: false,
+        };
         out.inodes.set(id, inode);
       }
       inode.paths.push(imagePath);

@@ -65,7 +65,11 @@ export async function resolveInRoot(root: string, imagePath: string, cache?: InR
 }
 
 /** The type of an image path after resolveInRoot (undefined when it does not resolve). */
-export async function resolvedTypeInRoot(root: string, imagePath: string, cache?: InRootCache): Promise<{ path: string; type: "dir" | "file" | "other" } | undefined> {
+export async function resolvedTypeInRoot(
+  root: string,
+  imagePath: string,
+  cache?: InRootCache,
+): Promise<{ path: string; type: "dir" | "file" | "other" } | undefined> {
   const path = await resolveInRoot(root, imagePath, cache);
   if (path === undefined) return undefined;
   if (path === "/") return { path, type: "dir" };

@@ -10,7 +10,11 @@ export class SandboxDriverError extends Error {
 
 /** A runtime command exited non-zero; `stderr` holds what it said. */
 export class RuncCommandError extends SandboxDriverError {
-  constructor(readonly argv: readonly string[], readonly exitCode: number | null, readonly stderr: string) {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
     super(`${argv.join(" ")} exited ${exitCode ?? "by signal"}: ${stderr.trim().slice(0, 500)}`);
     this.name = "RuncCommandError";
   }
@@ -26,7 +30,10 @@ export class SandboxNotFoundError extends SandboxDriverError {
 
 /** A container id or spec field the runtime would misread. */
 export class InvalidSandboxSpecError extends SandboxDriverError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
     this.name = "InvalidSandboxSpecError";
   }

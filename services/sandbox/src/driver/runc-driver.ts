@@ -112,7 +112,15 @@ export class LocalRuncDriver implements SandboxDriver {
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
     const idMapping = this.options.idMapping ?? DEFAULT_ID_MAPPING;
     await shiftRootfsOwnership(spec.rootfsDir, idMapping);
-    const config = buildOciConfig({ rootfsDir: spec.rootfsDir, process: spec.process, limits, cgroupsPath, hostname: spec.hostname ?? "sandbox", idMapping, omitSeccomp: this.options.omitSeccomp === true });
+    const config = buildOciConfig({
+      rootfsDir: spec.rootfsDir,
+      process: spec.process,
+      limits,
+      cgroupsPath,
+      hostname: spec.hostname ?? "sandbox",
+      idMapping,
+      omitSeccomp: this.options.omitSeccomp === true,
+    });
     await writeFile(join(bundleDir, "config.json"), JSON.stringify(config, null, 1));
     const pidFile = join(bundleDir, "init.pid");
     const runcArgv = [this.runcPath, ...this.rootArgs(), "create", "--bundle", bundleDir, "--pid-file", pidFile, id];
@@ -227,7 +235,12 @@ export class LocalRuncDriver implements SandboxDriver {
   async exec(containerId: string, argv: readonly string[], timeoutMs: number): Promise<SandboxExecResult> {
     this.entry(containerId);
     const result = await runCommand([this.runcPath, ...this.rootArgs(), "exec", containerId, ...argv], timeoutMs);
-    return { exitCode: result.code ?? (result.signal !== null ? 128 + signalNumber(result.signal) : -1), stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+    return {
+      exitCode: result.code ?? (result.signal !== null ? 128 + signalNumber(result.signal) : -1),
+      stdout: result.stdout,
+      stderr: result.stderr,
+      timedOut: result.timedOut,
+    };
   }
 
   async kill(containerId: string): Promise<void> {
@@ -322,7 +335,10 @@ async function counter(file: string, key: string): Promise<number> {
 
 /** The shim reported that `runc create` exited non-zero (runcExitCode) or could not run (>= 125). */
 class ShimCreateFailed extends Error {
-  constructor(line: string, readonly runcExitCode: number) {
+  constructor(
+    line: string,
+    readonly runcExitCode: number,
+  ) {
     super(line);
     this.name = "ShimCreateFailed";
   }

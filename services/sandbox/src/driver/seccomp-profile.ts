@@ -47,6 +47,11 @@ export function sandboxSeccomp(): OciSeccomp {
     if (rule["args"] !== undefined) out["args"] = rule["args"];
     return out as unknown as SeccompRule;
   });
-  cached = Object.freeze({ defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: Number(raw.defaultErrnoRet ?? 1), architectures: raw.architectures as string[], syscalls });
+  cached = Object.freeze({
+    defaultAction: "SCMP_ACT_ERRNO",
+    defaultErrnoRet: Number(raw.defaultErrnoRet ?? 1),
+    architectures: raw.architectures as string[],
+    syscalls,
+  });
   return cached;
 }

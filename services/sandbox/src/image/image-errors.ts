@@ -6,7 +6,12 @@ import { InvalidFieldError } from "@vexxy/platform";
 
 /** Base of intake errors; `reason` is the machine-readable failure reason. */
 export class ImageIntakeError extends InvalidFieldError {
-  constructor(readonly reason: string, field: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(field, message, options);
   }
 }

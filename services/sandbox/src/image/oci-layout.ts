@@ -73,13 +73,15 @@ function parseJson<T>(bytes: Buffer, what: string): T {
  * @throws ImageUnreadableError, ImageBlobDigestError.
  */
 export async function readLayoutImage(layout: string, tag: string): Promise<LayoutImage> {
-  const index = parseJson<{ manifests?: Descriptor[] }>(await readFile(join(layout, "index.json")).catch((cause: unknown) => {
-    throw new ImageUnreadableError("no index.json: not an OCI image layout", { cause });
-  }), "index.json");
+  const index = parseJson<{ manifests?: Descriptor[] }>(
+    await readFile(join(layout, "index.json")).catch((cause: unknown) => {
+      throw new ImageUnreadableError("no index.json: not an OCI image layout", { cause });
+    }),
+    "index.json",
+  );
   const manifests = index.manifests ?? [];
-  const chosen = tag !== ""
-    ? manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag)
-    : manifests.length === 1 ? manifests[0] : undefined;
+  const chosen =
+    tag !== "" ? manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag) : manifests.length === 1 ? manifests[0] : undefined;
   if (chosen === undefined) {
     throw new ImageUnreadableError(tag !== "" ? `the layout has no image tagged "${tag}"` : `the layout holds ${manifests.length} images; name one with :tag`);
   }

@@ -62,7 +62,9 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
   const bin = options.skopeoPath ?? "skopeo";
   const ref = options.imageRef;
   if (!/^(oci|oci-archive|docker-archive):/.test(ref)) {
-    throw new ImageUnreadableError(`the local sandbox takes oci:, oci-archive: or docker-archive: references (got "${ref.slice(0, 80)}"); registry pulls come with the registry intake`);
+    throw new ImageUnreadableError(
+      `the local sandbox takes oci:, oci-archive: or docker-archive: references (got "${ref.slice(0, 80)}"); registry pulls come with the registry intake`,
+    );
   }
   const raw = await skopeo(bin, ["inspect", "--raw", ref]);
   const digest = `sha256:${createHash("sha256").update(raw).digest("hex")}`;

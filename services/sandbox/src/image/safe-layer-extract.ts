@@ -145,7 +145,8 @@ async function handleEntry(header: EntryHeader, stream: AsyncIterable<unknown>, 
       const source = safeRelativePath(layer, header.linkname ?? "");
       await assertNoSymlinkParent(root, source, layer, header.name);
       const st = await lstat(join(root, source)).catch(() => undefined);
-      if (st === undefined || !st.isFile()) throw new UnsafeLayerEntryError(layer, header.name, `hard link to "${header.linkname ?? ""}", which is not a regular file already in the image`);
+      if (st === undefined || !st.isFile())
+        throw new UnsafeLayerEntryError(layer, header.name, `hard link to "${header.linkname ?? ""}", which is not a regular file already in the image`);
       await mkdir(dirname(target), { recursive: true });
       await rm(target, { force: true, recursive: true });
       await link(join(root, source), target);

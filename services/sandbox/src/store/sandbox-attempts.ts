@@ -81,7 +81,10 @@ export class SandboxAttemptStore {
 
   /** The attempts of a job, oldest first. */
   async ofJob(jobId: string): Promise<SandboxAttempt[]> {
-    return (await this.ledger.listByJob(jobId)).filter((r) => r.stage === SANDBOX_STAGE).sort((a, b) => a.attempt - b.attempt).map(toSandboxAttempt);
+    return (await this.ledger.listByJob(jobId))
+      .filter((r) => r.stage === SANDBOX_STAGE)
+      .sort((a, b) => a.attempt - b.attempt)
+      .map(toSandboxAttempt);
   }
 
   /**

@@ -26,21 +26,34 @@ export function makeBusyboxOciImage(dir: string, rootfs: string, config: { cmd: 
   const tarFile = join(dir, "layer.tar");
   execFileSync("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", rootfs, "-cf", tarFile, "."]);
   const layer = putBlob(layout, readFileSync(tarFile));
-  const imageConfig = putBlob(layout, Buffer.from(JSON.stringify({
-    architecture: "amd64",
-    os: "linux",
-    config: { Cmd: config.cmd, Env: config.env ?? ["PATH=/bin"], WorkingDir: "/", ...(config.user !== undefined ? { User: config.user } : {}) },
-    rootfs: { type: "layers", diff_ids: [layer.digest] },
-  })));
-  const manifest = putBlob(layout, Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...imageConfig },
-    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
-  })));
-  writeFileSync(join(layout, "index.json"), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, annotations: { "org.opencontainers.image.ref.name": "test" } }],
-  }));
+  const imageConfig = putBlob(
+    layout,
+    Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: { Cmd: config.cmd, Env: config.env ?? ["PATH=/bin"], WorkingDir: "/", ...(config.user !== undefined ? { User: config.user } : {}) },
+        rootfs: { type: "layers", diff_ids: [layer.digest] },
+      }),
+    ),
+  );
+  const manifest = putBlob(
+    layout,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", ...imageConfig },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
+      }),
+    ),
+  );
+  writeFileSync(
+    join(layout, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, annotations: { "org.opencontainers.image.ref.name": "test" } }],
+    }),
+  );
   return { imageRef: `oci:${layout}:test`, imageDigest: manifest.digest };
 }

@@ -15,7 +15,9 @@ export function makeBusyboxRootfs(dir: string): string {
   const rootfs = join(dir, "rootfs");
   for (const sub of ["bin", "etc", "tmp", "run", "proc", "dev", "sys", "work"]) mkdirSync(join(rootfs, sub), { recursive: true });
   copyFileSync(STATIC_BUSYBOX, join(rootfs, "bin", "busybox"));
-  const applets = execFileSync(STATIC_BUSYBOX, ["--list"], { encoding: "utf8" }).split("\n").filter((a) => a !== "" && a !== "busybox");
+  const applets = execFileSync(STATIC_BUSYBOX, ["--list"], { encoding: "utf8" })
+    .split("\n")
+    .filter((a) => a !== "" && a !== "busybox");
   for (const applet of applets) symlinkSync("busybox", join(rootfs, "bin", applet));
   writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
   writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");

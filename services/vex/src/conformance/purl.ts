@@ -65,7 +65,10 @@ export function parsePurl(text: string): ParsedPurl | undefined {
     version = v;
     path = path.slice(0, at);
   }
-  const segments = path.split("/").filter((s) => s !== "").map(decode);
+  const segments = path
+    .split("/")
+    .filter((s) => s !== "")
+    .map(decode);
   if (segments.some((s) => s === undefined)) return undefined;
   const parts = segments as string[];
   let name = parts.pop() ?? "";

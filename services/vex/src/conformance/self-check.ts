@@ -107,8 +107,20 @@ export function toolPurls(verdict: Verdict, trivyDistro?: string): { grype: stri
   if (p.type === "apk") {
     const version = (q["distro"] ?? "").replace(/^[a-z]+-/, "");
     return {
-      grype: formatPurl({ type: p.type, namespace: p.namespace, name: p.name, version: p.version, qualifiers: { ...q, ...(version !== "" ? { distro: `${p.namespace}-${version}` } : {}) } }),
-      trivy: formatPurl({ type: p.type, namespace: p.namespace, name: p.name, version: p.version, qualifiers: { ...q, ...(version !== "" ? { distro: version } : {}) } }),
+      grype: formatPurl({
+        type: p.type,
+        namespace: p.namespace,
+        name: p.name,
+        version: p.version,
+        qualifiers: { ...q, ...(version !== "" ? { distro: `${p.namespace}-${version}` } : {}) },
+      }),
+      trivy: formatPurl({
+        type: p.type,
+        namespace: p.namespace,
+        name: p.name,
+        version: p.version,
+        qualifiers: { ...q, ...(version !== "" ? { distro: version } : {}) },
+      }),
     };
   }
   return { grype: exact, trivy: exact };
@@ -139,12 +151,24 @@ export function checkConformance(document: VexDocument, statementVerdicts: reado
       members.every((v) => {
         const purls = toolPurls(v, context.trivyDistro);
         const finding: ToolFinding =
-          tool === "grype" ? { vulnerabilityId: v.vulnerabilityId, packagePurl: purls.grype } : { vulnerabilityId: trivyVulnerabilityId(v), packagePurl: purls.trivy };
-        const decision = tool === "grype" ? grypeDecision(document, products, finding) : trivyDecision(document, context.trivyImagePurl !== undefined ? [context.trivyImagePurl] : [], finding);
+          tool === "grype"
+            ? { vulnerabilityId: v.vulnerabilityId, packagePurl: purls.grype }
+            : { vulnerabilityId: trivyVulnerabilityId(v), packagePurl: purls.trivy };
+        const decision =
+          tool === "grype"
+            ? grypeDecision(document, products, finding)
+            : trivyDecision(document, context.trivyImagePurl !== undefined ? [context.trivyImagePurl] : [], finding);
         return decision.suppressed && decision.statement?.index === index;
       });
     const sub = s.products?.[0]?.subcomponents?.[0]?.["@id"] ?? "";
-    results.push({ index, vulnerability: s.vulnerability?.name ?? "", subcomponent: sub, findings: members.length, grype: applies("grype"), trivy: applies("trivy") });
+    results.push({
+      index,
+      vulnerability: s.vulnerability?.name ?? "",
+      subcomponent: sub,
+      findings: members.length,
+      grype: applies("grype"),
+      trivy: applies("trivy"),
+    });
   });
   const grype = results.filter((r) => r.grype).length;
   const trivy = results.filter((r) => r.trivy).length;

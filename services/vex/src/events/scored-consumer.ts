@@ -52,7 +52,9 @@ export interface VexStageDeps {
 
 /** Starts the durable consumer. @throws when the bus cannot create it. */
 export async function consumeScoredEvents(deps: VexStageDeps, ackWaitMs: number): Promise<Subscription> {
-  return await deps.bus.consume({ durable: Durables.vex, subjects: [Subjects.reachabilityScored, Subjects.analysisCancelled], ackWaitMs }, (event) => handleVexEvent(deps, event));
+  return await deps.bus.consume({ durable: Durables.vex, subjects: [Subjects.reachabilityScored, Subjects.analysisCancelled], ackWaitMs }, (event) =>
+    handleVexEvent(deps, event),
+  );
 }
 
 /**
@@ -77,7 +79,7 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
   const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
   if (!claimed && (await replay(deps, job, record))) return;
 
-  let produced;
+  let produced: ReturnType<typeof produceVex>;
   try {
     produced = produceVex(job, scored.verdicts, deps.key, deps.settings);
   } catch (error) {
@@ -123,7 +125,13 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     signed: toJsonString(VexSignedSchema, signed),
   });
   await deps.bus.publish(Subjects.vexSigned, signed, eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
-  deps.logger.info("VEX signed", { job: job.jobId, attempt: job.attempt, documentId: produced.documentId, statements: scored.verdicts.length, conformance: produced.conformance.summary });
+  deps.logger.info("VEX signed", {
+    job: job.jobId,
+    attempt: job.attempt,
+    documentId: produced.documentId,
+    statements: scored.verdicts.length,
+    conformance: produced.conformance.summary,
+  });
 }
 
 /** The analysis.failed reason of a permanent failure, or undefined for one worth redelivering. */

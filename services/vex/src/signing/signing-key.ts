@@ -24,7 +24,9 @@ export interface SigningKey {
 
 /** base64(sha256(SPKI DER)) of a public key. Never throws for a valid KeyObject. */
 export function keyHint(publicKey: KeyObject): string {
-  return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("base64");
+  return createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("base64");
 }
 
 /**

@@ -13,7 +13,13 @@ import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, OPENVEX_PREDICATE_TYPE, t
 type TrustedRoot = Parameters<typeof toTrustMaterial>[0];
 
 // No CA, TSA or log: toTrustMaterial only needs the lists, so an empty root is enough.
-const EMPTY_TRUST_ROOT = { mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1", certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] } as unknown as TrustedRoot;
+const EMPTY_TRUST_ROOT = {
+  mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+  certificateAuthorities: [],
+  timestampAuthorities: [],
+  tlogs: [],
+  ctlogs: [],
+} as unknown as TrustedRoot;
 
 function message(error: unknown): string {
   if (error instanceof Error) {
@@ -64,7 +70,13 @@ export function verifyBundle(bundleJson: string, publicKeyPem: string): InTotoSt
   } catch (cause) {
     throw new BundleVerificationError("the signed payload is not JSON", { cause });
   }
-  if (!isRecord(statement) || statement["_type"] !== IN_TOTO_STATEMENT_TYPE || statement["predicateType"] !== OPENVEX_PREDICATE_TYPE || !isRecord(statement["predicate"]) || !Array.isArray(statement["subject"])) {
+  if (
+    !isRecord(statement) ||
+    statement["_type"] !== IN_TOTO_STATEMENT_TYPE ||
+    statement["predicateType"] !== OPENVEX_PREDICATE_TYPE ||
+    !isRecord(statement["predicate"]) ||
+    !Array.isArray(statement["subject"])
+  ) {
     throw new BundleVerificationError(`the signed payload is not an in-toto Statement v1 with predicateType ${OPENVEX_PREDICATE_TYPE}`);
   }
   return statement as unknown as InTotoStatement;

@@ -10,5 +10,10 @@ export const VEX_STAGE = "vex";
  */
 export function vexKeys(jobId: string, attempt: number): { document: string; bundle: string; publicKey: string; conformance: string } {
   const base = `jobs/${jobId}/attempts/${attempt}`;
-  return { document: `${base}/openvex.json`, bundle: `${base}/openvex.sigstore.json`, publicKey: `${base}/vex-signing.pub.pem`, conformance: `${base}/vex-conformance.json` };
+  return {
+    document: `${base}/openvex.json`,
+    bundle: `${base}/openvex.sigstore.json`,
+    publicKey: `${base}/vex-signing.pub.pem`,
+    conformance: `${base}/vex-conformance.json`,
+  };
 }

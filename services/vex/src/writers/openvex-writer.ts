@@ -98,14 +98,18 @@ function statement(group: StatementGroup, products: readonly string[]): Record<s
     products: products.map((p) => ({ "@id": p, identifiers: { purl: p }, subcomponents })),
     status,
   };
-  const merged = group.members.length > 1 ? ` This statement answers ${group.members.length} findings of this package and vulnerability${group.conflictResolved ? "; they disagreed and the most cautious verdict is stated" : ""}.` : "";
+  const merged =
+    group.members.length > 1
+      ? ` This statement answers ${group.members.length} findings of this package and vulnerability${group.conflictResolved ? "; they disagreed and the most cautious verdict is stated" : ""}.`
+      : "";
   const evidence = `${evidenceText(v)}${merged}`;
   if (status === "not_affected") {
     s["justification"] = JUSTIFICATION[v.justification];
     s["impact_statement"] = evidence;
   } else if (status === "affected") {
     const pkg = v.packageName !== "" ? v.packageName : (group.subcomponents[0] ?? "the package");
-    s["action_statement"] = `Update ${pkg} to a version that fixes ${group.vulnerabilityName}, or remove it from the image: the workload was observed using it at run time.`;
+    s["action_statement"] =
+      `Update ${pkg} to a version that fixes ${group.vulnerabilityName}, or remove it from the image: the workload was observed using it at run time.`;
     s["status_notes"] = evidence;
   } else {
     s["status_notes"] = evidence;

@@ -21,7 +21,7 @@ const PURL_TYPES: Readonly<Record<string, string>> = {
   pypi: "pypi",
   "python-pkg": "pypi",
   gem: "gem",
-  "gemspec": "gem",
+  gemspec: "gem",
   "go-module": "golang",
   gobinary: "golang",
   gomod: "golang",
@@ -52,10 +52,24 @@ export function subcomponentPurl(verdict: Verdict): string {
   const type = PURL_TYPES[verdict.packageType.toLowerCase()] ?? "generic";
   const { namespace, name } = splitName(type, verdict.packageName);
   try {
-    return new PackageURL(type, namespace, name === "" ? "unknown" : name, verdict.packageVersion === "" ? undefined : verdict.packageVersion, undefined, undefined).toString();
+    return new PackageURL(
+      type,
+      namespace,
+      name === "" ? "unknown" : name,
+      verdict.packageVersion === "" ? undefined : verdict.packageVersion,
+      undefined,
+      undefined,
+    ).toString();
   } catch {
     try {
-      return new PackageURL("generic", undefined, verdict.packageName === "" ? "unknown" : verdict.packageName, verdict.packageVersion === "" ? undefined : verdict.packageVersion, undefined, undefined).toString();
+      return new PackageURL(
+        "generic",
+        undefined,
+        verdict.packageName === "" ? "unknown" : verdict.packageName,
+        verdict.packageVersion === "" ? undefined : verdict.packageVersion,
+        undefined,
+        undefined,
+      ).toString();
     } catch {
       return "pkg:generic/unknown";
     }
