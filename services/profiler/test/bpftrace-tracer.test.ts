@@ -246,6 +246,36 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
     );
   });
 
+  it("keeps the maps END printed when bpftrace's detach afterwards hangs (killed after a short grace, trace complete)", async () => {
+    // A stand-in for bpftrace whose probe detach never ends: it prints the marker, then on SIGINT
+    // prints END's maps and the done marker, and ignores everything but SIGKILL.
+    const fake = join(work, "slow-detach-bpftrace");
+    writeFileSync(
+      fake,
+      String.raw`#!/bin/sh
+emit() {
+  printf '%s\n' '{"type": "map", "data": {"@t0": 1}}'
+  printf '%s\n' '{"type": "map", "data": {"@use": {"1,266338304,612": 3, "2,266338304,260131": 1}}}'
+  printf '%s\n' '{"type": "printf", "data": "VEXXY_MAPS_DONE\n"}'
+  trap '' INT TERM
+  while :; do sleep 1; done
+}
+trap emit INT
+printf '%s\n' '{"type": "printf", "data": "ATTACHED\n"}'
+while :; do sleep 1; done
+`,
+    );
+    chmodSync(fake, 0o755);
+    const slow = new BpftraceTracer({ bpftracePath: fake, mapKeysMax: 4096, stopTimeoutMs: 30000 });
+    const session = await slow.start(scope(), 15000);
+    const began = Date.now();
+    const result = await session.stop();
+    assert.ok(Date.now() - began < 10000, `stop took ${Date.now() - began} ms`);
+    assert.deepEqual(result.lossReasons, []);
+    assert.equal(result.uses.length, 2);
+    assert.match(result.diagnostics.exit, /killed after printing its maps/);
+  });
+
   it("refuses to attach to a cgroup that does not exist", async () => {
     await assert.rejects(tracer.start({ ...scope(), cgroupPath: `${cgroup}-missing` }, 5000), /does not exist/);
   });

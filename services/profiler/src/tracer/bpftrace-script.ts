@@ -135,6 +135,14 @@ export const IDENTITY_MAPS = ["@use", "@first", "@fpid", "@name", "@chan", "@cgw
 /** statfs magic of cgroup2 (include/uapi/linux/magic.h). */
 const CGROUP2_SUPER_MAGIC = "0x63677270";
 
+/** Printed by END once every map was printed: the output up to it is the whole trace. */
+export const MAPS_DONE = "VEXXY_MAPS_DONE";
+
+/** The maps END prints (only maps the script writes: printing an unknown map is an error). */
+function printedMaps(scope: ScriptScope, withChannels: boolean): string[] {
+  return ["@t0", "@use", "@first", "@fpid", "@name", "@cgw", "@deep", ...(withChannels ? ["@chan"] : []), ...(scope.relativePath !== undefined ? ["@left"] : [])];
+}
+
 /** The v2 hierarchy's id in cgroup_attach_task (v1 hierarchies are numbered from 1). */
 const V2_HIERARCHY = 0;
 
@@ -262,7 +270,10 @@ export function bpftraceScript(scope: ScriptScope, availableChannels: readonly s
           ].join("\n"),
         ]
       : []),
-    `END { clear(@live); }`,
+    // The maps are printed here, in END, before bpftrace detaches its probes: its own print at
+    // exit comes after the detach, which on this kernel can take tens of seconds under load
+    // (faultable syscall tracepoints wait for an RCU tasks-trace grace period per BPF link).
+    `END { ${[...printedMaps(scope, channels !== "").map((m) => `print(${m});`), `printf("${MAPS_DONE}\\n");`, "clear(@live);"].join(" ")} }`,
     "",
   ].join("\n");
 }

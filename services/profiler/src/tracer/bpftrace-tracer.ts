@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { TraceDiagnostics, TraceResult, TraceScope, TraceSession, Tracer } from "./tracer.js";
-import { bpftraceScript, IDENTITY_MAPS, UNTRACED_CHANNELS } from "./bpftrace-script.js";
+import { bpftraceScript, IDENTITY_MAPS, MAPS_DONE, UNTRACED_CHANNELS } from "./bpftrace-script.js";
 import { parseIdentityOutput } from "./bpftrace-output.js";
 import { TracerAttachError } from "../errors.js";
 
@@ -24,6 +24,9 @@ export interface BpftraceOptions {
 }
 
 const TRACEFS = "/sys/kernel/tracing";
+
+/** How long bpftrace may take to exit after END printed its maps before it is killed. */
+const DETACH_GRACE_MS = 3000;
 
 /** Mounts tracefs when it is not mounted (bpftrace needs it for tracepoints). */
 export function ensureTracefs(): void {
@@ -162,16 +165,38 @@ export class BpftraceTracer implements Tracer {
         stopping = true;
         const stopBegan = Date.now();
         let killedAfterTimeout = false;
+        let killedAfterMaps = false;
+        const mapsDone = (): boolean => Buffer.concat(chunks).includes(`"${MAPS_DONE}\\n"`);
         if (!exited) {
           child.kill("SIGINT");
-          const timer = setTimeout(() => {
-            killedAfterTimeout = true;
-            child.kill("SIGKILL");
-          }, options.stopTimeoutMs);
-          await closed;
-          clearTimeout(timer);
-        } else {
-          await closed;
+          // Done when bpftrace exits, or once END printed every map: the detach that follows can
+          // be slow, and nothing it prints afterwards is needed.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              killedAfterTimeout = !mapsDone();
+              child.kill("SIGKILL");
+              resolve();
+            }, options.stopTimeoutMs);
+            const onData = (): void => {
+              if (!mapsDone()) return;
+              clearTimeout(timer);
+              child.stdout.off("data", onData);
+              // A short grace for a clean exit, then the kill (the kernel finishes the detach).
+              setTimeout(() => {
+                if (!exited) {
+                  killedAfterMaps = true;
+                  child.kill("SIGKILL");
+                }
+                resolve();
+              }, DETACH_GRACE_MS);
+            };
+            child.stdout.on("data", onData);
+            onData();
+            void closed.then(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
         }
         const stopSeconds = (Date.now() - stopBegan) / 1000;
         cleanup();
@@ -181,7 +206,10 @@ export class BpftraceTracer implements Tracer {
         } catch {
           // the cgroup is gone (the sandbox was torn down first): reported as 0
         }
-        const stdout = Buffer.concat(chunks).toString("utf8");
+        const all = Buffer.concat(chunks).toString("utf8");
+        // Everything up to END's marker line; what bpftrace prints after it repeats the maps.
+        const marker = all.indexOf(`"${MAPS_DONE}\\n"`);
+        const stdout = marker < 0 ? all : all.slice(0, all.indexOf("\n", marker) + 1);
         const parsed = parseIdentityOutput(stdout, startedAt.getTime());
         const stderrTail = stderr
           .split("\n")
@@ -189,7 +217,7 @@ export class BpftraceTracer implements Tracer {
           .slice(-5)
           .join("\n");
         const diagnostics: TraceDiagnostics = {
-          exit: describeExit(exitCode, exitSignal),
+          exit: killedAfterMaps ? `killed after printing its maps (detach took over ${DETACH_GRACE_MS} ms)` : describeExit(exitCode, exitSignal),
           stderrTail,
           attachSeconds,
           stopSeconds,
@@ -201,8 +229,7 @@ export class BpftraceTracer implements Tracer {
         const lossReasons: string[] = [];
         if (diedBefore) lossReasons.push(`tracer_died: ${context}`);
         else if (killedAfterTimeout) lossReasons.push(`tracer_stop_timeout: no maps within ${options.stopTimeoutMs} ms; ${context}`);
-        const printed = parsed.mapKeys.size > 0 || stdout.includes('"@t0"');
-        if (!printed && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
+        if (marker < 0 && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
         if (containerCgroupId !== 0n && containerCgroupId !== cgroupId)
           lossReasons.push(`cgroup_replaced: filtered on ${cgroupId}, the container's cgroup is now ${containerCgroupId}`);
         for (const name of IDENTITY_MAPS) {
