@@ -140,7 +140,17 @@ export const MAPS_DONE = "VEXXY_MAPS_DONE";
 
 /** The maps END prints (only maps the script writes: printing an unknown map is an error). */
 function printedMaps(scope: ScriptScope, withChannels: boolean): string[] {
-  return ["@t0", "@use", "@first", "@fpid", "@name", "@cgw", "@deep", ...(withChannels ? ["@chan"] : []), ...(scope.relativePath !== undefined ? ["@left"] : [])];
+  return [
+    "@t0",
+    "@use",
+    "@first",
+    "@fpid",
+    "@name",
+    "@cgw",
+    "@deep",
+    ...(withChannels ? ["@chan"] : []),
+    ...(scope.relativePath !== undefined ? ["@left"] : []),
+  ];
 }
 
 /** The v2 hierarchy's id in cgroup_attach_task (v1 hierarchies are numbered from 1). */
