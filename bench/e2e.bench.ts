@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { AnalysisStatus, SubmitAnalysisRequestSchema } from "@vexxy/proto";
 import { tempDir } from "@vexxy/testkit";
-import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack } from "@vexxy/deploy-local";
+import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME } from "@vexxy/deploy-local";
 import { LocalRuncDriver, prepareImage, containerIdFor } from "@vexxy/sandbox";
 import { BpftraceTracer } from "@vexxy/profiler";
 import { stageTimings } from "./stage-timings.js";
@@ -94,7 +94,7 @@ const e2e: Record<string, number[]> = {};
 try {
   for (let i = 0; i < runs; i++) {
     const { jobId } = await client.submitAnalysis(
-      create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
+      create(SubmitAnalysisRequestSchema, { ...image, imageName: DEMO_IMAGE_NAME, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
     );
     for await (const u of client.watchAnalysis({ jobId })) if (u.analysis !== undefined && u.analysis.status >= AnalysisStatus.COMPLETE) break;
     const t = await stageTimings(stack.databaseUrl, jobId);

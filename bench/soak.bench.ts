@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { AnalysisStatus, SubmitAnalysisRequestSchema } from "@vexxy/proto";
-import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack } from "@vexxy/deploy-local";
+import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME } from "@vexxy/deploy-local";
 import { stageTimings } from "./stage-timings.js";
 
 const arg = (name: string, fallback: number): number => {
@@ -74,7 +74,7 @@ try {
     const t0 = process.hrtime.bigint();
     try {
       const { jobId } = await client.submitAnalysis(
-        create(SubmitAnalysisRequestSchema, { ...image, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
+        create(SubmitAnalysisRequestSchema, { ...image, imageName: DEMO_IMAGE_NAME, vulnerabilityReport: scan, config: { testTimeoutSeconds: 60 } }),
       );
       let status = AnalysisStatus.UNSPECIFIED;
       let error = "";

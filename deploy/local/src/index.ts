@@ -5,3 +5,4 @@ export { analyze, orchestratorClient, AnalysisEndedError, type AnalyzeOutcome } 
 export { resolveImageInput, type ImageInput } from "./image-input.js";
 export { buildDemoImage, DEMO_DIR, DEMO_CACHE, type DemoImage } from "./demo-image.js";
 export { renderVerdictTable } from "./verdict-table.js";
+export { DEMO_IMAGE_NAME } from "./commands.js";
