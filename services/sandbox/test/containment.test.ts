@@ -213,6 +213,14 @@ describe("containment of a hostile workload on real runc", function () {
     assert.equal(owner, "100000:100000", "the image root is owned by the mapped range on the host");
   });
 
+  it("gives the workload oom_score_adj 1000 (it dies first) and the documented RLIMIT_NOFILE and RLIMIT_CORE", async () => {
+    const result = await run(spec(["/bin/sh", "-c", "cat /proc/self/oom_score_adj; grep -E '^Max (open files|core file size)' /proc/self/limits"]));
+    const lines = result.stdoutTail.trim().split("\n");
+    assert.equal(lines[0]?.trim(), "1000");
+    assert.match(result.stdoutTail, /^Max core file size\s+0\s+0\s/m);
+    assert.match(result.stdoutTail, /^Max open files\s+1024\s+1024\s/m);
+  });
+
   it("refuses a working directory in /proc (CVE-2024-21626 shape) before runc runs, as a final failure", async () => {
     const s = spec(["/bin/true"], { cwd: "/proc/self/fd/7" });
     const error = await driver.create(s).then(
