@@ -170,7 +170,7 @@ describe("attribution by the kernel's file identity", () => {
 
   it("lists unowned code that ran, code created at run time, and untraced channel attempts in the summary", () => {
     const p = run(
-      [use(107, "/usr/local/bin/unowned-tool", "exec"), use(9, "/tmp/dropped", "exec", { major: 0 }), use(108, "/usr/local/bin/run.sh", "exec_script")],
+      [use(107, "/usr/local/bin/unowned-tool", "exec"), use(9, "/tmp/dropped", "mmap_exec", { major: 0 }), use(108, "/usr/local/bin/run.sh", "exec_script")],
       "inode",
       { untracedChannelAttempts: [create(SyscallAttemptSchema, { syscall: "io_uring_setup", succeeded: 0n, failed: 2n })] },
     );
@@ -179,6 +179,12 @@ describe("attribution by the kernel's file identity", () => {
     assert.deepEqual(result.summary.untracedChannelAttempts, ["io_uring_setup: 0 ok, 2 failed"]);
     // The script's "#!" interpreter (/usr/bin/sh -> dash) is credited.
     assert.equal(result.verdicts.find((v) => v.packageName === "tar")?.status, VexStatus.NOT_AFFECTED);
+  });
+
+  it("puts every untouched package under investigation when a file created at run time is executed (its ELF interpreter, mapped by the kernel, is unknown)", () => {
+    const map = verdicts(run([use(9, "/tmp/dropped", "exec", { major: 0 })]));
+    assert.equal(statusOf(map, "tar"), VexStatus.UNDER_INVESTIGATION);
+    assert.match(map.get("tar")?.reason ?? "", /created at run time/);
   });
 });
 

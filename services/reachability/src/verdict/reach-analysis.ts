@@ -166,10 +166,11 @@ const CODE_KINDS = new Set(["elf_executable", "elf_shared_object", "script"]);
  * use without one is incomplete too (fail closed).
  *
  * Code created at run time (an exec or executable mapping whose identity matches no catalogued
- * file, e.g. a copy in tmpfs /tmp or a memfd) is listed as unowned code but does not by itself
- * put packages under investigation: copying a package's file into it required reading the
- * original, which is attributed to its package as file_read (affected), and bytes written from
- * elsewhere are not a catalogued package's code. Open of an unmatched file (data, /proc) is not
+ * file, e.g. a copy in tmpfs /tmp or a memfd) is listed as unowned code. Copying a package's file
+ * into it required reading the original, which is attributed to its package as file_read
+ * (affected). An EXEC of such a file also leaves every untouched package under investigation
+ * (in an "inode" trace): its ELF interpreter, which may be any file of the image, is mapped by
+ * the kernel without a syscall, and the catalogue cannot name it for a file it never saw. Open of an unmatched file (data, /proc) is not
  * a package's use.
  */
 function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): ReachAnalysis {
@@ -257,6 +258,14 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     const matched = file !== undefined || owners.length > 0;
     if (isCode && (!matched || (owners.length === 0 && (file === undefined || CODE_KINDS.has(file.kind))))) {
       unowned.add(matched ? shown : label);
+    }
+    // An executable created at run time (its identity is no file of the image) may name an ELF
+    // interpreter (PT_INTERP) in the image, which the kernel maps at exec without any syscall the
+    // tracer sees, and the catalogue cannot know that interpreter: fail closed.
+    if (byIdentity && use.access === "exec" && file === undefined) {
+      unattributed.push(
+        `exec of ${label}, a file created at run time: the kernel may have loaded an ELF interpreter from the image for it without a syscall the tracer sees`,
+      );
     }
     const times = formatUseCount(use);
     if (use.access === "mmap_exec") {
