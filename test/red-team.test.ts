@@ -241,7 +241,8 @@ const CASES: readonly RedTeamCase[] = [
     expectComplete: true,
   },
   {
-    channel: "a copy of the binary in /tmp (the exec'd inode belongs to no package; cp read the package's file; its kernel-loaded ELF interpreter is unknown, so the controls fail closed)",
+    channel:
+      "a copy of the binary in /tmp (the exec'd inode belongs to no package; cp read the package's file; its kernel-loaded ELF interpreter is unknown, so the controls fail closed)",
     args: sh(`cp /usr/bin/perl /tmp/rt-copy && /tmp/rt-copy ${REPORT}`),
     used: { "perl-base": ["file_read"] },
     notInTruth: ["perl-base"],
