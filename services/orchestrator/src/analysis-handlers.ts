@@ -3,7 +3,7 @@
  * Inputs are validated before anything is stored; the scan and SBOM go to object storage and
  * the job row keeps their keys and digests.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -12,8 +12,10 @@ import {
   GetAnalysisResponseSchema,
   GetAnalysisResultsResponseSchema,
   ListAnalysesResponseSchema,
+  ReachabilityResultSchema,
   SubmitAnalysisResponseSchema,
   WatchAnalysisResponseSchema,
+  type ReachabilityResult,
 } from "@vexxy/proto";
 import type { BlobStore } from "@vexxy/blobstore";
 import { FailedPreconditionError, InvalidFieldError, NotFoundError, type Logger } from "@vexxy/platform";
@@ -26,6 +28,24 @@ import { NO_FINDINGS_STEP, QUEUED_STEP, isFinal } from "./job-phases.js";
 import { validateSubmit } from "./submit-validation.js";
 import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
 import { toApiProfile, toApiResults } from "./verdict-mapping.js";
+import { VerdictResults } from "./verdict-results.js";
+
+/** Largest page of GetAnalysisResults, in results. */
+export const MAX_RESULTS_PAGE = 5000;
+/** A page's results stop before this many encoded bytes (gRPC's default receive limit is 4 MiB). */
+export const RESULTS_PAGE_BYTES = 3 * 1024 * 1024;
+
+/** End (exclusive) of the page from offset: at most pageSize results and RESULTS_PAGE_BYTES, never empty. */
+function pageEnd(results: readonly ReachabilityResult[], offset: number, pageSize: number): number {
+  const last = Math.min(results.length, offset + pageSize);
+  let bytes = 0;
+  for (let i = offset; i < last; i++) {
+    // Field tag, length prefix and the message.
+    bytes += toBinary(ReachabilityResultSchema, results[i]!).length + 6;
+    if (bytes > RESULTS_PAGE_BYTES && i > offset) return i;
+  }
+  return last;
+}
 
 export interface AnalysisHandlerDeps {
   readonly store: JobStore;
@@ -62,6 +82,7 @@ function encodePageToken(offset: number): string {
 /** Builds the AnalysisService implementation. */
 export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof AnalysisService> {
   const { store, blobs, lifecycle, hub, logger } = deps;
+  const verdictResults = new VerdictResults(blobs);
   return {
     async submitAnalysis(req) {
       const valid = validateSubmit(req, deps.imageTransports);
@@ -159,23 +180,36 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       if (job.status !== "COMPLETE") {
         throw new FailedPreconditionError(`job_id ${job.id}: results exist only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
       }
-      const { vexDocument, vexBundle, vexPublicKey } = job;
-      if (vexDocument == null && (job.reachabilityResults ?? []).length === 0) {
+      if (req.pageSize > MAX_RESULTS_PAGE) {
+        throw new InvalidFieldError("page_size", `page_size must be 0 (every result) or 1..${MAX_RESULTS_PAGE} (got ${req.pageSize})`);
+      }
+      const offset = decodePageToken(req.pageToken);
+      const { vexDocument, vexBundle, vexPublicKey, reachabilityVerdicts } = job;
+      if (vexDocument == null && reachabilityVerdicts == null && (job.reachabilityResults ?? []).length === 0) {
         // The scan had no findings (completed at submit): nothing to state, so no VEX document.
         return create(GetAnalysisResultsResponseSchema, { jobId: job.id, executionProfile: toApiProfile(job.executionProfile ?? null) });
       }
       if (vexDocument == null || vexBundle == null || vexPublicKey == null) {
         throw new FailedPreconditionError(`job_id ${job.id}: the analysis completed without a signed VEX`);
       }
-      const [doc, bundle, key] = await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle), blobs.getVerified(vexPublicKey)]);
+      const results = reachabilityVerdicts != null ? await verdictResults.read(job.id, reachabilityVerdicts) : toApiResults(job.reachabilityResults ?? []);
+      if (offset > results.length) throw new InvalidFieldError("page_token", "page_token is not one this service issued");
+      const end = req.pageSize === 0 ? results.length : pageEnd(results, offset, req.pageSize);
+      // The documents come with the first page only (they grow with the results too).
+      const withVex = !req.omitVex && req.pageToken === "";
+      const [doc, bundle, key] = withVex
+        ? await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle), blobs.getVerified(vexPublicKey)])
+        : [undefined, undefined, undefined];
       return create(GetAnalysisResultsResponseSchema, {
         jobId: job.id,
         executionProfile: toApiProfile(job.executionProfile ?? null),
-        reachabilityResults: toApiResults(job.reachabilityResults ?? []),
+        reachabilityResults: results.slice(offset, end),
         generatedVexId: job.generatedVexId ?? "",
-        vexDocument: doc.toString("utf8"),
-        vexBundle: bundle.toString("utf8"),
-        signingPublicKeyPem: key.toString("utf8"),
+        ...(doc !== undefined ? { vexDocument: doc.toString("utf8") } : {}),
+        ...(bundle !== undefined ? { vexBundle: bundle.toString("utf8") } : {}),
+        ...(key !== undefined ? { signingPublicKeyPem: key.toString("utf8") } : {}),
+        nextPageToken: end < results.length ? encodePageToken(end) : "",
+        totalResults: results.length,
       });
     },
 

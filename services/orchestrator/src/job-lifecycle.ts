@@ -166,7 +166,16 @@ export class JobLifecycle {
     job.vexDocument = blobOf(signed.document);
     job.vexBundle = blobOf(signed.bundle);
     job.vexPublicKey = blobOf(signed.publicKey);
-    job.reachabilityResults = toStoredResults(signed.verdicts) as unknown as Record<string, unknown>[];
+    const verdicts = blobOf(signed.verdictsBlob);
+    if (verdicts !== null && verdicts.key !== "") {
+      // The results are read from the blob when asked for; the row keeps its key and digest.
+      job.reachabilityVerdicts = { ...verdicts, count: signed.verdictCount };
+      job.reachabilityResults = null;
+    } else {
+      // A vex.signed from a publisher older than blob-only events carries its verdicts inline.
+      job.reachabilityVerdicts = null;
+      job.reachabilityResults = toStoredResults(signed.verdicts) as unknown as Record<string, unknown>[];
+    }
     job.executionProfile = toStoredProfile(signed.profile) as unknown as Record<string, unknown>;
   }
 
@@ -176,6 +185,7 @@ export class JobLifecycle {
       ["openvex_document", blobOf(signed.document)],
       ["vex_signed_bundle", blobOf(signed.bundle)],
       ["execution_profile", blobOf(signed.profile?.profile)],
+      ["reachability_verdicts", blobOf(signed.verdictsBlob)],
     ];
     for (const [type, blob] of items) {
       if (blob !== null) await this.store.addEvidence(job.id, job.attempt, type, blob);

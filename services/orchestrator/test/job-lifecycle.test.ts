@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { create } from "@bufbuild/protobuf";
+import { create, toJsonString } from "@bufbuild/protobuf";
 import { createClient, type ConnectError, Code, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
@@ -12,7 +12,14 @@ import {
   ReachabilityScoredSchema,
   VexSignedSchema,
   AnalysisRequestedSchema,
+  BlobRefSchema,
+  EvidenceSchema,
+  VerdictSchema,
+  VexJustification,
+  VexStatus,
+  type BlobRef,
   type JobRef,
+  type Verdict,
 } from "@vexxy/proto";
 import { connectEventBus, Durables, Subjects, eventMsgId, type EventBus, type InboundEvent } from "@vexxy/events";
 import { FilesystemBlobStore } from "@vexxy/blobstore";
@@ -133,6 +140,112 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     const results = await client.getAnalysisResults({ jobId });
     assert.equal(results.generatedVexId, "urn:test:1");
     assert.equal(results.vexDocument, "{}");
+  });
+
+  /** Walks a job to COMPLETE as the four stages would, with vex.signed naming the verdicts blob written from `verdicts`. */
+  async function completeWithVerdicts(verdicts: Verdict[]): Promise<{ jobId: string; verdictsBlob: BlobRef }> {
+    const jobId = await submit();
+    const job = await requestFor(jobId, 1);
+    const files = new FilesystemBlobStore(dir.path);
+    const put = async (key: string, body: string): Promise<BlobRef> => {
+      const info = await files.put(key, Buffer.from(body));
+      return create(BlobRefSchema, { key: info.key, sha256: info.sha256, size: BigInt(info.size) });
+    };
+    const verdictsBlob = await put(
+      `jobs/${jobId}/attempts/1/verdicts.json`,
+      toJsonString(ReachabilityScoredSchema, create(ReachabilityScoredSchema, { job, verdicts })),
+    );
+    const doc = await put(`jobs/${jobId}/attempts/1/openvex.json`, '{"statements":[]}');
+    await stages.publish(Subjects.sandboxStarted, create(SandboxStartedSchema, { job }), eventMsgId(Subjects.sandboxStarted, jobId, 1));
+    await stages.publish(Subjects.sandboxCompleted, create(SandboxCompletedSchema, { job }), eventMsgId(Subjects.sandboxCompleted, jobId, 1));
+    await stages.publish(Subjects.profileReady, create(ProfileReadySchema, { job }), eventMsgId(Subjects.profileReady, jobId, 1));
+    await stages.publish(
+      Subjects.reachabilityScored,
+      create(ReachabilityScoredSchema, { job, verdictsBlob, verdictCount: verdicts.length }),
+      eventMsgId(Subjects.reachabilityScored, jobId, 1),
+    );
+    await stages.publish(
+      Subjects.vexSigned,
+      create(VexSignedSchema, {
+        job,
+        documentId: `urn:test:${jobId}`,
+        document: doc,
+        bundle: doc,
+        publicKey: doc,
+        verdictsBlob,
+        verdictCount: verdicts.length,
+      }),
+      eventMsgId(Subjects.vexSigned, jobId, 1),
+    );
+    await until(async () => ((await status(jobId)).status === AnalysisStatus.COMPLETE ? true : undefined));
+    return { jobId, verdictsBlob };
+  }
+
+  function fakeVerdicts(n: number): Verdict[] {
+    return Array.from({ length: n }, (_, i) =>
+      create(VerdictSchema, {
+        vulnerabilityId: `CVE-2099-${String(i).padStart(5, "0")}`,
+        packageName: `pkg-${i % 97}`,
+        packageVersion: "1.0",
+        packagePurl: `pkg:deb/debian/pkg-${i % 97}@1.0`,
+        status: i % 3 === 0 ? VexStatus.AFFECTED : VexStatus.NOT_AFFECTED,
+        justification: i % 3 === 0 ? VexJustification.UNSPECIFIED : VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+        confidence: 0.9,
+        reason: `synthetic verdict ${i} with a reason as long as the real ones are, to make the blob realistically large`,
+        evidence: [create(EvidenceSchema, { kind: "code_executed", path: `/usr/lib/pkg-${i % 97}/lib.so`, detail: "mapped executable" })],
+      }),
+    );
+  }
+
+  it("reads results from the verdicts blob vex.signed names (sha256 checked) and pages them, the VEX documents on the first page only", async () => {
+    const verdicts = fakeVerdicts(12000);
+    const { jobId, verdictsBlob } = await completeWithVerdicts(verdicts);
+    assert.ok(Number(verdictsBlob.size) > 1024 * 1024, `blob of ${verdictsBlob.size} bytes, past NATS's 1 MiB message limit`);
+    const all = await client.getAnalysisResults({ jobId });
+    assert.equal(all.reachabilityResults.length, 12000);
+    assert.equal(all.totalResults, 12000);
+    assert.equal(all.nextPageToken, "");
+    assert.equal(all.vexDocument, '{"statements":[]}');
+
+    const pages: Awaited<ReturnType<typeof client.getAnalysisResults>>[] = [];
+    let token = "";
+    do {
+      const page = await client.getAnalysisResults({ jobId, pageSize: 5000, pageToken: token });
+      pages.push(page);
+      token = page.nextPageToken;
+    } while (token !== "" && pages.length < 10);
+    assert.deepEqual(
+      pages.map((p) => [p.reachabilityResults.length, p.totalResults, p.vexDocument !== ""]),
+      [
+        [5000, 12000, true],
+        [5000, 12000, false],
+        [2000, 12000, false],
+      ],
+    );
+    const deep = pages[2]!.reachabilityResults[1734]!;
+    assert.deepEqual(
+      [deep.cveId, deep.packageName, deep.status, deep.justification, deep.evidence[0]],
+      ["CVE-2099-11734", "pkg-94", "not_affected", "vulnerable_code_not_in_execute_path", "code_executed: /usr/lib/pkg-94/lib.so (mapped executable)"],
+    );
+    const bare = await client.getAnalysisResults({ jobId, pageSize: 10, omitVex: true });
+    assert.deepEqual([bare.reachabilityResults.length, bare.vexDocument, bare.vexBundle, bare.signingPublicKeyPem], [10, "", "", ""]);
+    await assert.rejects(
+      client.getAnalysisResults({ jobId, pageSize: 5001 }),
+      (e: ConnectError) => e.code === Code.InvalidArgument && e.message.includes("page_size"),
+    );
+    await assert.rejects(
+      client.getAnalysisResults({ jobId, pageToken: "bm9wZQ" }),
+      (e: ConnectError) => e.code === Code.InvalidArgument && e.message.includes("page_token"),
+    );
+  });
+
+  it("answers DataLoss, naming the blob, when the verdicts blob no longer matches its sha256", async () => {
+    const { jobId, verdictsBlob } = await completeWithVerdicts(fakeVerdicts(3));
+    await new FilesystemBlobStore(dir.path).put(verdictsBlob.key, Buffer.from("{}"));
+    await assert.rejects(
+      client.getAnalysisResults({ jobId }),
+      (e: ConnectError) => e.code === Code.DataLoss && e.message.includes(verdictsBlob.key) && e.message.includes("sha256"),
+    );
   });
 
   it("re-drives a retryable sandbox failure as attempt 2 and fails for good naming the stage once attempts are used up", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
@@ -13,6 +13,7 @@ import {
   BlobRefSchema,
   JobRefSchema,
   ProfileReadySchema,
+  ReachabilityScoredSchema,
   ReachabilityService,
   VexJustification,
   VexStatus,
@@ -121,18 +122,23 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
     return createClient(ReachabilityService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
   }
 
-  it("scores a profile.ready: verdicts.json stored, reachability.scored published with verdicts and summary, GetVerdicts returns them", async () => {
+  it("scores a profile.ready: verdicts.json stored, reachability.scored published with its key, sha256, count and summary (no verdicts), GetVerdicts returns them", async () => {
     const jobId = await submit(fixture("../../../../deploy/local/demo-image/scan.grype.json"));
     const event = await eventFor(jobId, Subjects.reachabilityScored);
     assert.equal(event.msgId, eventMsgId(Subjects.reachabilityScored, jobId, 1));
-    const scored = event.payload as ReachabilityScored;
+    const published = event.payload as ReachabilityScored;
+    assert.equal(published.verdicts.length, 0, "the event carries no verdicts");
+    assert.ok(published.verdictsBlob !== undefined);
+    const scored = fromJsonString(ReachabilityScoredSchema, (await blobs.getVerified(published.verdictsBlob)).toString("utf8"));
+    assert.equal(published.verdictCount, scored.verdicts.length);
+    assert.ok(scored.verdicts.length > 0);
     const verdict = (id: string, pkg: string) => scored.verdicts.find((v) => v.vulnerabilityId === id && v.packageName === pkg);
     assert.equal(verdict("CVE-2005-2541", "tar")?.status, VexStatus.AFFECTED);
     assert.equal(verdict("CVE-2011-3374", "apt")?.justification, VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH);
     assert.equal(verdict("CVE-2023-38545", "curl")?.justification, VexJustification.COMPONENT_NOT_PRESENT);
     assert.equal(verdict("GHSA-35jh-r3h4-6jhm", "lodash")?.status, VexStatus.UNDER_INVESTIGATION);
-    assert.equal(scored.profile?.executablesRun, 3);
-    assert.equal(scored.verdictsBlob?.key, `jobs/${jobId}/attempts/1/verdicts.json`);
+    assert.equal(published.profile?.executablesRun, 3);
+    assert.equal(published.verdictsBlob?.key, `jobs/${jobId}/attempts/1/verdicts.json`);
     assert.ok(await blobs.exists(`jobs/${jobId}/attempts/1/verdicts.json`));
     assert.equal((await ledger.get(jobId, "reachability", 1))?.state, "done");
 
@@ -156,6 +162,7 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
   it("answers a redelivered profile.ready of a done attempt from the record, without reading the inputs again", async () => {
     const jobId = await submit(fixture("../../../../deploy/local/demo-image/scan.grype.json"));
     const first = (await eventFor(jobId, Subjects.reachabilityScored)).payload as ReachabilityScored;
+    assert.ok(first.verdictCount > 0);
     // With the scan gone, scoring again would fail; replaying the record cannot.
     await blobs.delete(`jobs/${jobId}/scan.json`);
     const ready = create(ProfileReadySchema, {
@@ -169,7 +176,7 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
     assert.equal(seen.filter((e) => e.subject === Subjects.analysisFailed && (e.payload as AnalysisFailed).job?.jobId === jobId).length, 0);
     assert.equal((await ledger.get(jobId, "reachability", 1))?.state, "done");
     const answer = await client().getVerdicts({ jobId });
-    assert.equal(answer.verdicts.length, first.verdicts.length);
+    assert.equal(answer.verdicts.length, first.verdictCount);
   });
 
   it("drops a profile.ready of an attempt that was cancelled first", async () => {

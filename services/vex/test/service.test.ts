@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { create } from "@bufbuild/protobuf";
+import { create, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
@@ -15,13 +15,16 @@ import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { noopLogger } from "@vexxy/platform";
 import {
   AnalysisCancelledSchema,
+  BlobRefSchema,
   ProfileSummarySchema,
   ReachabilityScoredSchema,
   VerdictSchema,
   VexService,
   VexStatus,
   type AnalysisFailed,
+  type BlobRef,
   type JobRef,
+  type Verdict,
   type VexSigned,
 } from "@vexxy/proto";
 import { startNatsServer, startPostgres, tempDir, type NatsServer, type PostgresServer, type TempDir } from "@vexxy/testkit";
@@ -107,7 +110,16 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     msgId = eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt),
   ): Promise<void> {
     const profile = create(ProfileSummarySchema, { durationSeconds: 3, filesAccessed: 120, executablesRun: 3, complete: true, codeCoveragePercent: 62 });
-    await bus.publish(Subjects.reachabilityScored, create(ReachabilityScoredSchema, { job, verdicts, profile }), msgId);
+    const verdictsBlob = await storeVerdicts(job, verdicts);
+    // As reachability publishes it: the blob's key and sha256, never the verdicts.
+    await bus.publish(Subjects.reachabilityScored, create(ReachabilityScoredSchema, { job, verdictsBlob, verdictCount: verdicts.length, profile }), msgId);
+  }
+
+  /** Writes the verdicts blob as reachability does (outside jobs/<id>/ so the VEX stage's own writes are listed alone). */
+  async function storeVerdicts(job: JobRef, verdicts: Verdict[]): Promise<BlobRef> {
+    const body = toJsonString(ReachabilityScoredSchema, create(ReachabilityScoredSchema, { job, verdicts }));
+    const info = await blobs.put(`reachability/${job.jobId}/attempts/${job.attempt}/verdicts.json`, Buffer.from(body));
+    return create(BlobRefSchema, { key: info.key, sha256: info.sha256, size: BigInt(info.size) });
   }
 
   function eventsFor(jobId: string, subject: string): InboundEvent[] {
@@ -128,7 +140,7 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     return createClient(VexService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
   }
 
-  it("turns reachability.scored into vex.signed: document, bundle and key stored under the attempt, verdicts and profile passed through", async () => {
+  it("turns reachability.scored into vex.signed: verdicts read from the blob, document, bundle and key stored under the attempt, verdicts blob and profile passed through", async () => {
     const job = newJob();
     await publishScored(job);
     const event = await eventFor(job.jobId, Subjects.vexSigned);
@@ -139,8 +151,9 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     assert.equal(signed.document?.key, `${base}/openvex.json`);
     assert.equal(signed.bundle?.key, `${base}/openvex.sigstore.json`);
     assert.equal(signed.publicKey?.key, `${base}/vex-signing.pub.pem`);
-    assert.equal(signed.verdicts.length, 4);
-    assert.equal(signed.verdicts[0]?.status, VexStatus.AFFECTED);
+    assert.equal(signed.verdicts.length, 0, "vex.signed carries no verdicts");
+    assert.equal(signed.verdictCount, 4);
+    assert.equal(signed.verdictsBlob?.key, `reachability/${job.jobId}/attempts/1/verdicts.json`);
     assert.equal(signed.profile?.codeCoveragePercent, 62);
 
     const document = JSON.parse(
@@ -232,6 +245,32 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     const empty = newJob();
     await publishScored(empty, []);
     assert.equal(((await eventFor(empty.jobId, Subjects.analysisFailed)).payload as AnalysisFailed).reason, "no_verdicts");
+  });
+
+  it("publishes analysis.failed {stage vex, input_altered / input_missing, retryable true} for a verdicts blob that fails its sha256 or is gone", async () => {
+    const altered = newJob();
+    const ref = await storeVerdicts(altered, sampleVerdicts());
+    await blobs.put(ref.key, Buffer.from("{}"));
+    await bus.publish(
+      Subjects.reachabilityScored,
+      create(ReachabilityScoredSchema, { job: altered, verdictsBlob: ref, verdictCount: 4 }),
+      eventMsgId(Subjects.reachabilityScored, altered.jobId, 1),
+    );
+    const failed = (await eventFor(altered.jobId, Subjects.analysisFailed)).payload as AnalysisFailed;
+    assert.deepEqual([failed.stage, failed.reason, failed.retryable], ["vex", "input_altered", true]);
+    assert.match(failed.message, /do not match their sha256/);
+    assert.equal((await ledger.get(altered.jobId, "vex", 1))?.state, "failed");
+    assert.deepEqual(await blobs.list(`jobs/${altered.jobId}/`), []);
+
+    const missing = newJob();
+    const gone = create(BlobRefSchema, { key: `reachability/${missing.jobId}/attempts/1/verdicts.json`, sha256: "0".repeat(64) });
+    await bus.publish(
+      Subjects.reachabilityScored,
+      create(ReachabilityScoredSchema, { job: missing, verdictsBlob: gone, verdictCount: 4 }),
+      eventMsgId(Subjects.reachabilityScored, missing.jobId, 1),
+    );
+    const lost = (await eventFor(missing.jobId, Subjects.analysisFailed)).payload as AnalysisFailed;
+    assert.deepEqual([lost.reason, lost.retryable], ["input_missing", true]);
   });
 
   it("drops a reachability.scored of an attempt that was cancelled first", async () => {

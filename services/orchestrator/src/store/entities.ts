@@ -30,6 +30,11 @@ export interface StoredBlobRef {
   readonly size: number;
 }
 
+/** The reachability verdicts blob (ReachabilityScored as protobuf JSON) and how many verdicts it holds. */
+export interface StoredVerdictsRef extends StoredBlobRef {
+  readonly count: number;
+}
+
 export const AnalysisJob = defineEntity({
   name: "AnalysisJob",
   tableName: "analysis_job",
@@ -53,7 +58,10 @@ export const AnalysisJob = defineEntity({
     scan: p.json<StoredBlobRef>(),
     sbom: p.json<StoredBlobRef>().nullable(),
     executionProfile: p.json<Record<string, unknown>>().nullable(),
+    /** Result rows inline: jobs completed before the verdicts blob was kept (and [] for a scan with no findings). */
     reachabilityResults: p.json<Record<string, unknown>[]>().nullable(),
+    /** Where the verdicts are (results are read from it, its sha256 checked); null before a job is COMPLETE. */
+    reachabilityVerdicts: p.json<StoredVerdictsRef>().nullable(),
     generatedVexId: p.string().nullable(),
     vexDocument: p.json<StoredBlobRef>().nullable(),
     vexBundle: p.json<StoredBlobRef>().nullable(),

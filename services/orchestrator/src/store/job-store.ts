@@ -70,6 +70,7 @@ export class JobStore {
         sbom: job.sbom,
         executionProfile: null,
         reachabilityResults: job.completedAtSubmit !== undefined ? [] : null,
+        reachabilityVerdicts: null,
         generatedVexId: null,
         vexDocument: null,
         vexBundle: null,

@@ -3,6 +3,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import { openOrm } from "@vexxy/ledger";
 import { ORCHESTRATOR_ENTITIES } from "./entities.js";
 import { Migration20261122230000 } from "./migrations/Migration20261122230000.js";
+import { Migration20261202123000 } from "./migrations/Migration20261202123000.js";
 
 export const ORCHESTRATOR_SCHEMA = "orchestrator";
 
@@ -12,6 +13,9 @@ export async function openOrchestratorOrm(databaseUrl: string): Promise<MikroORM
     databaseUrl,
     schema: ORCHESTRATOR_SCHEMA,
     entities: [...ORCHESTRATOR_ENTITIES],
-    migrations: [{ name: "Migration20261122230000", class: Migration20261122230000 }],
+    migrations: [
+      { name: "Migration20261122230000", class: Migration20261122230000 },
+      { name: "Migration20261202123000", class: Migration20261202123000 },
+    ],
   });
 }

@@ -5,7 +5,9 @@
  * JobRef's BlobRef), the execution profile and the image catalogue with their sha256 checked,
  * scores every (vulnerability, package), stores the verdicts at
  * jobs/<job>/attempts/<n>/verdicts.json, marks the row done and publishes
- * vexxy.reachability.scored (verdicts + profile summary). A report that cannot be read
+ * vexxy.reachability.scored (that blob's key and sha256, the verdict count and the profile
+ * summary; never the verdicts themselves, which past a few thousand would not fit in one NATS
+ * message). A report that cannot be read
  * publishes vexxy.analysis.failed {stage "reachability", reason "invalid_vulnerability_report",
  * retryable false} with the message naming the field; a missing or altered input blob or an
  * undecodable artifact publishes analysis.failed too (retryable for blobs: a new attempt
@@ -30,6 +32,7 @@ import {
   type BlobRef,
   type JobRef,
   type ProfileReady,
+  type ReachabilityScored,
 } from "@vexxy/proto";
 import { decodeCatalogue, decodeProfile, tightenProfile } from "../artifacts.js";
 import { ArtifactDecodeError, ScanFormatError } from "../errors.js";
@@ -104,12 +107,11 @@ async function onProfileReady(deps: ReachabilityStageDeps, ready: ProfileReady):
   try {
     const scored = await score(deps, job, ready);
     const ref = await deps.verdicts.save(job.jobId, job.attempt, scored);
-    scored.verdictsBlob = ref;
     await deps.ledger.update(job.jobId, REACHABILITY_STAGE, job.attempt, "done", {
       verdicts: { key: ref.key, sha256: ref.sha256, size: Number(ref.size) },
       verdictCount: scored.verdicts.length,
     });
-    await deps.bus.publish(Subjects.reachabilityScored, scored, eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
+    await deps.bus.publish(Subjects.reachabilityScored, scoredEvent(scored, ref), eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
     deps.logger.info("reachability scored", { job: job.jobId, attempt: job.attempt, verdicts: scored.verdicts.length });
   } catch (error) {
     const failure = asStageFailure(error);
@@ -131,7 +133,7 @@ async function replay(deps: ReachabilityStageDeps, job: JobRef, record: StageRec
       const ref = verdictsRefOf(record);
       if (ref === undefined) return false;
       const scored = await deps.verdicts.load(ref);
-      await deps.bus.publish(Subjects.reachabilityScored, scored, eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
+      await deps.bus.publish(Subjects.reachabilityScored, scoredEvent(scored, ref), eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
       return true;
     }
     case "failed": {
@@ -161,6 +163,16 @@ async function score(deps: ReachabilityStageDeps, job: JobRef, ready: ProfileRea
   const catalogue = decodeCatalogue(catalogueBytes);
   const result = scoreReachability({ catalogue, profile, report, profileRef });
   return create(ReachabilityScoredSchema, { job, verdicts: result.verdicts, profile: result.summary });
+}
+
+/** The event for a stored result: the blob's ref and the verdict count in place of the verdicts. */
+export function scoredEvent(scored: ReachabilityScored, ref: BlobRef): ReachabilityScored {
+  return create(ReachabilityScoredSchema, {
+    ...(scored.job !== undefined ? { job: scored.job } : {}),
+    ...(scored.profile !== undefined ? { profile: scored.profile } : {}),
+    verdictsBlob: ref,
+    verdictCount: scored.verdicts.length,
+  });
 }
 
 function required(ref: BlobRef | undefined, field: string): BlobRef {

@@ -79,6 +79,30 @@ function time(ts: string | undefined, fallback: number): number {
   return Number.isNaN(t) ? fallback : t;
 }
 
+const vulnerabilityIndexes = new WeakMap<readonly VexStatement[], { readonly length: number; readonly index: Map<string, number[]> }>();
+
+/**
+ * Statement positions (ascending) by every id Vulnerability.Matches compares (@id, name,
+ * aliases), built once per statements array: the self-check asks for every finding of a
+ * document, and testing every statement each time made a 20,000-finding document quadratic.
+ */
+function statementsByVulnerability(statements: readonly VexStatement[]): Map<string, number[]> {
+  const cached = vulnerabilityIndexes.get(statements);
+  if (cached !== undefined && cached.length === statements.length) return cached.index;
+  const index = new Map<string, number[]>();
+  statements.forEach((s, i) => {
+    const v = s.vulnerability ?? {};
+    const ids = new Set([v["@id"], v.name, ...(v.aliases ?? [])].filter((id): id is string => typeof id === "string"));
+    for (const id of ids) {
+      const list = index.get(id);
+      if (list === undefined) index.set(id, [i]);
+      else list.push(i);
+    }
+  });
+  vulnerabilityIndexes.set(statements, { length: statements.length, index });
+  return index;
+}
+
 /**
  * VEX.Matches: the matching statements collected from the last to the first, then stably sorted
  * by vulnerability name and, within one name, by timestamp (a statement without one takes the
@@ -88,7 +112,11 @@ export function documentMatches(doc: VexDocument, vulnId: string, product: strin
   const statements = doc.statements ?? [];
   const docTime = time(doc.timestamp, 0);
   const found: IndexedStatement[] = [];
-  for (let i = statements.length - 1; i >= 0; i--) {
+  // Only statements whose vulnerability can match (Vulnerability.Matches is Statement.Matches's
+  // first test), still visited from the last to the first: the same result as testing every statement.
+  const candidates = statementsByVulnerability(statements).get(vulnId) ?? [];
+  for (let c = candidates.length - 1; c >= 0; c--) {
+    const i = candidates[c]!;
     const s = statements[i];
     if (s !== undefined && statementMatches(s, vulnId, product, subcomponents)) found.push({ index: i, statement: s });
   }

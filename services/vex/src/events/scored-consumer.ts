@@ -1,13 +1,16 @@
 /**
  * Consumes vexxy.reachability.scored (durable "vex") and vexxy.analysis.cancelled.
  *
- * reachability.scored: claims (job, "vex", attempt) in the ledger, writes the OpenVEX document
+ * reachability.scored: claims (job, "vex", attempt) in the ledger, reads the verdicts from the
+ * blob the event names (its sha256 checked; events carry no verdict lists), writes the OpenVEX document
  * (validated), runs the conformance self-check (would Grype and Trivy apply each not_affected
  * statement?) and signs it (in-toto statement, DSSE, Sigstore bundle), stores
  * jobs/<job>/attempts/<n>/{openvex.json, openvex.sigstore.json, vex-signing.pub.pem,
  * vex-conformance.json}, records
  * the vex.signed event in the ledger row (state done) and publishes vexxy.vex.signed with the
- * document id, the three BlobRefs, and the verdicts and profile summary passed through.
+ * document id, the BlobRefs, the verdicts blob's ref and count and the profile summary passed through.
+ * A verdicts blob that is missing or does not match its sha256 publishes vexxy.analysis.failed
+ * {stage "vex", reason "input_missing" | "input_altered", retryable true}: a new attempt scores again.
  * A job that yields no valid document (no verdicts, an unjustified not_affected, no repository
  * name for the product, a not_affected statement neither tool would apply) publishes
  * vexxy.analysis.failed {stage "vex", retryable false} and records it.
@@ -28,12 +31,14 @@ import type { Logger } from "@vexxy/platform";
 import {
   AnalysisFailedSchema,
   BlobRefSchema,
+  ReachabilityScoredSchema,
   VexConformanceSchema,
   VexSignedSchema,
   type AnalysisCancelled,
   type BlobRef,
   type JobRef,
   type ReachabilityScored,
+  type Verdict,
 } from "@vexxy/proto";
 import { InvalidVexDocumentError, ProductIdentityError, VexNotApplicableError } from "../errors.js";
 import { produceVex, type VexSettings } from "../produce-vex.js";
@@ -79,11 +84,22 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
   const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
   if (!claimed && (await replay(deps, job, record))) return;
 
+  let verdicts: Verdict[];
+  try {
+    verdicts = await loadVerdicts(deps.blobs, scored, job);
+  } catch (error) {
+    if (!(error instanceof VerdictsUnreadable)) throw error;
+    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason: error.reason, message: error.message, retryable: true });
+    await publishFailure(deps, job, error.reason, error.message, true);
+    deps.logger.warn("verdicts unreadable", { job: job.jobId, attempt: job.attempt, reason: error.reason, message: error.message });
+    return;
+  }
+
   let produced: ReturnType<typeof produceVex>;
   try {
-    produced = produceVex(job, scored.verdicts, deps.key, deps.settings);
+    produced = produceVex(job, verdicts, deps.key, deps.settings);
   } catch (error) {
-    const reason = failureReason(error, scored);
+    const reason = failureReason(error, verdicts);
     if (reason === undefined) throw error;
     const message = (error as Error).message;
     await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason, message, retryable: false });
@@ -114,7 +130,9 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     document: blobRef(document),
     bundle: blobRef(bundle),
     publicKey: blobRef(publicKey),
-    verdicts: scored.verdicts,
+    // Only an event from a publisher older than blob-only events lacks the blob; its (small) inline list passes through.
+    ...(scored.verdictsBlob !== undefined && scored.verdictsBlob.key !== "" ? { verdictsBlob: scored.verdictsBlob } : { verdicts }),
+    verdictCount: verdicts.length,
     conformance,
     ...(scored.profile !== undefined ? { profile: scored.profile } : {}),
   });
@@ -129,17 +147,68 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     job: job.jobId,
     attempt: job.attempt,
     documentId: produced.documentId,
-    statements: scored.verdicts.length,
+    verdicts: verdicts.length,
     conformance: produced.conformance.summary,
   });
 }
 
 /** The analysis.failed reason of a permanent failure, or undefined for one worth redelivering. */
-function failureReason(error: unknown, scored: ReachabilityScored): string | undefined {
+function failureReason(error: unknown, verdicts: readonly Verdict[]): string | undefined {
   if (error instanceof ProductIdentityError) return error.reason;
   if (error instanceof VexNotApplicableError) return "vex_not_applicable";
-  if (error instanceof InvalidVexDocumentError) return scored.verdicts.length === 0 ? "no_verdicts" : "invalid_vex_document";
+  if (error instanceof InvalidVexDocumentError) return verdicts.length === 0 ? "no_verdicts" : "invalid_vex_document";
   return undefined;
+}
+
+/** The verdicts blob cannot be used; a new attempt (a new blob) may succeed. */
+export class VerdictsUnreadable extends Error {
+  constructor(
+    readonly reason: "input_missing" | "input_altered",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "VerdictsUnreadable";
+  }
+}
+
+/**
+ * The verdicts of a scored event: read from its verdicts blob with the sha256 checked (an event
+ * from a publisher older than the blob-only events may still carry them inline).
+ * @throws VerdictsUnreadable for a blob that is missing, altered, undecodable or of another job;
+ * anything else (store unreachable) as is, to be redelivered.
+ */
+export async function loadVerdicts(blobs: BlobStore, scored: ReachabilityScored, job: JobRef): Promise<Verdict[]> {
+  const ref = scored.verdictsBlob;
+  if (ref === undefined || ref.key === "") return scored.verdicts;
+  let bytes: Buffer;
+  try {
+    bytes = await blobs.getVerified(ref);
+  } catch (error) {
+    const name = error instanceof Error ? error.name : "";
+    if (name === "BlobNotFoundError") throw new VerdictsUnreadable("input_missing", `the verdicts ${ref.key} are not in object storage`, { cause: error });
+    if (name === "BlobDigestMismatchError")
+      throw new VerdictsUnreadable("input_altered", `the verdicts ${ref.key} do not match their sha256 ${ref.sha256}`, { cause: error });
+    throw error;
+  }
+  let stored: ReachabilityScored;
+  try {
+    stored = fromJsonString(ReachabilityScoredSchema, bytes.toString("utf8"), { ignoreUnknownFields: true });
+  } catch (error) {
+    throw new VerdictsUnreadable("input_altered", `the verdicts ${ref.key} are not a ReachabilityScored JSON document: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (stored.job !== undefined && (stored.job.jobId !== job.jobId || stored.job.attempt !== job.attempt)) {
+    throw new VerdictsUnreadable("input_altered", `the verdicts ${ref.key} belong to job ${stored.job.jobId} attempt ${stored.job.attempt}`);
+  }
+  if (scored.verdictCount !== 0 && stored.verdicts.length !== scored.verdictCount) {
+    throw new VerdictsUnreadable(
+      "input_altered",
+      `the verdicts ${ref.key} hold ${stored.verdicts.length} verdicts, the event announced ${scored.verdictCount}`,
+    );
+  }
+  return stored.verdicts;
 }
 
 /** Re-publishes what an earlier delivery recorded; false when the work must be (re)done. */
@@ -153,7 +222,13 @@ async function replay(deps: VexStageDeps, job: JobRef, record: StageRecord): Pro
       return true;
     }
     case "failed":
-      await publishFailure(deps, job, String(record.outcome["reason"] ?? "vex_failed"), String(record.outcome["message"] ?? ""));
+      await publishFailure(
+        deps,
+        job,
+        String(record.outcome["reason"] ?? "vex_failed"),
+        String(record.outcome["message"] ?? ""),
+        record.outcome["retryable"] === true,
+      );
       return true;
     case "cancelled":
       deps.logger.info("reachability.scored of a cancelled attempt dropped", { job: job.jobId, attempt: job.attempt });
@@ -163,8 +238,8 @@ async function replay(deps: VexStageDeps, job: JobRef, record: StageRecord): Pro
   }
 }
 
-async function publishFailure(deps: VexStageDeps, job: JobRef, reason: string, message: string): Promise<void> {
-  const failed = create(AnalysisFailedSchema, { job, stage: VEX_STAGE, reason, message, retryable: false });
+async function publishFailure(deps: VexStageDeps, job: JobRef, reason: string, message: string, retryable = false): Promise<void> {
+  const failed = create(AnalysisFailedSchema, { job, stage: VEX_STAGE, reason, message, retryable });
   await deps.bus.publish(Subjects.analysisFailed, failed, `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:${VEX_STAGE}`);
 }
 

@@ -15,7 +15,13 @@ function schemaValidator(): ValidateFunction {
     (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
     // ajv does not know the "iri" format the schema uses for @id.
     ajv.addFormat("iri", true);
-    const schema = JSON.parse(readFileSync(fileURLToPath(new URL("../schema/openvex_json_schema.json", import.meta.url)), "utf8")) as object;
+    const schema = JSON.parse(readFileSync(fileURLToPath(new URL("../schema/openvex_json_schema.json", import.meta.url)), "utf8")) as {
+      properties?: { statements?: { uniqueItems?: boolean } };
+    };
+    // ajv checks uniqueItems by deep-comparing every pair: quadratic, a minute for 20,000
+    // statements. That one constraint is checked by duplicateStatements instead (same rule).
+    if (schema.properties?.statements?.uniqueItems !== true) throw new Error("the OpenVEX schema no longer declares statements uniqueItems");
+    delete schema.properties.statements.uniqueItems;
     validator = ajv.compile(schema);
   }
   return validator;
@@ -28,6 +34,30 @@ interface StatementLike {
   action_statement?: string;
 }
 
+/** JSON with object keys sorted: equal for deep-equal JSON values, whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** The schema's statements uniqueItems, in linear time: a problem for each statement equal to an earlier one. */
+function duplicateStatements(statements: readonly unknown[]): string[] {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  statements.forEach((s, i) => {
+    const key = canonicalJson(s);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else problems.push(`/statements must NOT have duplicate items (items ## ${first} and ${i} are identical)`);
+  });
+  return problems;
+}
+
 /**
  * Every problem with an OpenVEX document, each starting with the JSON pointer it concerns:
  * the official schema's violations, then go-vex's statement rules (justification and
@@ -38,6 +68,7 @@ export function openVexProblems(doc: unknown): string[] {
   const validate = schemaValidator();
   const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
   const raw = typeof doc === "object" && doc !== null ? (doc as { statements?: unknown }).statements : undefined;
+  if (Array.isArray(raw)) problems.push(...duplicateStatements(raw));
   const statements = Array.isArray(raw) ? raw.filter((s): s is StatementLike => typeof s === "object" && s !== null) : [];
   statements.forEach((s, i) => {
     if (s.status !== "not_affected" && (s.justification !== undefined || s.impact_statement !== undefined)) {
