@@ -224,7 +224,9 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
 
   it("marks the trace incomplete with tracer_died, naming the signal, when bpftrace is killed mid-run", async () => {
     const session = await tracer.start(scope(), 15000);
-    execFileSync("pkill", ["-KILL", "-f", `bpftrace -f json`]);
+    // Only this session's bpftrace, by its pid (setpriv execs bpftrace in the same process).
+    assert.ok(session.pid !== undefined);
+    process.kill(session.pid, "SIGKILL");
     for (let i = 0; i < 50 && !session.died; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(session.died, true);
     const result = await session.stop();
@@ -309,34 +311,19 @@ while :; do sleep 1; done
 });
 
 describe("Tracee event ingestion", () => {
+  const forensics = () => parseTraceeJsonLines(readFileSync(fileURLToPath(new URL("./fixtures/tracee-forensics-events.jsonl", import.meta.url)), "utf8"));
+  const traceeContext = { jobId: "j", attempt: 1, tracer: "tracee", containerId: "", lossReasons: [], outcome: WorkloadOutcome.EXITED_OK, durationSeconds: 1 };
+
   it("reads real Tracee JSON events into a profile: opened and read files, relative paths apart", () => {
-    const events = parseTraceeJsonLines(readFileSync(fileURLToPath(new URL("./fixtures/tracee-forensics-events.jsonl", import.meta.url)), "utf8"));
+    const events = forensics();
     assert.equal(events.length, 6);
-    const profile = buildProfile(events, {
-      jobId: "j",
-      attempt: 1,
-      tracer: "tracee",
-      containerId: "",
-      lossReasons: [],
-      outcome: WorkloadOutcome.EXITED_OK,
-      durationSeconds: 1,
-    });
+    const profile = buildProfile(events, traceeContext);
     assert.ok(profile.files.some((f) => f.path === "/tmp/testing.txt" && f.access === "open" && f.countOk > 0n));
     assert.ok(!profile.files.some((f) => f.access === "exec"));
   });
 
   it("keeps Tracee's own dev and inode args as identities in a kernel_path profile", () => {
-    const events = parseTraceeJsonLines(readFileSync(fileURLToPath(new URL("./fixtures/tracee-forensics-events.jsonl", import.meta.url)), "utf8"));
-    const profile = buildProfile(events, {
-      jobId: "j",
-      attempt: 1,
-      tracer: "tracee",
-      containerId: "",
-      lossReasons: [],
-      outcome: WorkloadOutcome.EXITED_OK,
-      durationSeconds: 1,
-      identity: "kernel_path",
-    });
+    const profile = buildProfile(forensics(), { ...traceeContext, identity: "kernel_path" });
     assert.equal(profile.identity, "kernel_path");
     const use = profile.uses.find((u) => u.path === "/tmp/testing.txt");
     assert.ok(use?.id !== undefined && use.id.inode > 0n, "the fixture's security_file_open carries dev and inode");

@@ -105,7 +105,14 @@ export class BpftraceTracer implements Tracer {
     let exitCode: number | null = null;
     let exitSignal: NodeJS.Signals | null = null;
     let stopping = false;
+    // Whether END's marker went by, checked on each chunk with the previous chunk's tail (a
+    // marker split across two chunks), never by re-reading the whole output.
+    const marker = Buffer.from(`"${MAPS_DONE}\\n"`);
+    let mapsDone = false;
     child.stdout.on("data", (d: Buffer) => {
+      const previous = chunks.at(-1);
+      const tail = previous !== undefined ? previous.subarray(Math.max(0, previous.length - marker.length)) : Buffer.alloc(0);
+      mapsDone ||= Buffer.concat([tail, d]).includes(marker);
       chunks.push(d);
       outputBytes += d.length;
     });
@@ -155,6 +162,7 @@ export class BpftraceTracer implements Tracer {
     const options = this.options;
     const session: TraceSession = {
       scope,
+      pid: child.pid,
       attachSeconds,
       cgroupId,
       get died() {
@@ -166,19 +174,18 @@ export class BpftraceTracer implements Tracer {
         const stopBegan = Date.now();
         let killedAfterTimeout = false;
         let killedAfterMaps = false;
-        const mapsDone = (): boolean => Buffer.concat(chunks).includes(`"${MAPS_DONE}\\n"`);
         if (!exited) {
           child.kill("SIGINT");
           // Done when bpftrace exits, or once END printed every map: the detach that follows can
           // be slow, and nothing it prints afterwards is needed.
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
-              killedAfterTimeout = !mapsDone();
+              killedAfterTimeout = !mapsDone;
               child.kill("SIGKILL");
               resolve();
             }, options.stopTimeoutMs);
             const onData = (): void => {
-              if (!mapsDone()) return;
+              if (!mapsDone) return;
               clearTimeout(timer);
               child.stdout.off("data", onData);
               // A short grace for a clean exit, then the kill (the kernel finishes the detach).
@@ -208,8 +215,8 @@ export class BpftraceTracer implements Tracer {
         }
         const all = Buffer.concat(chunks).toString("utf8");
         // Everything up to END's marker line; what bpftrace prints after it repeats the maps.
-        const marker = all.indexOf(`"${MAPS_DONE}\\n"`);
-        const stdout = marker < 0 ? all : all.slice(0, all.indexOf("\n", marker) + 1);
+        const markerAt = all.indexOf(marker.toString("utf8"));
+        const stdout = markerAt < 0 ? all : all.slice(0, all.indexOf("\n", markerAt) + 1);
         const parsed = parseIdentityOutput(stdout, startedAt.getTime());
         const stderrTail = stderr
           .split("\n")
@@ -229,7 +236,7 @@ export class BpftraceTracer implements Tracer {
         const lossReasons: string[] = [];
         if (diedBefore) lossReasons.push(`tracer_died: ${context}`);
         else if (killedAfterTimeout) lossReasons.push(`tracer_stop_timeout: no maps within ${options.stopTimeoutMs} ms; ${context}`);
-        if (marker < 0 && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
+        if (markerAt < 0 && !diedBefore && !killedAfterTimeout) lossReasons.push(`maps_not_printed: ${context}`);
         if (containerCgroupId !== 0n && containerCgroupId !== cgroupId)
           lossReasons.push(`cgroup_replaced: filtered on ${cgroupId}, the container's cgroup is now ${containerCgroupId}`);
         for (const name of IDENTITY_MAPS) {

@@ -84,6 +84,8 @@ export interface TraceSession {
   readonly cgroupId: bigint;
   /** Whether the tracer process ended before stop() (its records are lost). */
   readonly died: boolean;
+  /** The tracer process's pid, when it runs as a process of this host (diagnostics, tests). */
+  readonly pid: number | undefined;
   /** Stops tracing and returns what was recorded. */
   stop(): Promise<TraceResult>;
   /** Stops tracing and throws the records away. */
