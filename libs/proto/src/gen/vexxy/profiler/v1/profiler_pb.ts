@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/profiler/v1/profiler.proto.
  */
 export const file_vexxy_profiler_v1_profiler: GenFile = /*@__PURE__*/
-  fileDesc("CiB2ZXh4eS9wcm9maWxlci92MS9wcm9maWxlci5wcm90bxIRdmV4eHkucHJvZmlsZXIudjEiXwoRU3RhcnRUcmFjZVJlcXVlc3QSDgoGam9iX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SFAoMY29udGFpbmVyX2lkGAMgASgJEhMKC2Nncm91cF9wYXRoGAQgASgJImEKElN0YXJ0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIOCgZ0cmFjZXIYAiABKAkSEQoJY2dyb3VwX2lkGAMgASgEEhYKDmF0dGFjaF9zZWNvbmRzGAQgASgBIjIKD0dldFRyYWNlUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJGChBHZXRUcmFjZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEg4KBnRyYWNlchgCIAEoCRITCgtwcm9maWxlX2tleRgDIAEoCTLBAQoPUHJvZmlsZXJTZXJ2aWNlElkKClN0YXJ0VHJhY2USJC52ZXh4eS5wcm9maWxlci52MS5TdGFydFRyYWNlUmVxdWVzdBolLnZleHh5LnByb2ZpbGVyLnYxLlN0YXJ0VHJhY2VSZXNwb25zZRJTCghHZXRUcmFjZRIiLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVxdWVzdBojLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiB2ZXh4eS9wcm9maWxlci92MS9wcm9maWxlci5wcm90bxIRdmV4eHkucHJvZmlsZXIudjEiXwoRU3RhcnRUcmFjZVJlcXVlc3QSDgoGam9iX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SFAoMY29udGFpbmVyX2lkGAMgASgJEhMKC2Nncm91cF9wYXRoGAQgASgJIn8KElN0YXJ0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIOCgZ0cmFjZXIYAiABKAkSEQoJY2dyb3VwX2lkGAMgASgEEhYKDmF0dGFjaF9zZWNvbmRzGAQgASgBEhwKFHByb2ZpbGVyX2luc3RhbmNlX2lkGAUgASgJIjIKD0dldFRyYWNlUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJGChBHZXRUcmFjZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEg4KBnRyYWNlchgCIAEoCRITCgtwcm9maWxlX2tleRgDIAEoCTLBAQoPUHJvZmlsZXJTZXJ2aWNlElkKClN0YXJ0VHJhY2USJC52ZXh4eS5wcm9maWxlci52MS5TdGFydFRyYWNlUmVxdWVzdBolLnZleHh5LnByb2ZpbGVyLnYxLlN0YXJ0VHJhY2VSZXNwb25zZRJTCghHZXRUcmFjZRIiLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVxdWVzdBojLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message vexxy.profiler.v1.StartTraceRequest
@@ -71,6 +71,15 @@ export type StartTraceResponse = Message<"vexxy.profiler.v1.StartTraceResponse">
    * @generated from field: double attach_seconds = 4;
    */
   attachSeconds: number;
+
+  /**
+   * The profiler process that holds the live trace (random per process): behind a Service with
+   * several profilers, the sandbox names it in sandbox.completed so that exactly this process
+   * stops the trace.
+   *
+   * @generated from field: string profiler_instance_id = 5;
+   */
+  profilerInstanceId: string;
 };
 
 /**
