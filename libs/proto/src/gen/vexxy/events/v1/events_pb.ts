@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { BlobRef, JobRef } from "./job_pb.js";
+import type { BlobRef, JobRef, VexFormat } from "./job_pb.js";
 import { file_vexxy_events_v1_job } from "./job_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/events/v1/events.proto.
  */
 export const file_vexxy_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Chx2ZXh4eS9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg92ZXh4eS5ldmVudHMudjEiagoRQW5hbHlzaXNSZXF1ZXN0ZWQSJAoDam9iGAEgASgLMhcudmV4eHkuZXZlbnRzLnYxLkpvYlJlZhIvCgZjb25maWcYAiABKAsyHy52ZXh4eS5ldmVudHMudjEuRXhlcmNpc2VDb25maWci/wEKDkV4ZXJjaXNlQ29uZmlnEhMKC3Rlc3Rfc2NyaXB0GAEgASgJEhwKFHRlc3RfdGltZW91dF9zZWNvbmRzGAIgASgNEhYKDmVuYWJsZV9mdXp6aW5nGAMgASgIEhgKEGVuYWJsZV9wcm9maWxpbmcYBCABKAgSDQoFcG9ydHMYBSADKA0SRQoLZW52aXJvbm1lbnQYBiADKAsyMC52ZXh4eS5ldmVudHMudjEuRXhlcmNpc2VDb25maWcuRW52aXJvbm1lbnRFbnRyeRoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEinAIKDlNhbmRib3hTdGFydGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSFAoMY29udGFpbmVyX2lkGAIgASgJEhMKC2Nncm91cF9wYXRoGAMgASgJEhEKCWNncm91cF9pZBgEIAEoBBIrCgljYXRhbG9ndWUYBSABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZkcml2ZXIYByABKAkSGwoTc2FuZGJveF9pbnN0YW5jZV9pZBgIIAEoCRIcChRwcm9maWxlcl9pbnN0YW5jZV9pZBgJIAEoCSL5AgoQU2FuZGJveENvbXBsZXRlZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIxCgdvdXRjb21lGAMgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIRCglleGl0X2NvZGUYBCABKAUSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoARIrCgljYXRhbG9ndWUYBiABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIwCgxjb21wbGV0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KCGV4ZXJjaXNlGAggAygLMh0udmV4eHkuZXZlbnRzLnYxLkV4ZXJjaXNlU3RlcBIbChNzYW5kYm94X2luc3RhbmNlX2lkGAkgASgJEhwKFHByb2ZpbGVyX2luc3RhbmNlX2lkGAogASgJIjgKDEV4ZXJjaXNlU3RlcBIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg4KBmRldGFpbBgDIAEoCSJpCg1TYW5kYm94RmFpbGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIIvcCCgxQcm9maWxlUmVhZHkSJAoDam9iGAEgASgLMhcudmV4eHkuZXZlbnRzLnYxLkpvYlJlZhIpCgdwcm9maWxlGAIgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSLAoKcmF3X2V2ZW50cxgDIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEisKCWNhdGFsb2d1ZRgEIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhAKCGNvbXBsZXRlGAUgASgIEhQKDGxvc3NfcmVhc29ucxgGIAMoCRIxCgdvdXRjb21lGAcgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIYChBkdXJhdGlvbl9zZWNvbmRzGAggASgBEhUKDWV2ZW50c190cmFjZWQYCSABKAQSFgoOZmlsZXNfYWNjZXNzZWQYCiABKA0SFwoPZXhlY3V0YWJsZXNfcnVuGAsgASgNIjYKCEV2aWRlbmNlEgwKBGtpbmQYASABKAkSDAoEcGF0aBgCIAEoCRIOCgZkZXRhaWwYAyABKAki2AIKB1ZlcmRpY3QSGAoQdnVsbmVyYWJpbGl0eV9pZBgBIAEoCRIPCgdhbGlhc2VzGAIgAygJEhQKDHBhY2thZ2VfbmFtZRgDIAEoCRIXCg9wYWNrYWdlX3ZlcnNpb24YBCABKAkSFAoMcGFja2FnZV9wdXJsGAUgASgJEhQKDHBhY2thZ2VfdHlwZRgGIAEoCRIqCgZzdGF0dXMYByABKA4yGi52ZXh4eS5ldmVudHMudjEuVmV4U3RhdHVzEjgKDWp1c3RpZmljYXRpb24YCCABKA4yIS52ZXh4eS5ldmVudHMudjEuVmV4SnVzdGlmaWNhdGlvbhISCgpjb25maWRlbmNlGAkgASgBEg4KBnJlYXNvbhgKIAEoCRIrCghldmlkZW5jZRgLIAMoCzIZLnZleHh5LmV2ZW50cy52MS5FdmlkZW5jZRIQCghzZXZlcml0eRgMIAEoCSLkAQoSUmVhY2hhYmlsaXR5U2NvcmVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSLgoIdmVyZGljdHMYAiADKAsyGC52ZXh4eS5ldmVudHMudjEuVmVyZGljdEICGAESLwoNdmVyZGljdHNfYmxvYhgDIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEjAKB3Byb2ZpbGUYBCABKAsyHy52ZXh4eS5ldmVudHMudjEuUHJvZmlsZVN1bW1hcnkSFQoNdmVyZGljdF9jb3VudBgFIAEoDSLxAgoOUHJvZmlsZVN1bW1hcnkSGAoQZHVyYXRpb25fc2Vjb25kcxgBIAEoARIWCg5maWxlc19hY2Nlc3NlZBgCIAEoDRIXCg9leGVjdXRhYmxlc19ydW4YAyABKA0SHwoXc2hhcmVkX2xpYnJhcmllc19sb2FkZWQYBCABKA0SFQoNZXZlbnRzX3RyYWNlZBgFIAEoBBIQCghjb21wbGV0ZRgGIAEoCBIUCgxsb3NzX3JlYXNvbnMYByADKAkSMQoHb3V0Y29tZRgIIAEoDjIgLnZleHh5LmV2ZW50cy52MS5Xb3JrbG9hZE91dGNvbWUSHQoVY29kZV9jb3ZlcmFnZV9wZXJjZW50GAkgASgBEikKB3Byb2ZpbGUYCiABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIUCgx1bm93bmVkX2NvZGUYCyADKAkSIQoZdW50cmFjZWRfY2hhbm5lbF9hdHRlbXB0cxgMIAMoCSKqAwoJVmV4U2lnbmVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSEwoLZG9jdW1lbnRfaWQYAiABKAkSKgoIZG9jdW1lbnQYAyABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIoCgZidW5kbGUYBCABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIsCgpwdWJsaWNfa2V5GAUgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSLgoIdmVyZGljdHMYBiADKAsyGC52ZXh4eS5ldmVudHMudjEuVmVyZGljdEICGAESMAoHcHJvZmlsZRgHIAEoCzIfLnZleHh5LmV2ZW50cy52MS5Qcm9maWxlU3VtbWFyeRI0Cgtjb25mb3JtYW5jZRgIIAEoCzIfLnZleHh5LmV2ZW50cy52MS5WZXhDb25mb3JtYW5jZRIvCg12ZXJkaWN0c19ibG9iGAkgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSFQoNdmVyZGljdF9jb3VudBgKIAEoDSLmAQoOVmV4Q29uZm9ybWFuY2USFAoMbm90X2FmZmVjdGVkGAEgASgNEhgKEGdyeXBlX3N1cHByZXNzZWQYAiABKA0SGAoQdHJpdnlfc3VwcHJlc3NlZBgDIAEoDRIPCgdzdW1tYXJ5GAQgASgJEg8KB2NvbnRleHQYBSABKAkSIwoWZ3J5cGVfbG9jYWxfc3VwcHJlc3NlZBgGIAEoDUgAiAEBEigKBnJlcG9ydBgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmQhkKF19ncnlwZV9sb2NhbF9zdXBwcmVzc2VkInkKDkFuYWx5c2lzRmFpbGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSDQoFc3RhZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSEQoJcmV0cnlhYmxlGAUgASgIIkkKEUFuYWx5c2lzQ2FuY2VsbGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSDgoGcmVhc29uGAIgASgJKr8BCg9Xb3JrbG9hZE91dGNvbWUSIAocV09SS0xPQURfT1VUQ09NRV9VTlNQRUNJRklFRBAAEh4KGldPUktMT0FEX09VVENPTUVfRVhJVEVEX09LEAESIQodV09SS0xPQURfT1VUQ09NRV9FWElURURfRVJST1IQAhIkCiBXT1JLTE9BRF9PVVRDT01FX1RJTUVPVVRfUlVOTklORxADEiEKHVdPUktMT0FEX09VVENPTUVfTElNSVRfS0lMTEVEEAQqlwEKCVZleFN0YXR1cxIaChZWRVhfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXVkVYX1NUQVRVU19OT1RfQUZGRUNURUQQARIXChNWRVhfU1RBVFVTX0FGRkVDVEVEEAISFAoQVkVYX1NUQVRVU19GSVhFRBADEiIKHlZFWF9TVEFUVVNfVU5ERVJfSU5WRVNUSUdBVElPThAEKtECChBWZXhKdXN0aWZpY2F0aW9uEiEKHVZFWF9KVVNUSUZJQ0FUSU9OX1VOU1BFQ0lGSUVEEAASKwonVkVYX0pVU1RJRklDQVRJT05fQ09NUE9ORU5UX05PVF9QUkVTRU5UEAESMQotVkVYX0pVU1RJRklDQVRJT05fVlVMTkVSQUJMRV9DT0RFX05PVF9QUkVTRU5UEAISOQo1VkVYX0pVU1RJRklDQVRJT05fVlVMTkVSQUJMRV9DT0RFX05PVF9JTl9FWEVDVVRFX1BBVEgQAxJHCkNWRVhfSlVTVElGSUNBVElPTl9WVUxORVJBQkxFX0NPREVfQ0FOTk9UX0JFX0NPTlRST0xMRURfQllfQURWRVJTQVJZEAQSNgoyVkVYX0pVU1RJRklDQVRJT05fSU5MSU5FX01JVElHQVRJT05TX0FMUkVBRFlfRVhJU1QQBWIGcHJvdG8z", [file_google_protobuf_timestamp, file_vexxy_events_v1_job]);
+  fileDesc("Chx2ZXh4eS9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg92ZXh4eS5ldmVudHMudjEiagoRQW5hbHlzaXNSZXF1ZXN0ZWQSJAoDam9iGAEgASgLMhcudmV4eHkuZXZlbnRzLnYxLkpvYlJlZhIvCgZjb25maWcYAiABKAsyHy52ZXh4eS5ldmVudHMudjEuRXhlcmNpc2VDb25maWci/wEKDkV4ZXJjaXNlQ29uZmlnEhMKC3Rlc3Rfc2NyaXB0GAEgASgJEhwKFHRlc3RfdGltZW91dF9zZWNvbmRzGAIgASgNEhYKDmVuYWJsZV9mdXp6aW5nGAMgASgIEhgKEGVuYWJsZV9wcm9maWxpbmcYBCABKAgSDQoFcG9ydHMYBSADKA0SRQoLZW52aXJvbm1lbnQYBiADKAsyMC52ZXh4eS5ldmVudHMudjEuRXhlcmNpc2VDb25maWcuRW52aXJvbm1lbnRFbnRyeRoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEinAIKDlNhbmRib3hTdGFydGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSFAoMY29udGFpbmVyX2lkGAIgASgJEhMKC2Nncm91cF9wYXRoGAMgASgJEhEKCWNncm91cF9pZBgEIAEoBBIrCgljYXRhbG9ndWUYBSABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIuCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZkcml2ZXIYByABKAkSGwoTc2FuZGJveF9pbnN0YW5jZV9pZBgIIAEoCRIcChRwcm9maWxlcl9pbnN0YW5jZV9pZBgJIAEoCSL5AgoQU2FuZGJveENvbXBsZXRlZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIxCgdvdXRjb21lGAMgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIRCglleGl0X2NvZGUYBCABKAUSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoARIrCgljYXRhbG9ndWUYBiABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIwCgxjb21wbGV0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KCGV4ZXJjaXNlGAggAygLMh0udmV4eHkuZXZlbnRzLnYxLkV4ZXJjaXNlU3RlcBIbChNzYW5kYm94X2luc3RhbmNlX2lkGAkgASgJEhwKFHByb2ZpbGVyX2luc3RhbmNlX2lkGAogASgJIjgKDEV4ZXJjaXNlU3RlcBIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg4KBmRldGFpbBgDIAEoCSJpCg1TYW5kYm94RmFpbGVkEiQKA2pvYhgBIAEoCzIXLnZleHh5LmV2ZW50cy52MS5Kb2JSZWYSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIIvcCCgxQcm9maWxlUmVhZHkSJAoDam9iGAEgASgLMhcudmV4eHkuZXZlbnRzLnYxLkpvYlJlZhIpCgdwcm9maWxlGAIgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSLAoKcmF3X2V2ZW50cxgDIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEisKCWNhdGFsb2d1ZRgEIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhAKCGNvbXBsZXRlGAUgASgIEhQKDGxvc3NfcmVhc29ucxgGIAMoCRIxCgdvdXRjb21lGAcgASgOMiAudmV4eHkuZXZlbnRzLnYxLldvcmtsb2FkT3V0Y29tZRIYChBkdXJhdGlvbl9zZWNvbmRzGAggASgBEhUKDWV2ZW50c190cmFjZWQYCSABKAQSFgoOZmlsZXNfYWNjZXNzZWQYCiABKA0SFwoPZXhlY3V0YWJsZXNfcnVuGAsgASgNIjYKCEV2aWRlbmNlEgwKBGtpbmQYASABKAkSDAoEcGF0aBgCIAEoCRIOCgZkZXRhaWwYAyABKAkijAMKB1ZlcmRpY3QSGAoQdnVsbmVyYWJpbGl0eV9pZBgBIAEoCRIPCgdhbGlhc2VzGAIgAygJEhQKDHBhY2thZ2VfbmFtZRgDIAEoCRIXCg9wYWNrYWdlX3ZlcnNpb24YBCABKAkSFAoMcGFja2FnZV9wdXJsGAUgASgJEhQKDHBhY2thZ2VfdHlwZRgGIAEoCRIqCgZzdGF0dXMYByABKA4yGi52ZXh4eS5ldmVudHMudjEuVmV4U3RhdHVzEjgKDWp1c3RpZmljYXRpb24YCCABKA4yIS52ZXh4eS5ldmVudHMudjEuVmV4SnVzdGlmaWNhdGlvbhISCgpjb25maWRlbmNlGAkgASgBEg4KBnJlYXNvbhgKIAEoCRIrCghldmlkZW5jZRgLIAMoCzIZLnZleHh5LmV2ZW50cy52MS5FdmlkZW5jZRIQCghzZXZlcml0eRgMIAEoCRIyCgdmYWN0b3JzGA0gAygLMiEudmV4eHkuZXZlbnRzLnYxLkNvbmZpZGVuY2VGYWN0b3IiTwoQQ29uZmlkZW5jZUZhY3RvchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEg4KBmVmZmVjdBgDIAEoARIOCgZkZXRhaWwYBCABKAki5AEKElJlYWNoYWJpbGl0eVNjb3JlZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEi4KCHZlcmRpY3RzGAIgAygLMhgudmV4eHkuZXZlbnRzLnYxLlZlcmRpY3RCAhgBEi8KDXZlcmRpY3RzX2Jsb2IYAyABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZhIwCgdwcm9maWxlGAQgASgLMh8udmV4eHkuZXZlbnRzLnYxLlByb2ZpbGVTdW1tYXJ5EhUKDXZlcmRpY3RfY291bnQYBSABKA0i8QIKDlByb2ZpbGVTdW1tYXJ5EhgKEGR1cmF0aW9uX3NlY29uZHMYASABKAESFgoOZmlsZXNfYWNjZXNzZWQYAiABKA0SFwoPZXhlY3V0YWJsZXNfcnVuGAMgASgNEh8KF3NoYXJlZF9saWJyYXJpZXNfbG9hZGVkGAQgASgNEhUKDWV2ZW50c190cmFjZWQYBSABKAQSEAoIY29tcGxldGUYBiABKAgSFAoMbG9zc19yZWFzb25zGAcgAygJEjEKB291dGNvbWUYCCABKA4yIC52ZXh4eS5ldmVudHMudjEuV29ya2xvYWRPdXRjb21lEh0KFWNvZGVfY292ZXJhZ2VfcGVyY2VudBgJIAEoARIpCgdwcm9maWxlGAogASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSFAoMdW5vd25lZF9jb2RlGAsgAygJEiEKGXVudHJhY2VkX2NoYW5uZWxfYXR0ZW1wdHMYDCADKAki3gMKCVZleFNpZ25lZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEhMKC2RvY3VtZW50X2lkGAIgASgJEioKCGRvY3VtZW50GAMgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSKAoGYnVuZGxlGAQgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSLAoKcHVibGljX2tleRgFIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEi4KCHZlcmRpY3RzGAYgAygLMhgudmV4eHkuZXZlbnRzLnYxLlZlcmRpY3RCAhgBEjAKB3Byb2ZpbGUYByABKAsyHy52ZXh4eS5ldmVudHMudjEuUHJvZmlsZVN1bW1hcnkSNAoLY29uZm9ybWFuY2UYCCABKAsyHy52ZXh4eS5ldmVudHMudjEuVmV4Q29uZm9ybWFuY2USLwoNdmVyZGljdHNfYmxvYhgJIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhUKDXZlcmRpY3RfY291bnQYCiABKA0SMgoJZG9jdW1lbnRzGAsgAygLMh8udmV4eHkuZXZlbnRzLnYxLlZleERvY3VtZW50UmVmItcBCg5WZXhEb2N1bWVudFJlZhIqCgZmb3JtYXQYASABKA4yGi52ZXh4eS5ldmVudHMudjEuVmV4Rm9ybWF0EhMKC2RvY3VtZW50X2lkGAIgASgJEioKCGRvY3VtZW50GAMgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSKAoGYnVuZGxlGAQgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSLgoMcnVudGltZV9zYm9tGAUgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYi5gEKDlZleENvbmZvcm1hbmNlEhQKDG5vdF9hZmZlY3RlZBgBIAEoDRIYChBncnlwZV9zdXBwcmVzc2VkGAIgASgNEhgKEHRyaXZ5X3N1cHByZXNzZWQYAyABKA0SDwoHc3VtbWFyeRgEIAEoCRIPCgdjb250ZXh0GAUgASgJEiMKFmdyeXBlX2xvY2FsX3N1cHByZXNzZWQYBiABKA1IAIgBARIoCgZyZXBvcnQYByABKAsyGC52ZXh4eS5ldmVudHMudjEuQmxvYlJlZkIZChdfZ3J5cGVfbG9jYWxfc3VwcHJlc3NlZCJ5Cg5BbmFseXNpc0ZhaWxlZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEg0KBXN0YWdlGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEhEKCXJldHJ5YWJsZRgFIAEoCCJJChFBbmFseXNpc0NhbmNlbGxlZBIkCgNqb2IYASABKAsyFy52ZXh4eS5ldmVudHMudjEuSm9iUmVmEg4KBnJlYXNvbhgCIAEoCSq/AQoPV29ya2xvYWRPdXRjb21lEiAKHFdPUktMT0FEX09VVENPTUVfVU5TUEVDSUZJRUQQABIeChpXT1JLTE9BRF9PVVRDT01FX0VYSVRFRF9PSxABEiEKHVdPUktMT0FEX09VVENPTUVfRVhJVEVEX0VSUk9SEAISJAogV09SS0xPQURfT1VUQ09NRV9USU1FT1VUX1JVTk5JTkcQAxIhCh1XT1JLTE9BRF9PVVRDT01FX0xJTUlUX0tJTExFRBAEKpcBCglWZXhTdGF0dXMSGgoWVkVYX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF1ZFWF9TVEFUVVNfTk9UX0FGRkVDVEVEEAESFwoTVkVYX1NUQVRVU19BRkZFQ1RFRBACEhQKEFZFWF9TVEFUVVNfRklYRUQQAxIiCh5WRVhfU1RBVFVTX1VOREVSX0lOVkVTVElHQVRJT04QBCrRAgoQVmV4SnVzdGlmaWNhdGlvbhIhCh1WRVhfSlVTVElGSUNBVElPTl9VTlNQRUNJRklFRBAAEisKJ1ZFWF9KVVNUSUZJQ0FUSU9OX0NPTVBPTkVOVF9OT1RfUFJFU0VOVBABEjEKLVZFWF9KVVNUSUZJQ0FUSU9OX1ZVTE5FUkFCTEVfQ09ERV9OT1RfUFJFU0VOVBACEjkKNVZFWF9KVVNUSUZJQ0FUSU9OX1ZVTE5FUkFCTEVfQ09ERV9OT1RfSU5fRVhFQ1VURV9QQVRIEAMSRwpDVkVYX0pVU1RJRklDQVRJT05fVlVMTkVSQUJMRV9DT0RFX0NBTk5PVF9CRV9DT05UUk9MTEVEX0JZX0FEVkVSU0FSWRAEEjYKMlZFWF9KVVNUSUZJQ0FUSU9OX0lOTElORV9NSVRJR0FUSU9OU19BTFJFQURZX0VYSVNUEAViBnByb3RvMw", [file_google_protobuf_timestamp, file_vexxy_events_v1_job]);
 
 /**
  * AnalysisRequested (subject vexxy.analysis.requested): orchestrator -> sandbox.
@@ -466,6 +466,14 @@ export type Verdict = Message<"vexxy.events.v1.Verdict"> & {
    * @generated from field: string severity = 12;
    */
   severity: string;
+
+  /**
+   * The named factors the confidence was computed from, every one on every verdict (a factor
+   * that does not weigh on this kind of verdict has effect 0 and says why in its detail).
+   *
+   * @generated from field: repeated vexxy.events.v1.ConfidenceFactor factors = 13;
+   */
+  factors: ConfidenceFactor[];
 };
 
 /**
@@ -474,6 +482,49 @@ export type Verdict = Message<"vexxy.events.v1.Verdict"> & {
  */
 export const VerdictSchema: GenMessage<Verdict> = /*@__PURE__*/
   messageDesc(file_vexxy_events_v1_events, 8);
+
+/**
+ * ConfidenceFactor is one named input of a verdict's confidence.
+ *
+ * @generated from message vexxy.events.v1.ConfidenceFactor
+ */
+export type ConfidenceFactor = Message<"vexxy.events.v1.ConfidenceFactor"> & {
+  /**
+   * "evidence_kind", "trace_completeness", "exercise_duration", "exit_status", "test_script",
+   * "routes_hit", "package_coverage", "catalogue_completeness".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The factor's value in words ("complete", "42.0 s", "exit 0", "passed", "not measured").
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+
+  /**
+   * What it added to (or took from) the score; the score is the clamped sum of the effects.
+   *
+   * @generated from field: double effect = 3;
+   */
+  effect: number;
+
+  /**
+   * Where the value comes from, or why it does not weigh on this verdict.
+   *
+   * @generated from field: string detail = 4;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message vexxy.events.v1.ConfidenceFactor.
+ * Use `create(ConfidenceFactorSchema)` to create a new message.
+ */
+export const ConfidenceFactorSchema: GenMessage<ConfidenceFactor> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_events, 9);
 
 /**
  * ReachabilityScored (vexxy.reachability.scored): reachability -> vex.
@@ -520,7 +571,7 @@ export type ReachabilityScored = Message<"vexxy.events.v1.ReachabilityScored"> &
  * Use `create(ReachabilityScoredSchema)` to create a new message.
  */
 export const ReachabilityScoredSchema: GenMessage<ReachabilityScored> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 9);
+  messageDesc(file_vexxy_events_v1_events, 10);
 
 /**
  * ProfileSummary is the part of the execution profile the results show.
@@ -601,7 +652,7 @@ export type ProfileSummary = Message<"vexxy.events.v1.ProfileSummary"> & {
  * Use `create(ProfileSummarySchema)` to create a new message.
  */
 export const ProfileSummarySchema: GenMessage<ProfileSummary> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 10);
+  messageDesc(file_vexxy_events_v1_events, 11);
 
 /**
  * VexSigned (vexxy.vex.signed): vex -> orchestrator.
@@ -672,6 +723,15 @@ export type VexSigned = Message<"vexxy.events.v1.VexSigned"> & {
    * @generated from field: uint32 verdict_count = 10;
    */
   verdictCount: number;
+
+  /**
+   * One entry per format written (job.vex_formats), each signed with the same key. document_id,
+   * document and bundle above repeat the OpenVEX entry when OpenVEX was written, and are empty
+   * otherwise.
+   *
+   * @generated from field: repeated vexxy.events.v1.VexDocumentRef documents = 11;
+   */
+  documents: VexDocumentRef[];
 };
 
 /**
@@ -679,7 +739,52 @@ export type VexSigned = Message<"vexxy.events.v1.VexSigned"> & {
  * Use `create(VexSignedSchema)` to create a new message.
  */
 export const VexSignedSchema: GenMessage<VexSigned> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 11);
+  messageDesc(file_vexxy_events_v1_events, 12);
+
+/**
+ * VexDocumentRef is one format's signed VEX in object storage.
+ *
+ * @generated from message vexxy.events.v1.VexDocumentRef
+ */
+export type VexDocumentRef = Message<"vexxy.events.v1.VexDocumentRef"> & {
+  /**
+   * @generated from field: vexxy.events.v1.VexFormat format = 1;
+   */
+  format: VexFormat;
+
+  /**
+   * OpenVEX @id, or the CycloneDX serialNumber (urn:uuid:...).
+   *
+   * @generated from field: string document_id = 2;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: vexxy.events.v1.BlobRef document = 3;
+   */
+  document?: BlobRef | undefined;
+
+  /**
+   * Sigstore bundle v0.3 holding the DSSE envelope over the in-toto statement about the image.
+   *
+   * @generated from field: vexxy.events.v1.BlobRef bundle = 4;
+   */
+  bundle?: BlobRef | undefined;
+
+  /**
+   * CycloneDX only: the runtime-filtered SBOM (the components seen in use, with their evidence).
+   *
+   * @generated from field: vexxy.events.v1.BlobRef runtime_sbom = 5;
+   */
+  runtimeSbom?: BlobRef | undefined;
+};
+
+/**
+ * Describes the message vexxy.events.v1.VexDocumentRef.
+ * Use `create(VexDocumentRefSchema)` to create a new message.
+ */
+export const VexDocumentRefSchema: GenMessage<VexDocumentRef> = /*@__PURE__*/
+  messageDesc(file_vexxy_events_v1_events, 13);
 
 /**
  * VexConformance says how many not_affected statements Grype and Trivy would apply to the scan,
@@ -741,7 +846,7 @@ export type VexConformance = Message<"vexxy.events.v1.VexConformance"> & {
  * Use `create(VexConformanceSchema)` to create a new message.
  */
 export const VexConformanceSchema: GenMessage<VexConformance> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 12);
+  messageDesc(file_vexxy_events_v1_events, 14);
 
 /**
  * AnalysisFailed (vexxy.analysis.failed): any service -> orchestrator.
@@ -782,7 +887,7 @@ export type AnalysisFailed = Message<"vexxy.events.v1.AnalysisFailed"> & {
  * Use `create(AnalysisFailedSchema)` to create a new message.
  */
 export const AnalysisFailedSchema: GenMessage<AnalysisFailed> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 13);
+  messageDesc(file_vexxy_events_v1_events, 15);
 
 /**
  * AnalysisCancelled (vexxy.analysis.cancelled): orchestrator -> every service.
@@ -806,7 +911,7 @@ export type AnalysisCancelled = Message<"vexxy.events.v1.AnalysisCancelled"> & {
  * Use `create(AnalysisCancelledSchema)` to create a new message.
  */
 export const AnalysisCancelledSchema: GenMessage<AnalysisCancelled> = /*@__PURE__*/
-  messageDesc(file_vexxy_events_v1_events, 14);
+  messageDesc(file_vexxy_events_v1_events, 16);
 
 /**
  * WorkloadOutcome says how the sandboxed workload ended.
