@@ -2,15 +2,15 @@
 // @generated from file vexxy/events/v1/job.proto (package vexxy.events.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file vexxy/events/v1/job.proto.
  */
 export const file_vexxy_events_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEi6AEKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhIKCmltYWdlX25hbWUYCCABKAkSFwoPdGFnX2lkZW50aWZpZXJzGAkgASgIIjQKB0Jsb2JSZWYSCwoDa2V5GAEgASgJEg4KBnNoYTI1NhgCIAEoCRIMCgRzaXplGAMgASgEYgZwcm90bzM");
+  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEimQIKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhIKCmltYWdlX25hbWUYCCABKAkSFwoPdGFnX2lkZW50aWZpZXJzGAkgASgIEi8KC3ZleF9mb3JtYXRzGAogAygOMhoudmV4eHkuZXZlbnRzLnYxLlZleEZvcm1hdCI0CgdCbG9iUmVmEgsKA2tleRgBIAEoCRIOCgZzaGEyNTYYAiABKAkSDAoEc2l6ZRgDIAEoBCpZCglWZXhGb3JtYXQSGgoWVkVYX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhYKElZFWF9GT1JNQVRfT1BFTlZFWBABEhgKFFZFWF9GT1JNQVRfQ1lDTE9ORURYEAJiBnByb3RvMw");
 
 /**
  * JobRef travels in every event: it names the job, the attempt the event belongs to and the
@@ -83,6 +83,13 @@ export type JobRef = Message<"vexxy.events.v1.JobRef"> & {
    * @generated from field: bool tag_identifiers = 9;
    */
   tagIdentifiers: boolean;
+
+  /**
+   * The VEX formats the vex stage writes, each signed; empty: OpenVEX only.
+   *
+   * @generated from field: repeated vexxy.events.v1.VexFormat vex_formats = 10;
+   */
+  vexFormats: VexFormat[];
 };
 
 /**
@@ -122,4 +129,36 @@ export type BlobRef = Message<"vexxy.events.v1.BlobRef"> & {
  */
 export const BlobRefSchema: GenMessage<BlobRef> = /*@__PURE__*/
   messageDesc(file_vexxy_events_v1_job, 1);
+
+/**
+ * VexFormat is a VEX document format.
+ *
+ * @generated from enum vexxy.events.v1.VexFormat
+ */
+export enum VexFormat {
+  /**
+   * @generated from enum value: VEX_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * OpenVEX v0.2.0 (openvex.json).
+   *
+   * @generated from enum value: VEX_FORMAT_OPENVEX = 1;
+   */
+  OPENVEX = 1,
+
+  /**
+   * CycloneDX 1.6 VEX (cyclonedx-vex.json), with the runtime-filtered CycloneDX SBOM beside it.
+   *
+   * @generated from enum value: VEX_FORMAT_CYCLONEDX = 2;
+   */
+  CYCLONEDX = 2,
+}
+
+/**
+ * Describes the enum vexxy.events.v1.VexFormat.
+ */
+export const VexFormatSchema: GenEnum<VexFormat> = /*@__PURE__*/
+  enumDesc(file_vexxy_events_v1_job, 0);
 
