@@ -47,6 +47,29 @@ export {
 export { toSigstoreBundle, serialiseBundle, BUNDLE_MEDIA_TYPE, type SigstoreBundleJson } from "./signing/sigstore-bundle.js";
 export { verifyBundle } from "./signing/verify-bundle.js";
 export { loadSigningKey, signingKeyFrom, keyHint, GENERATED_KEY_FILE, type SigningKey } from "./signing/signing-key.js";
+export {
+  loadKeyRing,
+  rotateKeyRing,
+  singleKeyRing,
+  keyFingerprint,
+  verificationKey,
+  KEYS_DIR,
+  ACTIVE_KEY_FILE,
+  type KeyRing,
+  type VerificationKey,
+  type RotationResult,
+} from "./signing/key-ring.js";
+export {
+  verifyVex,
+  isImageDigest,
+  CYCLONEDX_PREDICATE_TYPE,
+  VEX_PREDICATE_TYPES,
+  VERIFY_FAILURE_REASONS,
+  type TrustedKey,
+  type VerifyFailureReason,
+  type VerifyVexOptions,
+  type VexVerification,
+} from "./signing/verify-vex.js";
 export { vexKeys, VEX_STAGE } from "./store/vex-keys.js";
 export {
   BundleVerificationError,

@@ -11,7 +11,8 @@ import type { VexConfig } from "./config.js";
 import { consumeScoredEvents } from "./events/scored-consumer.js";
 import type { VexSettings } from "./produce-vex.js";
 import { routes } from "./server.js";
-import { loadSigningKey, type SigningKey } from "./signing/signing-key.js";
+import { loadKeyRing, singleKeyRing } from "./signing/key-ring.js";
+import type { SigningKey } from "./signing/signing-key.js";
 import { vexHandlers } from "./vex-rpc.js";
 
 /** OpenVEX `tooling` of every document. */
@@ -45,7 +46,8 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
   const logger = overrides.logger ?? createLogger("vex", { level: config.logLevel });
   const closers: Array<() => Promise<void>> = [];
   try {
-    const key = overrides.key ?? (await loadSigningKey(config.signingKeyFile, config.stateDir, logger));
+    const keys = overrides.key !== undefined ? singleKeyRing(overrides.key) : await loadKeyRing(config.signingKeyFile, config.stateDir, logger);
+    const key = keys.active;
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "vex", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
@@ -55,7 +57,7 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
       serviceName: "vex",
       host: config.host,
       port: config.port,
-      routes: routes(vexHandlers({ ledger, blobs, key })),
+      routes: routes(vexHandlers({ ledger, blobs, keys })),
       services: [VexService],
       logger,
     });
@@ -63,7 +65,7 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
     const settings: VexSettings = { author: config.author, idBase: config.idBase, tooling: VEX_TOOLING };
     const subscription = await consumeScoredEvents({ bus, blobs, ledger, key, settings, logger }, config.eventAckWaitMs);
     closers.push(() => subscription.stop());
-    logger.info("VEX signing key", { keyHint: key.hint });
+    logger.info("VEX signing key", { keyHint: key.hint, verificationKeys: keys.keys.length });
     return {
       port: server.port,
       url: server.url,

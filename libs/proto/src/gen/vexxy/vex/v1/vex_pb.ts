@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/vex/v1/vex.proto.
  */
 export const file_vexxy_vex_v1_vex: GenFile = /*@__PURE__*/
-  fileDesc("ChZ2ZXh4eS92ZXgvdjEvdmV4LnByb3RvEgx2ZXh4eS52ZXgudjEiHwoNR2V0VmV4UmVxdWVzdBIOCgZqb2JfaWQYASABKAkiUQoOR2V0VmV4UmVzcG9uc2USEwoLZG9jdW1lbnRfaWQYASABKAkSFQoNZG9jdW1lbnRfanNvbhgCIAEoCRITCgtidW5kbGVfanNvbhgDIAEoCSIWChRHZXRTaWduaW5nS2V5UmVxdWVzdCJBChVHZXRTaWduaW5nS2V5UmVzcG9uc2USFgoOcHVibGljX2tleV9wZW0YASABKAkSEAoIa2V5X2hpbnQYAiABKAkiKgoTVmVyaWZ5QnVuZGxlUmVxdWVzdBITCgtidW5kbGVfanNvbhgBIAEoCSJOChRWZXJpZnlCdW5kbGVSZXNwb25zZRIQCgh2ZXJpZmllZBgBIAEoCBINCgVlcnJvchgCIAEoCRIVCg1kb2N1bWVudF9qc29uGAMgASgJMoICCgpWZXhTZXJ2aWNlEkMKBkdldFZleBIbLnZleHh5LnZleC52MS5HZXRWZXhSZXF1ZXN0GhwudmV4eHkudmV4LnYxLkdldFZleFJlc3BvbnNlElgKDUdldFNpZ25pbmdLZXkSIi52ZXh4eS52ZXgudjEuR2V0U2lnbmluZ0tleVJlcXVlc3QaIy52ZXh4eS52ZXgudjEuR2V0U2lnbmluZ0tleVJlc3BvbnNlElUKDFZlcmlmeUJ1bmRsZRIhLnZleHh5LnZleC52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiIudmV4eHkudmV4LnYxLlZlcmlmeUJ1bmRsZVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChZ2ZXh4eS92ZXgvdjEvdmV4LnByb3RvEgx2ZXh4eS52ZXgudjEiHwoNR2V0VmV4UmVxdWVzdBIOCgZqb2JfaWQYASABKAkiUQoOR2V0VmV4UmVzcG9uc2USEwoLZG9jdW1lbnRfaWQYASABKAkSFQoNZG9jdW1lbnRfanNvbhgCIAEoCRITCgtidW5kbGVfanNvbhgDIAEoCSIWChRHZXRTaWduaW5nS2V5UmVxdWVzdCJuChVHZXRTaWduaW5nS2V5UmVzcG9uc2USFgoOcHVibGljX2tleV9wZW0YASABKAkSEAoIa2V5X2hpbnQYAiABKAkSKwoEa2V5cxgDIAMoCzIdLnZleHh5LnZleC52MS5WZXJpZmljYXRpb25LZXkiSQoPVmVyaWZpY2F0aW9uS2V5Eg4KBmtleV9pZBgBIAEoCRIWCg5wdWJsaWNfa2V5X3BlbRgCIAEoCRIOCgZhY3RpdmUYAyABKAgiKgoTVmVyaWZ5QnVuZGxlUmVxdWVzdBITCgtidW5kbGVfanNvbhgBIAEoCSJOChRWZXJpZnlCdW5kbGVSZXNwb25zZRIQCgh2ZXJpZmllZBgBIAEoCBINCgVlcnJvchgCIAEoCRIVCg1kb2N1bWVudF9qc29uGAMgASgJIlkKEFZlcmlmeVZleFJlcXVlc3QSEwoLYnVuZGxlX2pzb24YASABKAkSFwoPZXhwZWN0ZWRfZGlnZXN0GAIgASgJEhcKD3B1YmxpY19rZXlfcGVtcxgDIAMoCSKeAQoRVmVyaWZ5VmV4UmVzcG9uc2USEAoIdmVyaWZpZWQYASABKAgSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDgoGa2V5X2lkGAQgASgJEhYKDnByZWRpY2F0ZV90eXBlGAUgASgJEhcKD3N1YmplY3RfZGlnZXN0cxgGIAMoCRIVCg1kb2N1bWVudF9qc29uGAcgASgJMtACCgpWZXhTZXJ2aWNlEkMKBkdldFZleBIbLnZleHh5LnZleC52MS5HZXRWZXhSZXF1ZXN0GhwudmV4eHkudmV4LnYxLkdldFZleFJlc3BvbnNlElgKDUdldFNpZ25pbmdLZXkSIi52ZXh4eS52ZXgudjEuR2V0U2lnbmluZ0tleVJlcXVlc3QaIy52ZXh4eS52ZXgudjEuR2V0U2lnbmluZ0tleVJlc3BvbnNlElUKDFZlcmlmeUJ1bmRsZRIhLnZleHh5LnZleC52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiIudmV4eHkudmV4LnYxLlZlcmlmeUJ1bmRsZVJlc3BvbnNlEkwKCVZlcmlmeVZleBIeLnZleHh5LnZleC52MS5WZXJpZnlWZXhSZXF1ZXN0Gh8udmV4eHkudmV4LnYxLlZlcmlmeVZleFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message vexxy.vex.v1.GetVexRequest
@@ -84,6 +84,14 @@ export type GetSigningKeyResponse = Message<"vexxy.vex.v1.GetSigningKeyResponse"
    * @generated from field: string key_hint = 2;
    */
   keyHint: string;
+
+  /**
+   * Every key that verifies this service's bundles: the active one first, then keys retired
+   * by rotation (their bundles still verify). public_key_pem/key_hint above are the active key.
+   *
+   * @generated from field: repeated vexxy.vex.v1.VerificationKey keys = 3;
+   */
+  keys: VerificationKey[];
 };
 
 /**
@@ -92,6 +100,39 @@ export type GetSigningKeyResponse = Message<"vexxy.vex.v1.GetSigningKeyResponse"
  */
 export const GetSigningKeyResponseSchema: GenMessage<GetSigningKeyResponse> = /*@__PURE__*/
   messageDesc(file_vexxy_vex_v1_vex, 3);
+
+/**
+ * A public key that verifies bundles.
+ *
+ * @generated from message vexxy.vex.v1.VerificationKey
+ */
+export type VerificationKey = Message<"vexxy.vex.v1.VerificationKey"> & {
+  /**
+   * base64(sha256(SPKI DER)): the bundle's verificationMaterial.publicKey.hint and DSSE keyid.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: string public_key_pem = 2;
+   */
+  publicKeyPem: string;
+
+  /**
+   * Whether this key signs new bundles.
+   *
+   * @generated from field: bool active = 3;
+   */
+  active: boolean;
+};
+
+/**
+ * Describes the message vexxy.vex.v1.VerificationKey.
+ * Use `create(VerificationKeySchema)` to create a new message.
+ */
+export const VerificationKeySchema: GenMessage<VerificationKey> = /*@__PURE__*/
+  messageDesc(file_vexxy_vex_v1_vex, 4);
 
 /**
  * @generated from message vexxy.vex.v1.VerifyBundleRequest
@@ -108,7 +149,7 @@ export type VerifyBundleRequest = Message<"vexxy.vex.v1.VerifyBundleRequest"> & 
  * Use `create(VerifyBundleRequestSchema)` to create a new message.
  */
 export const VerifyBundleRequestSchema: GenMessage<VerifyBundleRequest> = /*@__PURE__*/
-  messageDesc(file_vexxy_vex_v1_vex, 4);
+  messageDesc(file_vexxy_vex_v1_vex, 5);
 
 /**
  * @generated from message vexxy.vex.v1.VerifyBundleResponse
@@ -137,7 +178,101 @@ export type VerifyBundleResponse = Message<"vexxy.vex.v1.VerifyBundleResponse"> 
  * Use `create(VerifyBundleResponseSchema)` to create a new message.
  */
 export const VerifyBundleResponseSchema: GenMessage<VerifyBundleResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_vex_v1_vex, 5);
+  messageDesc(file_vexxy_vex_v1_vex, 6);
+
+/**
+ * @generated from message vexxy.vex.v1.VerifyVexRequest
+ */
+export type VerifyVexRequest = Message<"vexxy.vex.v1.VerifyVexRequest"> & {
+  /**
+   * The Sigstore bundle (JSON).
+   *
+   * @generated from field: string bundle_json = 1;
+   */
+  bundleJson: string;
+
+  /**
+   * sha256:<64 hex> of the image the VEX must be about (its in-toto subject); empty: not checked.
+   *
+   * @generated from field: string expected_digest = 2;
+   */
+  expectedDigest: string;
+
+  /**
+   * SPKI PEM public keys to trust instead of this service's keys; empty: this service's keys
+   * (active and retired).
+   *
+   * @generated from field: repeated string public_key_pems = 3;
+   */
+  publicKeyPems: string[];
+};
+
+/**
+ * Describes the message vexxy.vex.v1.VerifyVexRequest.
+ * Use `create(VerifyVexRequestSchema)` to create a new message.
+ */
+export const VerifyVexRequestSchema: GenMessage<VerifyVexRequest> = /*@__PURE__*/
+  messageDesc(file_vexxy_vex_v1_vex, 7);
+
+/**
+ * @generated from message vexxy.vex.v1.VerifyVexResponse
+ */
+export type VerifyVexResponse = Message<"vexxy.vex.v1.VerifyVexResponse"> & {
+  /**
+   * @generated from field: bool verified = 1;
+   */
+  verified: boolean;
+
+  /**
+   * Empty when verified, else one of: malformed_bundle, unknown_key, signature_invalid,
+   * payload_type_mismatch, predicate_type_mismatch, subject_digest_mismatch.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Why, in words.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * Key id of the key that verified the bundle, or the key the bundle names when it failed.
+   *
+   * @generated from field: string key_id = 4;
+   */
+  keyId: string;
+
+  /**
+   * The statement's predicateType (when verified).
+   *
+   * @generated from field: string predicate_type = 5;
+   */
+  predicateType: string;
+
+  /**
+   * The statement's subject digests, "sha256:<hex>" (when verified).
+   *
+   * @generated from field: repeated string subject_digests = 6;
+   */
+  subjectDigests: string[];
+
+  /**
+   * The VEX document inside the verified statement (JSON).
+   *
+   * @generated from field: string document_json = 7;
+   */
+  documentJson: string;
+};
+
+/**
+ * Describes the message vexxy.vex.v1.VerifyVexResponse.
+ * Use `create(VerifyVexResponseSchema)` to create a new message.
+ */
+export const VerifyVexResponseSchema: GenMessage<VerifyVexResponse> = /*@__PURE__*/
+  messageDesc(file_vexxy_vex_v1_vex, 8);
 
 /**
  * VexService writes and signs VEX documents and verifies signed ones.
@@ -174,6 +309,17 @@ export const VexService: GenService<{
     methodKind: "unary";
     input: typeof VerifyBundleRequestSchema;
     output: typeof VerifyBundleResponseSchema;
+  },
+  /**
+   * VerifyVex verifies a signed VEX bundle and says why it fails: signature, payload type,
+   * predicate type, and the subject digest against an expected image digest.
+   *
+   * @generated from rpc vexxy.vex.v1.VexService.VerifyVex
+   */
+  verifyVex: {
+    methodKind: "unary";
+    input: typeof VerifyVexRequestSchema;
+    output: typeof VerifyVexResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vexxy_vex_v1_vex, 0);
