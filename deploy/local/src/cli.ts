@@ -4,12 +4,17 @@
  *   vexxy analyze IMAGE --scan REPORT [--sbom FILE] [--port N]... [--test-script FILE]
  *                 [--timeout S] --out DIR [--endpoint URL]
  *   vexxy up [--state-dir DIR]        start the embedded mesh and keep it running
+ *   vexxy verify BUNDLE --key PEM [--digest sha256:...] [--json] [--endpoint URL]
+ *                                     check a signed VEX (exit 0 verified, 1 not verified, 2 usage)
+ *   vexxy keys rotate|list --state-dir DIR   the vex service's signing keys
  * commander parses the arguments (a maintained parser with help, validation and sub-commands),
  * cli-progress draws the progress bar.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { runAnalyzeCommand, runDemoCommand, runUpCommand } from "./commands.js";
+import { runKeysListCommand, runKeysRotateCommand } from "./keys-command.js";
+import { runVerifyCommand } from "./verify-command.js";
 
 function positiveInt(name: string): (value: string, previous?: number[]) => number[] {
   return (value, previous = []) => {
@@ -80,6 +85,47 @@ program
   .option("--state-dir <dir>", "keep state here (default: a temp dir removed on exit)")
   .action(async (opts: { stateDir?: string }) => {
     process.exitCode = await runUpCommand(opts);
+  });
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+// Usage mistakes of verify and keys exit 2 (1 means "not verified"); help exits 0.
+const usageExit2 = (err: { exitCode: number }): never => process.exit(err.exitCode === 0 ? 0 : 2);
+
+program
+  .command("verify")
+  .description("verify a signed VEX (Sigstore bundle): signature, payload and predicate type, and the image digest; offline unless --endpoint")
+  .argument("<bundle>", "the Sigstore bundle, e.g. openvex.sigstore.json")
+  .option("--key <pem>", "public key that may have signed it, e.g. vex-signing.pub.pem (repeatable: keys retired by rotation)", collect, [])
+  .option("--digest <sha256:hex>", "the image digest the VEX must be about (its in-toto subject)")
+  .option("--json", "print the result as JSON on stdout")
+  .option("--endpoint <url>", "ask this vex service's VerifyVex instead (its own keys unless --key is given)")
+  .addHelpText(
+    "after",
+    "\nExit status: 0 verified; 1 not verified (reason printed: malformed_bundle, unknown_key, signature_invalid,\npayload_type_mismatch, predicate_type_mismatch, subject_digest_mismatch); 2 usage or unreadable input.",
+  )
+  .exitOverride(usageExit2)
+  .action(async (bundle: string, opts: { key: string[]; digest?: string; json?: boolean; endpoint?: string }) => {
+    process.exitCode = await runVerifyCommand({ bundle, ...opts });
+  });
+
+const keys = program.command("keys").description("the vex service's signing keys in its VEX_STATE_DIR (for `vexxy up --state-dir S`: S/vex)");
+keys
+  .command("rotate")
+  .description("make a new active signing key; earlier keys keep verifying; the vex service signs with it from its next start")
+  .requiredOption("--state-dir <dir>", "the vex service's VEX_STATE_DIR")
+  .option("--json", "print the result as JSON")
+  .exitOverride(usageExit2)
+  .action(async (opts: { stateDir: string; json?: boolean }) => {
+    process.exitCode = await runKeysRotateCommand(opts);
+  });
+keys
+  .command("list")
+  .description("list the key ids that verify, the active one first")
+  .requiredOption("--state-dir <dir>", "the vex service's VEX_STATE_DIR")
+  .option("--json", "print the keys (with their PEM) as JSON")
+  .exitOverride(usageExit2)
+  .action(async (opts: { stateDir: string; json?: boolean }) => {
+    process.exitCode = await runKeysListCommand(opts);
   });
 
 const debug = (): boolean => process.argv.includes("--debug") || (process.env["DEBUG"] ?? "") !== "";
