@@ -1,16 +1,25 @@
 /**
- * Consumes vexxy.sandbox.completed, vexxy.sandbox.failed and vexxy.analysis.cancelled
- * (durable "profiler").
+ * Consumes vexxy.sandbox.completed, vexxy.sandbox.failed and vexxy.analysis.cancelled twice:
+ * on the service's shared durable ("profiler", each event to one replica) and on this
+ * process's own fan-out consumer ("profiler-<instance>", every event to every replica), because
+ * a live trace exists only in the process that attached it (TraceRegistry).
  *
- * sandbox.completed: stops the attempt's trace, writes the raw Tracee-shaped events
- * (jobs/<job>/attempts/<n>/events.jsonl) and the execution profile (…/profile.json, protobuf
- * JSON), records them in the ledger and publishes vexxy.profile.ready. When this process holds
- * no live trace for the attempt (the profiler restarted mid-run and its tracer died with it),
- * nothing was recorded that could be trusted: it publishes vexxy.analysis.failed {stage
- * "profiler", reason "trace_lost", retryable true} — never a profile that claims completeness.
- * sandbox.failed / analysis.cancelled: the trace is stopped and thrown away.
- * Failure: an unreachable store or database throws and the event is redelivered. Redelivery:
- * a done row re-publishes the recorded profile.ready; a lost row its failure.
+ * sandbox.completed names the profiler holding the trace (profiler_instance_id, from the
+ * StartTrace answer). That process, through its fan-out consumer, stops the attempt's trace,
+ * writes the raw Tracee-shaped events (jobs/<job>/attempts/<n>/events.jsonl) and the
+ * execution profile (…/profile.json, protobuf JSON), records them in the ledger and publishes
+ * vexxy.profile.ready. The shared durable handles the event itself only when no profiler is
+ * named (a sandbox from before replicas), or when the named one is gone (no presence answer:
+ * it died or restarted mid-run and its tracer died with it); nothing was then recorded that
+ * could be trusted: it publishes vexxy.analysis.failed {stage "profiler", reason "trace_lost",
+ * retryable true} — never a profile that claims completeness. While the named one is alive the
+ * shared durable leaves the event to it; if it dies before finishing, the orchestrator's
+ * reconciler re-drives the job.
+ * sandbox.failed / analysis.cancelled: every replica stops and throws away its live trace of
+ * the job (fan-out), and the ledger row is marked cancelled.
+ * Failure: an unreachable store or database throws and the event is redelivered (to the same
+ * process on its fan-out consumer). A presence probe without an answer throws too (redelivered
+ * later). Redelivery: a done row re-publishes the recorded profile.ready; a lost row its failure.
  */
 import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { Durables, Subjects, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
@@ -29,14 +38,43 @@ export interface ProfilerStageDeps {
   readonly registry: TraceRegistry;
   readonly tracerName: string;
   readonly logger: Logger;
+  /** This process's instance id (named in StartTrace answers). */
+  readonly instanceId: string;
 }
 
-/** Starts the durable consumer. */
+/** Which consumer delivered an event: the service's shared durable, or this process's own. */
+export type Delivery = "shared" | "instance";
+
+const SUBJECTS = [Subjects.sandboxCompleted, Subjects.sandboxFailed, Subjects.analysisCancelled];
+
+/** Starts the shared durable consumer and this process's fan-out consumer. */
 export async function consumeSandboxEvents(deps: ProfilerStageDeps, ackWaitMs: number): Promise<Subscription> {
-  return await deps.bus.consume(
-    { durable: Durables.profiler, subjects: [Subjects.sandboxCompleted, Subjects.sandboxFailed, Subjects.analysisCancelled], ackWaitMs },
-    (event) => handleSandboxEvent(deps, event),
-  );
+  const shared = await deps.bus.consume({ durable: Durables.profiler, subjects: SUBJECTS, ackWaitMs }, (event) => handleSandboxEvent(deps, event, "shared"));
+  let own: Subscription;
+  try {
+    own = await deps.bus.consume({ durable: Durables.profiler, subjects: SUBJECTS, ackWaitMs, instance: deps.instanceId }, (event) =>
+      handleSandboxEvent(deps, event, "instance"),
+    );
+  } catch (error) {
+    await shared.stop();
+    throw error;
+  }
+  return {
+    async stop() {
+      await Promise.all([shared.stop(), own.stop()]);
+    },
+  };
+}
+
+/** Whether this delivery of sandbox.completed is the one that must handle it (see the file's docblock). */
+async function handlesCompletion(deps: ProfilerStageDeps, completed: SandboxCompleted, delivery: Delivery): Promise<boolean> {
+  const owner = completed.profilerInstanceId;
+  if (delivery === "instance") return owner === deps.instanceId;
+  if (owner === "") return true;
+  if (owner === deps.instanceId) return false;
+  if (deps.bus.instanceAlive === undefined) return true;
+  // A probe without an answer throws: the event comes again later.
+  return !(await deps.bus.instanceAlive(owner));
 }
 
 /** Publishes the trace_lost failure of an attempt. */
@@ -48,8 +86,8 @@ export async function publishTraceLost(deps: Pick<ProfilerStageDeps, "bus">, job
   );
 }
 
-/** Handles one delivery (exported for tests). */
-export async function handleSandboxEvent(deps: ProfilerStageDeps, event: InboundEvent): Promise<void> {
+/** Handles one delivery (exported for tests; delivery "shared" is what a single replica does). */
+export async function handleSandboxEvent(deps: ProfilerStageDeps, event: InboundEvent, delivery: Delivery = "shared"): Promise<void> {
   const job = (event.payload as { job?: JobRef }).job;
   if (job === undefined || job.jobId === "") return;
   if (event.subject !== Subjects.sandboxCompleted) {
@@ -60,6 +98,7 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     return;
   }
   const completed = event.payload as SandboxCompleted;
+  if (!(await handlesCompletion(deps, completed, delivery))) return;
   const { record } = await deps.ledger.claim(job.jobId, TRACE_STAGE, job.attempt);
   if (record.state === "done" && typeof record.outcome["ready"] === "string") {
     await deps.bus.publish(
@@ -71,7 +110,8 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
   }
   const session = deps.registry.take(job.jobId, job.attempt);
   if (session === undefined || record.state !== "started") {
-    const message = `no live trace for attempt ${job.attempt} in this profiler (it restarted during the run or the trace was ${record.state}); the run is not evidence`;
+    const holder = completed.profilerInstanceId === "" ? "this profiler" : `profiler ${completed.profilerInstanceId}`;
+    const message = `no live trace for attempt ${job.attempt} in ${holder} (it restarted during the run or the trace was ${record.state}); the run is not evidence`;
     if (record.state === "started") await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "interrupted", { reason: "trace_lost" });
     await publishTraceLost(deps, job, message);
     deps.logger.warn("trace lost", { job: job.jobId, attempt: job.attempt });
@@ -91,6 +131,8 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     untracedChannelAttempts: result.channelAttempts,
     diagnostics: result.diagnostics,
   });
+  // The test script's result weighs on the verdicts' confidence, and reachability reads only the profile.
+  profile.exercise = [...completed.exercise];
   const base = `jobs/${job.jobId}/attempts/${job.attempt}`;
   const rawEvents = await deps.blobs.put(`${base}/events.jsonl`, Buffer.from(`${events.map((e) => JSON.stringify(e)).join("\n")}\n`), {
     contentType: "application/x-ndjson",
