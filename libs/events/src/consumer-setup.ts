@@ -10,6 +10,12 @@
  * the longer ack wait, and it skews delayed naks. The retry schedule after a handler failure is
  * applied instead by the bus as the delay of its nak (see delivery.ts); an ack timeout (a crashed
  * consumer) redelivers after `ack_wait`.
+ *
+ * A per-instance (fan-out) consumer is a durable too, named `<durable>-<instance>_<subject>`,
+ * delivering only what is published after its creation, with `inactive_threshold` so that
+ * JetStream deletes it once its process stopped pulling (pulls are renewed every 10 s). An
+ * ephemeral or ordered consumer would do the same, but the pull loop, explicit ack and
+ * re-creation after a server restart are then the same code for both kinds.
  */
 import { nanos } from "@nats-io/transport-node";
 import {
@@ -33,11 +39,23 @@ export interface ConsumerSpec {
   readonly maxDeliver: number;
   readonly ackWaitMs: number;
   readonly maxAckPending: number;
+  /** Set for a per-instance (fan-out) consumer: the process's instance id. */
+  readonly instance?: string;
+  /** With instance: the inactive threshold in ms (default INSTANCE_INACTIVE_THRESHOLD_MS). */
+  readonly inactiveMs?: number;
 }
 
-/** The JetStream consumer name for one durable and one subject. */
-export function consumerName(durable: string, subject: Subject): string {
-  return `${durable}_${subject.replace(/[.>*]/g, "_")}`;
+/**
+ * How long JetStream keeps a per-instance consumer nobody pulls from: well above the pull
+ * loop's 10 s renewal and a nats-server restart, short enough that a dead process's consumers
+ * are gone within minutes.
+ */
+export const INSTANCE_INACTIVE_THRESHOLD_MS = 120_000;
+
+/** The JetStream consumer name for one durable and one subject (and one instance, for fan-out). */
+export function consumerName(durable: string, subject: Subject, instance?: string): string {
+  const owner = instance === undefined ? durable : `${durable}-${instance.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+  return `${owner}_${subject.replace(/[.>*]/g, "_")}`;
 }
 
 /**
@@ -47,11 +65,12 @@ export function consumerName(durable: string, subject: Subject): string {
  *   existing consumer of that name filters another subject).
  */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<ConsumerInfo> {
-  const name = consumerName(spec.durable, spec.subject);
+  const name = consumerName(spec.durable, spec.subject, spec.instance);
   const config: ConsumerConfig = {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: spec.instance === undefined ? DeliverPolicy.All : DeliverPolicy.New,
+    ...(spec.instance === undefined ? {} : { inactive_threshold: nanos(spec.inactiveMs ?? INSTANCE_INACTIVE_THRESHOLD_MS) }),
     replay_policy: ReplayPolicy.Instant,
     filter_subject: spec.subject,
     max_deliver: spec.maxDeliver,

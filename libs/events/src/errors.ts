@@ -49,3 +49,15 @@ export class EventConsumerError extends Error {
     this.name = "EventConsumerError";
   }
 }
+
+/** A presence probe got no answer in time: the instance may be alive but busy, or NATS is down. */
+export class InstancePresenceError extends Error {
+  constructor(
+    readonly instanceId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`instance ${instanceId}: ${message}`, options);
+    this.name = "InstancePresenceError";
+  }
+}

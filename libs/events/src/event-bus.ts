@@ -51,6 +51,17 @@ export interface ConsumeOptions {
    * only when a slot is free.
    */
   readonly concurrency?: number;
+  /**
+   * Fan-out: when set (this process's instance id), the consumer is this process's own instead
+   * of the service's shared durable, named `<durable>-<instance>_<subject>`: every instance
+   * that consumes with its own id receives EVERY event published from the moment its consumer
+   * was created (deliver new), e.g. each sandbox sees each analysis.cancelled. JetStream deletes
+   * it after INSTANCE_INACTIVE_THRESHOLD_MS without a pull, so the consumers of dead or
+   * restarted processes do not pile up. Ack, redelivery and backoff work as for a durable.
+   */
+  readonly instance?: string;
+  /** With instance: ms without a pull after which JetStream deletes the consumer (default 120000). */
+  readonly instanceInactiveMs?: number;
 }
 
 /** A running consume(). */
@@ -76,6 +87,19 @@ export interface EventBus {
    * @throws EventConsumerError when a consumer cannot be created; RangeError for bad options.
    */
   consume(options: ConsumeOptions, handler: EventHandler): Promise<Subscription>;
+  /**
+   * Answers presence probes for instanceId (core NATS, outside the stream) until close(), so
+   * other processes can ask instanceAlive(instanceId). (The JetStream bus has it; a test
+   * double may leave presence out.)
+   */
+  announceInstance?(instanceId: string): Promise<void>;
+  /**
+   * Whether a process that announced instanceId is connected now: true when it answered, false
+   * when nobody listens (the process is gone; NATS says so at once).
+   * @throws InstancePresenceError when no answer came within timeoutMs (alive but busy, or the
+   *   connection is down): the caller cannot tell, and should retry later.
+   */
+  instanceAlive?(instanceId: string, timeoutMs?: number): Promise<boolean>;
   /** Stops every subscription (waiting for in-flight handlers), then drains the connection. */
   close(): Promise<void>;
 }

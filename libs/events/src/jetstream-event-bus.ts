@@ -8,9 +8,11 @@
  * pull loop (pull-loop.ts) that runs up to `concurrency` handlers of that subject at once, so an
  * analysis.cancelled is handled while analysis.requested runs are still going. Deliveries are
  * settled in delivery.ts (ack, nak with backoff, term). The connection reconnects forever, so
- * consumers and publishers carry on after a nats-server restart.
+ * consumers and publishers carry on after a nats-server restart. With replicas, consume() can
+ * also give a process its own fan-out consumer (ConsumeOptions.instance), and presence probes
+ * on core NATS tell whether a process named by its instance id is still there.
  */
-import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { toBinary } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -18,9 +20,9 @@ import { injectTraceHeaders, noopLogger, type Logger } from "@vexxy/platform";
 import type { ConsumeOptions, EventBus, EventHandler, Subscription } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
 import { STREAM_NAME, type Subject } from "./subjects.js";
-import { EventPublishError } from "./errors.js";
+import { EventPublishError, InstancePresenceError } from "./errors.js";
 import { ensureStream } from "./stream-setup.js";
-import { consumerName, ensureConsumer, type ConsumerSpec } from "./consumer-setup.js";
+import { INSTANCE_INACTIVE_THRESHOLD_MS, consumerName, ensureConsumer, type ConsumerSpec } from "./consumer-setup.js";
 import { startPullLoop, type PullLoop } from "./pull-loop.js";
 import { watchConnection, type ConnectionState } from "./connection-state.js";
 
@@ -45,6 +47,16 @@ export const CONSUME_DEFAULTS = Object.freeze({
 });
 
 const PUBLISH_TIMEOUT_MS = 5_000;
+// A probe answered by a live process's event loop; a busy one may take a while.
+const PRESENCE_TIMEOUT_MS = 5_000;
+
+/**
+ * The core-NATS subject a process answers presence probes on. Outside `vexxy.>`, so the stream
+ * does not capture (and answer) the probes itself.
+ */
+export function presenceSubject(instanceId: string): string {
+  return `_vexxy_presence.${instanceId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
 // Delays between publish attempts: about 4 s of retrying covers a nats-server restart.
 const PUBLISH_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000] as const;
 
@@ -63,6 +75,7 @@ function positiveInt(name: string, value: number): number {
 
 class JetStreamEventBus implements EventBus {
   private readonly subscriptions = new Set<Subscription>();
+  private readonly presence: NatsSubscription[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -111,6 +124,7 @@ class JetStreamEventBus implements EventBus {
     if (backoffMs.some((d) => !Number.isFinite(d) || d < 0))
       throw new RangeError(`ConsumeOptions.backoffMs must be non-negative numbers, got ${backoffMs.join(",")}`);
     if (options.subjects.length === 0) throw new RangeError("ConsumeOptions.subjects must name at least one subject");
+    if (options.instance !== undefined && options.instance.trim() === "") throw new RangeError("ConsumeOptions.instance must not be empty");
     const settings = { ackWaitMs, maxDeliver, backoffMs };
 
     const specs: ConsumerSpec[] = [...new Set(options.subjects)].map((subject) => ({
@@ -120,6 +134,9 @@ class JetStreamEventBus implements EventBus {
       maxDeliver,
       ackWaitMs,
       maxAckPending: Math.max(CONSUME_DEFAULTS.maxAckPending, concurrency),
+      ...(options.instance !== undefined
+        ? { instance: options.instance, inactiveMs: positiveInt("instanceInactiveMs", options.instanceInactiveMs ?? INSTANCE_INACTIVE_THRESHOLD_MS) }
+        : {}),
     }));
     for (const spec of specs) await ensureConsumer(this.jsm, spec);
 
@@ -129,7 +146,7 @@ class JetStreamEventBus implements EventBus {
         connection: this.connection,
         js: this.js,
         stream: this.stream,
-        consumer: consumerName(spec.durable, spec.subject),
+        consumer: consumerName(spec.durable, spec.subject, spec.instance),
         subject: spec.subject,
         concurrency,
         settings,
@@ -164,7 +181,29 @@ class JetStreamEventBus implements EventBus {
     }
   }
 
+  async announceInstance(instanceId: string): Promise<void> {
+    const sub = this.nc.subscribe(presenceSubject(instanceId), {
+      callback: (_err, msg) => {
+        msg.respond();
+      },
+    });
+    this.presence.push(sub);
+    // The subscription is registered with the server before a probe can rely on it.
+    await this.nc.flush();
+  }
+
+  async instanceAlive(instanceId: string, timeoutMs = PRESENCE_TIMEOUT_MS): Promise<boolean> {
+    try {
+      await this.nc.request(presenceSubject(instanceId), undefined, { timeout: timeoutMs });
+      return true;
+    } catch (err) {
+      if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) return false;
+      throw new InstancePresenceError(instanceId, `no presence answer within ${timeoutMs} ms`, { cause: err });
+    }
+  }
+
   async close(): Promise<void> {
+    for (const sub of this.presence.splice(0)) sub.unsubscribe();
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
