@@ -1,7 +1,10 @@
 /** Profiler configuration, read once from the environment and frozen. */
 import { env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
+import { internalAuthEnv } from "@vexxy/auth";
 
 export interface ProfilerConfig extends MeshServiceConfig {
+  /** The mesh's shared secret, required on every call (the sandbox's StartTrace). */
+  readonly internalAuthToken: string;
   readonly tracer: string;
   readonly bpftracePath: string;
   readonly mapKeysMax: number;
@@ -13,6 +16,7 @@ export function readProfilerConfig(source: EnvSource = process.env): ProfilerCon
   return loadConfig(
     () => ({
       ...meshServiceEnv(50053),
+      internalAuthToken: internalAuthEnv(),
       // Only bpftrace is implemented; strace and tracee are the planned fallbacks and are refused
       // at start-up rather than silently tracing nothing.
       tracer: env.oneOf("TRACER", ["bpftrace"], "bpftrace"),

@@ -7,6 +7,7 @@ import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { internalAuthInterceptor } from "@vexxy/auth";
 import { JobRefSchema, ProfilerService } from "@vexxy/proto";
 import { create } from "@bufbuild/protobuf";
 import type { ProfilerConfig } from "./config.js";
@@ -63,6 +64,7 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
       routes: routes(traceHandlers({ tracer, registry, ledger, attachTimeoutMs: config.attachTimeoutMs, logger })),
       services: [ProfilerService],
       logger,
+      interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
     const subscription = await consumeSandboxEvents({ bus, blobs, ledger, registry, tracerName: tracer.name, logger }, config.eventAckWaitMs);

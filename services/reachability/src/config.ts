@@ -13,8 +13,12 @@
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer before redelivery |
  */
 import { loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
+import { internalAuthEnv } from "@vexxy/auth";
 
-export interface ReachabilityConfig extends MeshServiceConfig {}
+export interface ReachabilityConfig extends MeshServiceConfig {
+  /** The mesh's shared secret, required on every call. */
+  readonly internalAuthToken: string;
+}
 
 /**
  * Reads the configuration from `source` (process.env by default).
@@ -24,6 +28,7 @@ export function readReachabilityConfig(source: EnvSource = process.env): Reachab
   return loadConfig(
     () => ({
       ...meshServiceEnv(50054),
+      internalAuthToken: internalAuthEnv(),
     }),
     source,
   );

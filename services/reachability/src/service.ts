@@ -6,6 +6,7 @@ import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { internalAuthInterceptor } from "@vexxy/auth";
 import { ReachabilityService } from "@vexxy/proto";
 import type { ReachabilityConfig } from "./config.js";
 import { consumeReachabilityEvents } from "./events/profile-ready-consumer.js";
@@ -48,6 +49,7 @@ export async function startReachabilityService(config: ReachabilityConfig, overr
       routes: routes(verdictHandlers(verdicts)),
       services: [ReachabilityService],
       logger,
+      interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
     const subscription = await consumeReachabilityEvents({ bus, blobs, ledger, verdicts, logger }, { ackWaitMs: config.eventAckWaitMs });

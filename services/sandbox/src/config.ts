@@ -23,8 +23,11 @@
  * | EVENT_ACK_WAIT_MS | 30000 | ack wait of the durable consumer (long runs extend it while working) |
  */
 import { ConfigError, env, loadConfig, type EnvSource, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
+import { internalAuthEnv } from "@vexxy/auth";
 
 export interface SandboxConfig extends MeshServiceConfig {
+  /** The mesh's shared secret: required on every call to this service, sent on StartTrace to the profiler. */
+  readonly internalAuthToken: string;
   readonly workDir: string;
   readonly driver: "local";
   readonly profilerUrl: string;
@@ -45,6 +48,7 @@ export function readSandboxConfig(source: EnvSource = process.env): SandboxConfi
   const config = loadConfig(
     () => ({
       ...meshServiceEnv(50052),
+      internalAuthToken: internalAuthEnv(),
       workDir: env.string("SANDBOX_WORK_DIR", { default: "/var/lib/vexxy/sandbox" }),
       driver: env.oneOf("SANDBOX_DRIVER", ["local"], "local"),
       profilerUrl: env.url("PROFILER_URL", { default: "http://127.0.0.1:50053", protocols: ["http", "https"] }),

@@ -9,6 +9,7 @@ import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { internalAuthInterceptor } from "@vexxy/auth";
 import { SandboxService } from "@vexxy/proto";
 import type { SandboxConfig } from "./config.js";
 import { LocalRuncDriver } from "./driver/runc-driver.js";
@@ -58,7 +59,7 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "sandbox", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
-    const tracer = overrides.tracer ?? new ProfilerTraceAttacher(config.profilerUrl);
+    const tracer = overrides.tracer ?? new ProfilerTraceAttacher(config.profilerUrl, config.internalAuthToken);
     const live = new LiveAttempts();
     const stage = new SandboxStage({
       bus,
@@ -79,6 +80,7 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
       routes: routes(sandboxHandlers({ attempts: new SandboxAttemptStore(ledger), driver, stage })),
       services: [SandboxService],
       logger,
+      interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
     const subscription = await consumeAnalysisEvents(bus, stage, { ackWaitMs: config.eventAckWaitMs });

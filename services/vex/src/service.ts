@@ -6,6 +6,7 @@ import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { internalAuthInterceptor } from "@vexxy/auth";
 import { VexService } from "@vexxy/proto";
 import type { VexConfig } from "./config.js";
 import { consumeScoredEvents } from "./events/scored-consumer.js";
@@ -60,6 +61,7 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
       routes: routes(vexHandlers({ ledger, blobs, keys })),
       services: [VexService],
       logger,
+      interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
     const settings: VexSettings = { author: config.author, idBase: config.idBase, tooling: VEX_TOOLING };
