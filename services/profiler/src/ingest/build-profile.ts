@@ -48,7 +48,8 @@ const PROT_EXEC = 4;
 /** Bytes in a bpftrace string including its NUL: a label this long may have been cut. */
 const LABEL_LIMIT = 200;
 
-function useAccessOf(e: TraceeEvent): "open" | "exec" | "mmap_exec" | undefined {
+function useAccessOf(e: TraceeEvent): "open" | "exec" | "exec_script" | "mmap_exec" | undefined {
+  if (argValue(e, "vexxy_access") === "exec_script" && EXEC_EVENTS.has(e.eventName)) return "exec_script";
   if (e.eventName === "security_mmap_file") return (Number(argValue(e, "prot") ?? 0) & PROT_EXEC) !== 0 ? "mmap_exec" : "open";
   if (EXEC_EVENTS.has(e.eventName)) return "exec";
   return OPEN_EVENTS.has(e.eventName) ? "open" : undefined;

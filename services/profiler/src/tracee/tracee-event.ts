@@ -35,7 +35,8 @@ export function argValue(event: TraceeEvent, name: string): unknown {
  * (not one per syscall: the kernel aggregated them), with the count in a `vexxy_count` arg.
  * Uses by identity carry Tracee's own `dev` (the kernel's major << 20 | minor) and `inode` args:
  * opens are `security_file_open`, execs `sched_process_exec`, executable mappings
- * `security_mmap_file` (prot PROT_EXEC); the event's timestamp and processId are the first use's.
+ * `security_mmap_file` (prot PROT_EXEC), a script execve named the `execve` syscall event with
+ * `vexxy_access` "exec_script"; the event's timestamp and processId are the first use's.
  * Path-only records (a tracer without identities): successful opens are `security_file_open`,
  * failed ones the `openat` syscall event with a negative returnValue, executions
  * `sched_process_exec`, failed execs the `execve` syscall event.
@@ -44,15 +45,17 @@ export function toTraceeEvents(result: TraceResult, scope: TraceScope): TraceeEv
   const ts = result.startedAt.getTime() * 1_000_000;
   const base = { timestamp: ts, processId: 0, cgroupId: result.cgroupId.toString(), containerId: scope.containerId };
   const events: TraceeEvent[] = [];
-  const USE_EVENTS = { open: "security_file_open", exec: "sched_process_exec", mmap_exec: "security_mmap_file" } as const;
+  const USE_EVENTS = { open: "security_file_open", exec: "sched_process_exec", exec_script: "execve", mmap_exec: "security_mmap_file" } as const;
   for (const use of result.uses) {
     const args: TraceeArg[] = [
-      { name: "pathname", type: "const char*", value: use.label },
+      { name: "pathname", type: "const char*", value: use.kernelPath ?? use.label },
       { name: "dev", type: "dev_t", value: use.dev },
       { name: "inode", type: "unsigned long", value: use.inode.toString() },
       { name: "vexxy_count", type: "unsigned long", value: use.count },
     ];
     if (use.access === "mmap_exec") args.push({ name: "prot", type: "int", value: 4 });
+    // Tracee has no event of its own for "execve named a script": the syscall event carries it.
+    if (use.access === "exec_script") args.push({ name: "vexxy_access", type: "const char*", value: "exec_script" });
     events.push({
       ...base,
       timestamp: use.firstSeenNs > 0n ? Number(use.firstSeenNs) : ts,

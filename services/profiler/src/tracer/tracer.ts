@@ -1,7 +1,15 @@
 /**
- * The tracer seam: something that records, for one sandbox, which files were opened and
- * which programs were executed. Implementations: bpftrace on tracepoints (local), and in
- * production a Tracee stream filtered by container id.
+ * The tracer seam: something that records, for one sandbox, which files its workload used
+ * (opened, executed, mapped executable), each by the identity of the file the kernel used, and
+ * every reason the record may be incomplete. Implementations: bpftrace on tracepoints
+ * (identities read in the kernel), strace over ptrace (hosts without eBPF: kernel-resolved
+ * paths, identities read from the host side), and in production a Tracee stream.
+ *
+ * A stopped trace is neutral: `uses` (access, identity, label, count, first seen, first pid)
+ * and completeness signals in `lossReasons`, each starting with its kind: `tracer_died:`,
+ * `tracer_stop_timeout:`, `events_lost:`, `output_unparseable:`, `scope_left:`,
+ * `untraced_channel:<syscall>`, `untraced_process:`, `unattributed_use:`, `identity_unstable:`,
+ * `map_full:` (bpftrace) and so on. The ingestion path builds the profile from these alone.
  */
 
 /** What to trace: the sandbox's cgroup (v2 directory) and who it belongs to. */
@@ -19,8 +27,11 @@ export interface PathCount {
   readonly failed: number;
 }
 
-/** How a use reached the file: opened, executed (the binary the kernel ran), or mapped executable. */
-export type UseAccess = "open" | "exec" | "mmap_exec";
+/**
+ * How a use reached the file: opened, executed (the binary the kernel ran: for a "#!" script,
+ * its interpreter), executed as a script (the file execve named), or mapped executable.
+ */
+export type UseAccess = "open" | "exec" | "exec_script" | "mmap_exec";
 
 /**
  * One file the workload used, by the kernel's identity of the file object it got (not by the
@@ -34,6 +45,8 @@ export interface TracedUse {
   /** A label: the exec's filename, or the opened file's last path component. */
   readonly label: string;
   readonly count: number;
+  /** The path the kernel resolved, for a "kernel_path" trace (otherwise absent). */
+  readonly kernelPath?: string;
   /** Wall-clock nanoseconds since the epoch of the first use, and its pid. */
   readonly firstSeenNs: bigint;
   readonly firstPid: number;
@@ -59,14 +72,18 @@ export interface TraceDiagnostics {
   readonly outputBytes: number;
 }
 
-/** What a stopped trace recorded, aggregated in the kernel. */
+/** What a stopped trace recorded, aggregated per file identity and access. */
 export interface TraceResult {
   readonly tracer: string;
   /** Path-only records (tracers without file identities); empty for the identity tracer. */
   readonly opens: readonly PathCount[];
   readonly execs: readonly PathCount[];
-  /** "inode" when `uses` carry the kernel's (device, inode); "" for a path-only tracer. */
-  readonly identity: "inode" | "";
+  /**
+   * "inode" when `uses` carry the kernel's (device, inode) (dev 0 and inode 0: a use whose file
+   * could not be identified), "kernel_path" when they carry only `kernelPath`, "" for a
+   * path-only tracer.
+   */
+  readonly identity: "inode" | "kernel_path" | "";
   readonly uses: readonly TracedUse[];
   readonly channelAttempts: readonly ChannelAttempt[];
   readonly diagnostics: TraceDiagnostics;
@@ -92,6 +109,7 @@ export interface TraceSession {
   discard(): Promise<void>;
 }
 
+/** One implementation of the seam, chosen by TRACER in the composition root. */
 export interface Tracer {
   readonly name: string;
   /**
