@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/events/v1/job.proto.
  */
 export const file_vexxy_events_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEimQIKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhIKCmltYWdlX25hbWUYCCABKAkSFwoPdGFnX2lkZW50aWZpZXJzGAkgASgIEi8KC3ZleF9mb3JtYXRzGAogAygOMhoudmV4eHkuZXZlbnRzLnYxLlZleEZvcm1hdCI0CgdCbG9iUmVmEgsKA2tleRgBIAEoCRIOCgZzaGEyNTYYAiABKAkSDAoEc2l6ZRgDIAEoBCpZCglWZXhGb3JtYXQSGgoWVkVYX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhYKElZFWF9GT1JNQVRfT1BFTlZFWBABEhgKFFZFWF9GT1JNQVRfQ1lDTE9ORURYEAJiBnByb3RvMw");
+  fileDesc("Chl2ZXh4eS9ldmVudHMvdjEvam9iLnByb3RvEg92ZXh4eS5ldmVudHMudjEioQIKBkpvYlJlZhIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSEQoJaW1hZ2VfcmVmGAQgASgJEhQKDGltYWdlX2RpZ2VzdBgFIAEoCRImCgRzY2FuGAYgASgLMhgudmV4eHkuZXZlbnRzLnYxLkJsb2JSZWYSJgoEc2JvbRgHIAEoCzIYLnZleHh5LmV2ZW50cy52MS5CbG9iUmVmEhIKCmltYWdlX25hbWUYCCABKAkSFwoPdGFnX2lkZW50aWZpZXJzGAkgASgIEjcKC3ZleF9mb3JtYXRzGAogAygOMiIudmV4eHkuZXZlbnRzLnYxLlZleERvY3VtZW50Rm9ybWF0IjQKB0Jsb2JSZWYSCwoDa2V5GAEgASgJEg4KBnNoYTI1NhgCIAEoCRIMCgRzaXplGAMgASgEKnwKEVZleERvY3VtZW50Rm9ybWF0EiMKH1ZFWF9ET0NVTUVOVF9GT1JNQVRfVU5TUEVDSUZJRUQQABIfChtWRVhfRE9DVU1FTlRfRk9STUFUX09QRU5WRVgQARIhCh1WRVhfRE9DVU1FTlRfRk9STUFUX0NZQ0xPTkVEWBACYgZwcm90bzM");
 
 /**
  * JobRef travels in every event: it names the job, the attempt the event belongs to and the
@@ -87,9 +87,9 @@ export type JobRef = Message<"vexxy.events.v1.JobRef"> & {
   /**
    * The VEX formats the vex stage writes, each signed; empty: OpenVEX only.
    *
-   * @generated from field: repeated vexxy.events.v1.VexFormat vex_formats = 10;
+   * @generated from field: repeated vexxy.events.v1.VexDocumentFormat vex_formats = 10;
    */
-  vexFormats: VexFormat[];
+  vexFormats: VexDocumentFormat[];
 };
 
 /**
@@ -131,34 +131,35 @@ export const BlobRefSchema: GenMessage<BlobRef> = /*@__PURE__*/
   messageDesc(file_vexxy_events_v1_job, 1);
 
 /**
- * VexFormat is a VEX document format.
+ * VexDocumentFormat is a VEX document format (vexxy.orchestrator.v1.VexFormat inside the mesh;
+ * named apart so both packages' code can be imported together).
  *
- * @generated from enum vexxy.events.v1.VexFormat
+ * @generated from enum vexxy.events.v1.VexDocumentFormat
  */
-export enum VexFormat {
+export enum VexDocumentFormat {
   /**
-   * @generated from enum value: VEX_FORMAT_UNSPECIFIED = 0;
+   * @generated from enum value: VEX_DOCUMENT_FORMAT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
    * OpenVEX v0.2.0 (openvex.json).
    *
-   * @generated from enum value: VEX_FORMAT_OPENVEX = 1;
+   * @generated from enum value: VEX_DOCUMENT_FORMAT_OPENVEX = 1;
    */
   OPENVEX = 1,
 
   /**
    * CycloneDX 1.6 VEX (cyclonedx-vex.json), with the runtime-filtered CycloneDX SBOM beside it.
    *
-   * @generated from enum value: VEX_FORMAT_CYCLONEDX = 2;
+   * @generated from enum value: VEX_DOCUMENT_FORMAT_CYCLONEDX = 2;
    */
   CYCLONEDX = 2,
 }
 
 /**
- * Describes the enum vexxy.events.v1.VexFormat.
+ * Describes the enum vexxy.events.v1.VexDocumentFormat.
  */
-export const VexFormatSchema: GenEnum<VexFormat> = /*@__PURE__*/
+export const VexDocumentFormatSchema: GenEnum<VexDocumentFormat> = /*@__PURE__*/
   enumDesc(file_vexxy_events_v1_job, 0);
 
