@@ -11,7 +11,7 @@
  * | BLOB_STORE_URL | file:///var/lib/vexxy/blobs | object storage (file:// or s3://) |
  * | LOG_LEVEL | info | debug, info, warn, error |
  * | SANDBOX_WORK_DIR | /var/lib/vexxy/sandbox | unpacked images (<job>/<attempt>) and runc bundles (bundles/<id>) |
- * | SANDBOX_DRIVER | local | sandbox driver: local (runc on this host) |
+ * | SANDBOX_DRIVER | local | sandbox driver: local (runc on this host); kubernetes is refused at start-up (not built yet) |
  * | PROFILER_URL | http://127.0.0.1:50053 | ProfilerService, called for StartTrace before every start |
  * | TRACE_ATTACH_TIMEOUT_MS | 15000 | deadline of StartTrace; without an answer the workload never starts |
  * | SANDBOX_MEMORY_BYTES | 4294967296 | memory limit of a sandbox (no swap beyond it) |
@@ -29,7 +29,7 @@ export interface SandboxConfig extends MeshServiceConfig {
   /** The mesh's shared secret: required on every call to this service, sent on StartTrace to the profiler. */
   readonly internalAuthToken: string;
   readonly workDir: string;
-  readonly driver: "local";
+  readonly driver: "local" | "kubernetes";
   readonly profilerUrl: string;
   readonly traceAttachTimeoutMs: number;
   readonly memoryBytes: number;
@@ -50,7 +50,7 @@ export function readSandboxConfig(source: EnvSource = process.env): SandboxConfi
       ...meshServiceEnv(50052),
       internalAuthToken: internalAuthEnv(),
       workDir: env.string("SANDBOX_WORK_DIR", { default: "/var/lib/vexxy/sandbox" }),
-      driver: env.oneOf("SANDBOX_DRIVER", ["local"], "local"),
+      driver: env.oneOf("SANDBOX_DRIVER", ["local", "kubernetes"], "local"),
       profilerUrl: env.url("PROFILER_URL", { default: "http://127.0.0.1:50053", protocols: ["http", "https"] }),
       traceAttachTimeoutMs: env.int("TRACE_ATTACH_TIMEOUT_MS", { default: 15000, min: 100, max: 300000 }),
       memoryBytes: env.int("SANDBOX_MEMORY_BYTES", { default: 4 * 1024 ** 3, min: 16 * 1024 ** 2 }),

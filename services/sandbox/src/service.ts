@@ -4,7 +4,6 @@
  * durable consumer. Before consuming, attempts a previous process left "started" are recovered
  * (container destroyed, sandbox.failed {interrupted}).
  */
-import { join } from "node:path";
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
@@ -12,7 +11,7 @@ import { createLogger, startServer, type Logger } from "@vexxy/platform";
 import { internalAuthInterceptor } from "@vexxy/auth";
 import { SandboxService } from "@vexxy/proto";
 import type { SandboxConfig } from "./config.js";
-import { LocalRuncDriver } from "./driver/runc-driver.js";
+import { createSandboxDriver } from "./driver/create-sandbox-driver.js";
 import type { SandboxDriver } from "./driver/sandbox-driver.js";
 import { consumeAnalysisEvents } from "./events/analysis-consumer.js";
 import { LiveAttempts } from "./live-attempts.js";
@@ -51,9 +50,7 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
   };
   try {
     const limits = Object.freeze({ memoryBytes: config.memoryBytes, pids: config.pids, cpus: config.cpus });
-    const driver =
-      overrides.driver ??
-      new LocalRuncDriver({ workDir: join(config.workDir, "bundles"), runcPath: config.runcPath, limits, outputCapBytes: config.outputCapBytes });
+    const driver = overrides.driver ?? createSandboxDriver(config, limits);
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "sandbox", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
