@@ -16,6 +16,9 @@
  *     not be attributed), the run ended badly, a relative
  *     open or an unseen "#!" interpreter could be its file        -> under_investigation
  *  7. otherwise                                                   -> not_affected / vulnerable_code_not_in_execute_path
+ *
+ * The confidence and its named factors (confidence.ts) are computed after the decision and never
+ * change it: a low score does not turn not_affected into under_investigation, nor the reverse.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -32,13 +35,7 @@ import {
   type Verdict,
 } from "@vexxy/proto";
 import type { ScanFinding, VulnerabilityReport } from "@vexxy/scan-report";
-import {
-  AFFECTED_CODE_CONFIDENCE,
-  AFFECTED_DATA_CONFIDENCE,
-  COMPONENT_NOT_PRESENT_CONFIDENCE,
-  UNDER_INVESTIGATION_CONFIDENCE,
-  notInExecutePathConfidence,
-} from "./confidence.js";
+import { assessConfidence, type CatalogueMeasure, type EvidenceMeasure, type RunMeasure, type VerdictKind } from "./confidence.js";
 import { canonicalEcosystem } from "./ecosystem.js";
 import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch } from "./package-identity.js";
 import { buildProfileSummary, coveragePercent } from "./profile-summary.js";
@@ -73,9 +70,19 @@ interface Context {
   readonly byName: ReadonlyMap<string, Array<{ index: number; pkg: CataloguedPackage; version: string; arch: string }>>;
   readonly countByEcosystem: ReadonlyMap<string, number>;
   readonly coverage: number;
+  readonly run: RunMeasure;
+  readonly catalogueGaps: CatalogueMeasure;
 }
 
-type Decision = Pick<Verdict, "status" | "justification" | "confidence" | "reason"> & { evidence: Evidence[] };
+/** What the confidence of a decision is computed from (confidence.ts). */
+interface Measure {
+  readonly kind: VerdictKind;
+  readonly evidence: EvidenceMeasure;
+  /** The package's own catalogue gap, when it is what kept the verdict undecided. */
+  readonly packageGap?: string;
+}
+
+type Decision = Pick<Verdict, "status" | "justification" | "reason"> & { evidence: Evidence[]; measure: Measure };
 
 /**
  * Scores every finding of the report against the catalogue and the profile.
@@ -95,15 +102,34 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
     byName.set(key, list);
     countByEcosystem.set(id.ecosystem, (countByEcosystem.get(id.ecosystem) ?? 0) + 1);
   });
+  const readEcosystems = new Set(catalogue.ecosystems.map(canonicalEcosystem));
+  const notRead = new Set<string>();
+  for (const finding of inputs.report.findings) {
+    const ecosystem = scanPackageIdentity(finding.pkg).ecosystem;
+    if (!readEcosystems.has(ecosystem)) notRead.add(ecosystem || finding.pkg.type || "unknown");
+  }
+  const coverage = coveragePercent(catalogue, analysis);
   const context: Context = {
     catalogue,
     profile,
     analysis,
     trace: assessTrace(profile),
-    readEcosystems: new Set(catalogue.ecosystems.map(canonicalEcosystem)),
+    readEcosystems,
     byName,
     countByEcosystem,
-    coverage: coveragePercent(catalogue, analysis),
+    coverage,
+    run: {
+      complete: profile.complete,
+      lossReasons: profile.lossReasons,
+      durationSeconds: profile.durationSeconds,
+      outcome: profile.outcome,
+      exercise: profile.exercise,
+      coveragePercent: coverage,
+    },
+    catalogueGaps: {
+      ecosystemsNotRead: [...notRead].sort(),
+      partialPackages: catalogue.packages.filter((p) => p.installState === "partial").length,
+    },
   };
 
   const verdicts: Verdict[] = [];
@@ -115,7 +141,13 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
       for (const alias of finding.aliases) if (!earlier.aliases.includes(alias)) earlier.aliases.push(alias);
       continue;
     }
-    const decision = decide(finding, context);
+    const { measure, ...decision } = decide(finding, context);
+    const confidence = assessConfidence({
+      kind: measure.kind,
+      evidence: measure.evidence,
+      run: context.run,
+      catalogue: measure.packageGap !== undefined ? { ...context.catalogueGaps, packageGap: measure.packageGap } : context.catalogueGaps,
+    });
     const verdict = create(VerdictSchema, {
       vulnerabilityId: finding.vulnerabilityId,
       aliases: [...finding.aliases],
@@ -125,6 +157,8 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
       packageType: finding.pkg.type,
       severity: finding.severity,
       ...decision,
+      confidence: confidence.score,
+      factors: confidence.factors,
     });
     seen.set(key, verdict);
     verdicts.push(verdict);
@@ -138,10 +172,11 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
 
   if (id.ecosystem === "" || !ctx.readEcosystems.has(id.ecosystem)) {
     const read = ctx.catalogue.ecosystems.length > 0 ? ctx.catalogue.ecosystems.join(", ") : "none";
+    const why = `ecosystem "${id.ecosystem || "unknown"}" not among the catalogued ecosystems (${read})`;
     return underInvestigation(
-      UNDER_INVESTIGATION_CONFIDENCE.ecosystemNotRead,
+      { kind: "under_investigation", evidence: { kind: "ecosystem_not_read", why }, packageGap: why },
       `${label} is a package of type "${finding.pkg.type || id.ecosystem || "unknown"}", and the image catalogue read only these package databases: ${read}; whether it is installed and whether it ran cannot be decided from this analysis`,
-      [evidence("ecosystem_not_catalogued", "", `package ecosystem "${id.ecosystem || "unknown"}" not among the catalogued ecosystems (${read})`)],
+      [evidence("ecosystem_not_catalogued", "", `package ${why}`)],
     );
   }
 
@@ -151,7 +186,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     return {
       status: VexStatus.NOT_AFFECTED,
       justification: VexJustification.COMPONENT_NOT_PRESENT,
-      confidence: COMPONENT_NOT_PRESENT_CONFIDENCE,
+      measure: { kind: "component_not_present", evidence: { kind: "package_absent", listed } },
       reason: `${label} is not installed in the image: its ${id.ecosystem} package database was read and lists ${listed} packages, none named "${finding.pkg.name}"`,
       evidence: [evidence("package_absent", "", `no ${id.ecosystem} package named "${finding.pkg.name}" among ${listed} catalogued ${id.ecosystem} packages`)],
     };
@@ -161,7 +196,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
   if (matched.length === 0) {
     const installed = sameName.map((c) => c.version).join(", ");
     return underInvestigation(
-      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      { kind: "under_investigation", evidence: { kind: "undecided", why: `scan version "${id.version}", installed ${installed}` } },
       `the scan names ${label}, but the image holds ${finding.pkg.name} in version ${installed}; the scan does not describe this image's package, so no claim is made`,
       [evidence("version_mismatch", "", `scan version "${id.version}", installed ${installed}`)],
     );
@@ -176,7 +211,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
 
   if (!matched.some((c) => ctx.analysis.index.hasFileList(c.index))) {
     return underInvestigation(
-      UNDER_INVESTIGATION_CONFIDENCE.noFileList,
+      { kind: "under_investigation", evidence: { kind: "no_file_list", why: "the package database lists no files for it" }, packageGap: "no file list" },
       `${label} is installed but its package database entry lists no files, so the traced file accesses cannot be mapped to it`,
       [evidence("no_file_list", "", `${finding.pkg.name} has no file list in the image catalogue`)],
     );
@@ -185,7 +220,11 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
   const partial = matched.filter((c) => c.pkg.installState === "partial");
   if (partial.length > 0) {
     return underInvestigation(
-      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      {
+        kind: "under_investigation",
+        evidence: { kind: "undecided", why: "not fully installed: its files may not be the ones listed" },
+        packageGap: 'dpkg install_state "partial"',
+      },
       `${label} is not fully installed in the image (dpkg state: half-installed, unpacked or awaiting configuration), so its files may not be the ones the catalogue lists; no claim is made`,
       [evidence("install_state_partial", "", `${finding.pkg.name} install_state "partial"`)],
     );
@@ -218,7 +257,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
   }
   if (gaps.length > 0) {
     return underInvestigation(
-      UNDER_INVESTIGATION_CONFIDENCE.undecided,
+      { kind: "under_investigation", evidence: { kind: "undecided", why: `${gaps.length} gaps in the trace could hide a use` } },
       `${label} is installed and none of its files was seen in use, but the trace cannot rule out its use: ${gaps
         .slice(0, 3)
         .map((g) => (g.path !== "" ? `${g.path}: ${g.detail}` : g.detail))
@@ -234,7 +273,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
   return {
     status: VexStatus.NOT_AFFECTED,
     justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
-    confidence: notInExecutePathConfidence({ durationSeconds: profile.durationSeconds, outcome: profile.outcome, coveragePercent: ctx.coverage }),
+    measure: { kind: "not_in_execute_path", evidence: { kind: "no_file_used", files } },
     reason: `${label} is installed (${files} listed files, ${present} present in the image), but none of its files was opened or executed, nor used as an ELF interpreter, during a complete ${profile.tracer || "tracer"} trace of the run (${run}); ${ctx.analysis.touchedPackages} of ${ctx.catalogue.packages.length} catalogued packages were used`,
     evidence: [
       evidence(
@@ -253,7 +292,15 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
 
 function affected(label: string, touches: readonly Touch[]): Decision {
   const ordered = [...touches].sort((a, b) => rank(a) - rank(b));
-  const code = ordered.some((t) => t.kind !== "file_opened" || CODE_PATH.test(t.path));
+  const kinds = new Set(ordered.map((t) => t.kind));
+  const evidenceKind =
+    kinds.has("executed") || kinds.has("elf_interpreter") || kinds.has("code_executed")
+      ? "code_executed"
+      : kinds.has("code_mapped")
+        ? "code_mapped"
+        : ordered.some((t) => CODE_PATH.test(t.path))
+          ? "code_file_opened"
+          : "file_read";
   const shown = ordered
     .slice(0, 3)
     .map((t) => `${t.path} ${t.detail}`)
@@ -265,7 +312,7 @@ function affected(label: string, touches: readonly Touch[]): Decision {
   return {
     status: VexStatus.AFFECTED,
     justification: VexJustification.UNSPECIFIED,
-    confidence: code ? AFFECTED_CODE_CONFIDENCE : AFFECTED_DATA_CONFIDENCE,
+    measure: { kind: "affected", evidence: { kind: evidenceKind, files: ordered.length } },
     reason: `${label} was used during the traced run (${ordered.length} of its files): ${shown}${ordered.length > 3 ? "; ..." : ""}`,
     evidence: list,
   };
@@ -277,8 +324,8 @@ function rank(touch: Touch): number {
   return CODE_PATH.test(touch.path) ? 2 : 3;
 }
 
-function underInvestigation(confidence: number, reason: string, list: Evidence[]): Decision {
-  return { status: VexStatus.UNDER_INVESTIGATION, justification: VexJustification.UNSPECIFIED, confidence, reason, evidence: list };
+function underInvestigation(measure: Measure, reason: string, list: Evidence[]): Decision {
+  return { status: VexStatus.UNDER_INVESTIGATION, justification: VexJustification.UNSPECIFIED, measure, reason, evidence: list };
 }
 
 function evidence(kind: string, path: string, detail: string): Evidence {
