@@ -10,12 +10,18 @@ import type { SigningKey } from "./signing-key.js";
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 export const IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const OPENVEX_PREDICATE_TYPE = "https://openvex.dev/ns";
+/**
+ * The predicate type of a CycloneDX document (the VEX is a CycloneDX BOM): the in-toto
+ * attestation framework's vetted CycloneDX predicate and cosign's `--type cyclonedx`
+ * (cosign 2.x; `https://cyclonedx.org/vex` is registered nowhere).
+ */
+export const CYCLONEDX_PREDICATE_TYPE = "https://cyclonedx.org/bom";
 
-/** An in-toto Statement v1 carrying an OpenVEX document. */
+/** An in-toto Statement v1 carrying an OpenVEX (or a CycloneDX) document. */
 export interface InTotoStatement {
   readonly _type: typeof IN_TOTO_STATEMENT_TYPE;
   readonly subject: readonly { readonly name: string; readonly digest: Readonly<Record<string, string>> }[];
-  readonly predicateType: typeof OPENVEX_PREDICATE_TYPE;
+  readonly predicateType: typeof OPENVEX_PREDICATE_TYPE | typeof CYCLONEDX_PREDICATE_TYPE;
   readonly predicate: Readonly<Record<string, unknown>>;
 }
 
@@ -38,6 +44,16 @@ export function openVexStatement(subjectName: string, digestHex: string, documen
     _type: IN_TOTO_STATEMENT_TYPE,
     subject: [{ name: subjectName, digest: { sha256: digestHex } }],
     predicateType: OPENVEX_PREDICATE_TYPE,
+    predicate: document,
+  };
+}
+
+/** The in-toto statement for an image (name + sha256 digest hex) and its CycloneDX VEX document. */
+export function cycloneDxStatement(subjectName: string, digestHex: string, document: Readonly<Record<string, unknown>>): InTotoStatement {
+  return {
+    _type: IN_TOTO_STATEMENT_TYPE,
+    subject: [{ name: subjectName, digest: { sha256: digestHex } }],
+    predicateType: CYCLONEDX_PREDICATE_TYPE,
     predicate: document,
   };
 }

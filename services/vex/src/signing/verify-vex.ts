@@ -15,10 +15,9 @@
 import type { KeyObject } from "node:crypto";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { Verifier, toSignedEntity, toTrustMaterial } from "@sigstore/verify";
-import { IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, OPENVEX_PREDICATE_TYPE, type InTotoStatement } from "./dsse.js";
+import { CYCLONEDX_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, OPENVEX_PREDICATE_TYPE, type InTotoStatement } from "./dsse.js";
 
-/** in-toto predicate type of a CycloneDX document (cosign's `--type cyclonedx`). */
-export const CYCLONEDX_PREDICATE_TYPE = "https://cyclonedx.org/bom";
+export { CYCLONEDX_PREDICATE_TYPE };
 
 /** Predicate types a VEX attestation may carry. */
 export const VEX_PREDICATE_TYPES: readonly string[] = [OPENVEX_PREDICATE_TYPE, CYCLONEDX_PREDICATE_TYPE];
