@@ -4,7 +4,7 @@
  * the job row keeps their keys and digests.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   type AnalysisService,
@@ -21,7 +21,10 @@ import type { BlobStore } from "@vexxy/blobstore";
 import { FailedPreconditionError, InvalidFieldError, NotFoundError, type Logger } from "@vexxy/platform";
 import { randomUUID } from "node:crypto";
 import type { IAnalysisJob } from "./store/entities.js";
-import type { JobStore } from "./store/job-store.js";
+import type { JobStore, ListCursor } from "./store/job-store.js";
+import type { AuditLog } from "./store/audit-log.js";
+import type { AuditAction } from "./store/entities.js";
+import type { CallbackGuard } from "./webhooks/callback-guard.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { JobWatchHub } from "./job-watch-hub.js";
 import { NO_FINDINGS_STEP, QUEUED_STEP, isFinal } from "./job-phases.js";
@@ -57,6 +60,29 @@ export interface AnalysisHandlerDeps {
   readonly imageTransports: readonly string[];
   readonly estimatedDurationMinutes: number;
   readonly watchPollMs: number;
+  /** Where submit, cancel, results reads and VEX downloads are recorded. */
+  readonly audit?: AuditLog;
+  /** Checks callback_url (SSRF); absent when webhooks are not configured (callback_url is then refused). */
+  readonly callbackGuard?: CallbackGuard;
+}
+
+/** The caller as the audit log names it: the organization, and the subject once authentication provides one. */
+function auditActor(organizationId: string): { organizationId: string; subject: string } {
+  return { organizationId, subject: "anonymous" };
+}
+
+const LIST_TOKEN = /^k1:(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** The ListAnalyses cursor: the (created_at, id) of the page's last row, base64url so callers treat it as opaque. */
+function encodeListToken(job: IAnalysisJob): string {
+  return Buffer.from(`k1:${job.createdAt.getTime()}:${job.id}`, "utf8").toString("base64url");
+}
+
+function decodeListToken(token: string): ListCursor | null {
+  if (token === "") return null;
+  const m = LIST_TOKEN.exec(Buffer.from(token, "base64url").toString("utf8"));
+  if (m === null) throw new InvalidFieldError("page_token", "page_token is not one this service issued");
+  return { createdAt: new Date(Number(m[1])), id: m[2]! };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -83,9 +109,19 @@ function encodePageToken(offset: number): string {
 export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof AnalysisService> {
   const { store, blobs, lifecycle, hub, logger } = deps;
   const verdictResults = new VerdictResults(blobs);
+  const audited = async (action: AuditAction, organizationId: string, jobId: string, detail?: Record<string, unknown>): Promise<void> => {
+    await deps.audit?.record({ ...auditActor(organizationId), action, jobId, ...(detail !== undefined ? { detail } : {}) });
+  };
   return {
     async submitAnalysis(req) {
       const valid = validateSubmit(req, deps.imageTransports);
+      if (valid.callbackUrl !== null) {
+        if (deps.callbackGuard === undefined) {
+          throw new FailedPreconditionError("callback_url: completion webhooks are not configured on this server (WEBHOOK_SECRET is unset)");
+        }
+        // Refused now (InvalidArgument naming callback_url) rather than at the first delivery.
+        await deps.callbackGuard.check(valid.callbackUrl);
+      }
       if (valid.idempotencyKey !== null) {
         const existing = await store.findByIdempotencyKey(valid.organizationId, valid.idempotencyKey);
         if (existing !== undefined) {
@@ -126,6 +162,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         },
         jobId,
       );
+      await audited("submit", job.organizationId, job.id, { imageRef: job.imageRef, imageDigest: job.imageDigest });
       if (valid.findingCount === 0) {
         logger.info("analysis complete at submit: the scan has no findings", { jobId: job.id, imageRef: job.imageRef, organizationId: job.organizationId });
         return create(SubmitAnalysisResponseSchema, {
@@ -184,6 +221,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         throw new InvalidFieldError("page_size", `page_size must be 0 (every result) or 1..${MAX_RESULTS_PAGE} (got ${req.pageSize})`);
       }
       const offset = decodePageToken(req.pageToken);
+      await audited("results_read", job.organizationId, job.id, { pageToken: req.pageToken, omitVex: req.omitVex });
       const { vexDocument, vexBundle, vexPublicKey, reachabilityVerdicts } = job;
       if (vexDocument == null && reachabilityVerdicts == null && (job.reachabilityResults ?? []).length === 0) {
         // The scan had no findings (completed at submit): nothing to state, so no VEX document.
@@ -220,28 +258,37 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       }
       const job = await lifecycle.cancel(before.id, req.reason);
       if (job === undefined) throw new NotFoundError(`job_id ${req.jobId}: no such analysis`);
+      await audited("cancel", job.organizationId, job.id, { reason: req.reason });
       return create(CancelAnalysisResponseSchema, { analysis: toAnalysis(job) });
     },
 
     async listAnalyses(req) {
       const pageSize = req.pageSize === 0 ? 20 : req.pageSize;
       if (pageSize < 1 || pageSize > 100) throw new InvalidFieldError("page_size", `page_size must be 1..100 (got ${req.pageSize})`);
-      const offset = decodePageToken(req.pageToken);
+      const after = decodeListToken(req.pageToken);
       const status = storedStatus(req.status);
+      const createdAfter = req.createdAfter !== undefined ? timestampDate(req.createdAfter) : undefined;
+      const createdBefore = req.createdBefore !== undefined ? timestampDate(req.createdBefore) : undefined;
+      if (createdAfter !== undefined && createdBefore !== undefined && createdAfter.getTime() >= createdBefore.getTime()) {
+        throw new InvalidFieldError("created_before", "created_before must be later than created_after");
+      }
       const rows = await store.list(
         {
           ...(req.organizationId !== "" ? { organizationId: req.organizationId } : {}),
           ...(status !== undefined ? { status } : {}),
           ...(req.imageRef !== "" ? { imageRef: req.imageRef } : {}),
           ...(req.imageDigest !== "" ? { imageDigest: req.imageDigest } : {}),
+          ...(createdAfter !== undefined ? { createdAfter } : {}),
+          ...(createdBefore !== undefined ? { createdBefore } : {}),
         },
-        offset,
+        after,
         pageSize + 1,
       );
-      const more = rows.length > pageSize;
+      const page = rows.slice(0, pageSize);
+      const last = page[page.length - 1];
       return create(ListAnalysesResponseSchema, {
-        analyses: rows.slice(0, pageSize).map(toAnalysis),
-        nextPageToken: more ? encodePageToken(offset + pageSize) : "",
+        analyses: page.map(toAnalysis),
+        nextPageToken: rows.length > pageSize && last !== undefined ? encodeListToken(last) : "",
       });
     },
   };

@@ -13,6 +13,22 @@ export interface OrchestratorConfig extends MeshServiceConfig {
   readonly reconcileIntervalMs: number;
   readonly watchPollMs: number;
   readonly imageTransports: readonly string[];
+  /** Completion webhooks; absent (tests, or WEBHOOK_SECRET unset) means callback_url is refused. */
+  readonly webhooks?: OrchestratorWebhookConfig;
+  /** Filesystem store only: blobs under jobs/ older than this are swept (S3 uses a lifecycle rule). */
+  readonly evidenceRetentionDays?: number;
+}
+
+/** WEBHOOK_* settings. */
+export interface OrchestratorWebhookConfig {
+  /** `whsec_<base64>`; checked by parseWebhookSecret at start-up. */
+  readonly secret: string;
+  readonly retryWindowSeconds: number;
+  readonly allowLoopbackHttp: boolean;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly timeoutMs: number;
+  readonly pollMs: number;
 }
 
 /**
@@ -34,5 +50,20 @@ export function readOrchestratorConfig(): OrchestratorConfig {
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s !== ""),
+    ...webhookEnv(),
+    evidenceRetentionDays: env.int("EVIDENCE_RETENTION_DAYS", { default: 90, min: 1, max: 3650 }),
   }));
+}
+
+function webhookEnv(): { webhooks?: OrchestratorWebhookConfig } {
+  const secret = env.optionalString("WEBHOOK_SECRET");
+  const settings = {
+    retryWindowSeconds: env.int("WEBHOOK_RETRY_WINDOW_SECONDS", { default: 86400, min: 1, max: 30 * 86400 }),
+    allowLoopbackHttp: env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", { default: false }),
+    retryBaseMs: env.int("WEBHOOK_RETRY_BASE_MS", { default: 5000, min: 10, max: 3600000 }),
+    retryMaxMs: env.int("WEBHOOK_RETRY_MAX_MS", { default: 3600000, min: 10, max: 86400000 }),
+    timeoutMs: env.int("WEBHOOK_TIMEOUT_MS", { default: 10000, min: 100, max: 120000 }),
+    pollMs: env.int("WEBHOOK_POLL_MS", { default: 1000, min: 50, max: 600000 }),
+  };
+  return secret === undefined || secret === "" ? {} : { webhooks: { secret, ...settings } };
 }

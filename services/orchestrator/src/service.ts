@@ -15,11 +15,20 @@ import { analysisHandlers } from "./analysis-handlers.js";
 import { routes } from "./server.js";
 import { consumeJobEvents } from "./events/job-events-consumer.js";
 import { startReconciler } from "./reconciler.js";
+import { WebhookStore } from "./store/webhook-store.js";
+import { AuditLog } from "./store/audit-log.js";
+import { VerdictResults } from "./verdict-results.js";
+import { CallbackGuard, systemResolver, type HostResolver } from "./webhooks/callback-guard.js";
+import { httpConnector, type WebhookConnector } from "./webhooks/webhook-connector.js";
+import { WebhookDispatcher } from "./webhooks/webhook-dispatcher.js";
+import { parseWebhookSecret } from "./webhooks/webhook-signature.js";
 
 export interface RunningOrchestrator {
   readonly port: number;
   readonly url: string;
   readonly store: JobStore;
+  readonly webhooks: WebhookStore;
+  readonly audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -27,6 +36,10 @@ export interface OrchestratorOverrides {
   readonly logger?: Logger;
   readonly bus?: EventBus;
   readonly blobs?: BlobStore;
+  /** Webhook host resolution (tests: a stand-in that records what it was asked). */
+  readonly webhookResolver?: HostResolver;
+  /** Webhook connection step (tests: a stand-in that records its target). */
+  readonly webhookConnector?: WebhookConnector;
 }
 
 /**
@@ -42,6 +55,13 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "orchestrator", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const store = new JobStore(orm.em);
+    const webhooks = new WebhookStore(orm.em);
+    const audit = new AuditLog(orm.em);
+    const webhookKey = config.webhooks === undefined ? undefined : parseWebhookSecret(config.webhooks.secret);
+    const callbackGuard =
+      config.webhooks === undefined
+        ? undefined
+        : new CallbackGuard({ allowLoopbackHttp: config.webhooks.allowLoopbackHttp }, overrides.webhookResolver ?? systemResolver);
     const hub = new JobWatchHub();
     const lifecycle = new JobLifecycle(store, bus, hub, config, logger);
     // Errors reach callers through the platform server's error interceptor (toConnectError).
@@ -54,6 +74,8 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       imageTransports: config.imageTransports,
       estimatedDurationMinutes: 10,
       watchPollMs: config.watchPollMs,
+      audit,
+      ...(callbackGuard !== undefined ? { callbackGuard } : {}),
     });
     const server = await startServer({
       serviceName: "orchestrator",
@@ -70,10 +92,26 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     closers.push(() => subscription.stop());
     const reconciler = startReconciler(lifecycle, config.reconcileIntervalMs, logger);
     closers.push(() => reconciler.stop());
+    if (config.webhooks !== undefined && callbackGuard !== undefined && webhookKey !== undefined) {
+      const w = config.webhooks;
+      const dispatcher = new WebhookDispatcher(
+        webhooks,
+        store,
+        new VerdictResults(blobs),
+        callbackGuard,
+        overrides.webhookConnector ?? httpConnector,
+        { key: webhookKey, retryWindowSeconds: w.retryWindowSeconds, baseDelayMs: w.retryBaseMs, maxDelayMs: w.retryMaxMs, timeoutMs: w.timeoutMs },
+        logger,
+      );
+      const loop = dispatcher.start(w.pollMs);
+      closers.push(() => loop.stop());
+    }
     return {
       port: server.port,
       url: server.url,
       store,
+      webhooks,
+      audit,
       async close() {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error("close failed", { error: String(err) }));
       },

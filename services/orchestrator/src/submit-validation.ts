@@ -19,6 +19,28 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_NAME =
   /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
+const MAX_CALLBACK_URL_LENGTH = 2048;
+
+/**
+ * The shape of callback_url: an absolute http(s) URL without credentials. Whether it may be
+ * used (https, public addresses after DNS resolution) is the CallbackGuard's check.
+ */
+function validateCallbackUrl(raw: string): string | null {
+  if (raw === "") return null;
+  if (raw.length > MAX_CALLBACK_URL_LENGTH) throw new InvalidFieldError("callback_url", `callback_url is longer than ${MAX_CALLBACK_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidFieldError("callback_url", `callback_url is not an absolute URL (got "${raw.slice(0, 80)}")`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new InvalidFieldError("callback_url", `callback_url must be https (got ${url.protocol.replace(/:$/, "")})`);
+  }
+  if (url.username !== "" || url.password !== "") throw new InvalidFieldError("callback_url", "callback_url must not carry credentials");
+  return url.toString();
+}
+
 /** A submit request after validation, with defaults applied. */
 export interface ValidSubmit {
   readonly imageRef: string;
@@ -80,9 +102,7 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
     if (!ENV_NAME.test(name)) throw new InvalidFieldError("config.environment", `config.environment has an invalid variable name "${name.slice(0, 60)}"`);
     environment[name] = value;
   }
-  if (req.callbackUrl !== "") {
-    throw new InvalidFieldError("callback_url", "callback_url: completion webhooks are not available in this release; poll GetAnalysis or use WatchAnalysis");
-  }
+  const callbackUrl = validateCallbackUrl(req.callbackUrl.trim());
   const imageName = req.imageName.trim();
   // A docker repository reference, optionally tagged, never with a digest (image_digest pins it).
   if (imageName !== "" && !IMAGE_NAME.test(imageName)) {
@@ -117,7 +137,7 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
       imageName,
       tagIdentifiers: req.tagIdentifiers,
     }),
-    callbackUrl: null,
+    callbackUrl,
     idempotencyKey,
   });
 }

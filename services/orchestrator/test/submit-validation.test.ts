@@ -99,7 +99,11 @@ describe("SubmitAnalysis validation", () => {
     rejectsField(request({ config: { ports: [], testScript: "", environment: { "BAD-NAME": "x" } } }), "config.environment");
   });
 
-  it("refuses a callback_url until webhooks exist rather than silently never calling it", () => {
-    rejectsField(request({ callbackUrl: "https://example.invalid/hook" }), "callback_url");
+  it("accepts an https callback_url and refuses one that is not an http(s) URL or carries credentials, naming callback_url", () => {
+    assert.equal(validateSubmit(request({ callbackUrl: "https://hooks.example.com/vexxy" })).callbackUrl, "https://hooks.example.com/vexxy");
+    rejectsField(request({ callbackUrl: "not a url" }), "callback_url");
+    rejectsField(request({ callbackUrl: "ftp://hooks.example.com/x" }), "callback_url");
+    rejectsField(request({ callbackUrl: "https://user:pw@hooks.example.com/x" }), "callback_url");
+    rejectsField(request({ callbackUrl: `https://hooks.example.com/${"a".repeat(2100)}` }), "callback_url");
   });
 });

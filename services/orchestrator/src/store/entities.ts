@@ -114,4 +114,64 @@ export const EvidenceRecord = defineEntity({
 });
 export type IEvidenceRecord = InferEntity<typeof EvidenceRecord>;
 
-export const ORCHESTRATOR_ENTITIES = [AnalysisJob, JobEvent, EvidenceRecord] as const;
+/** Webhook delivery states: pending (due at next_at), delivered, or given up (retry window passed). */
+export const WEBHOOK_STATES = ["pending", "delivered", "gave_up"] as const;
+export type WebhookState = (typeof WEBHOOK_STATES)[number];
+
+/** One completion notification of a job (at most one per job), written with the job's final change. */
+export const WebhookOutbox = defineEntity({
+  name: "WebhookOutbox",
+  tableName: "webhook_outbox",
+  properties: {
+    jobId: p.uuid().primary(),
+    /** The Standard Webhooks `webhook-id`: the same on every attempt, so receivers can deduplicate. */
+    messageId: p.string(),
+    url: p.text(),
+    state: p.string(),
+    /** The JSON body, frozen at the first attempt so every retry sends (and signs) the same bytes. */
+    body: p.text().nullable(),
+    attempts: p.integer().default(0),
+    createdAt: p.datetime(),
+    nextAt: p.datetime(),
+    deliveredAt: p.datetime().nullable(),
+  },
+});
+export type IWebhookOutbox = InferEntity<typeof WebhookOutbox>;
+
+/** One delivery attempt of a job's webhook: the receiver's status code or the error, and when the next one is due. */
+export const WebhookDelivery = defineEntity({
+  name: "WebhookDelivery",
+  tableName: "webhook_deliveries",
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    jobId: p.uuid().index(),
+    attempt: p.integer(),
+    statusCode: p.integer().nullable(),
+    error: p.text().nullable(),
+    at: p.datetime(),
+    nextAt: p.datetime().nullable(),
+  },
+});
+export type IWebhookDelivery = InferEntity<typeof WebhookDelivery>;
+
+/** Audited actions. */
+export const AUDIT_ACTIONS = ["submit", "cancel", "results_read", "vex_download"] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Who (organization and subject) did what to which job, and when. Append-only. */
+export const AuditEntry = defineEntity({
+  name: "AuditEntry",
+  tableName: "audit_log",
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    organizationId: p.string(),
+    subject: p.string(),
+    action: p.string(),
+    jobId: p.uuid().nullable(),
+    at: p.datetime(),
+    detail: p.json<Record<string, unknown>>(),
+  },
+});
+export type IAuditEntry = InferEntity<typeof AuditEntry>;
+
+export const ORCHESTRATOR_ENTITIES = [AnalysisJob, JobEvent, EvidenceRecord, WebhookOutbox, WebhookDelivery, AuditEntry] as const;

@@ -7,6 +7,9 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { LockMode } from "@mikro-orm/core";
 import { randomUUID } from "node:crypto";
 import { AnalysisJob, EvidenceRecord, JobEvent, type IAnalysisJob, type JobStatus, type StoredBlobRef, type StoredConfig } from "./entities.js";
+import { enqueueWebhook } from "./webhook-store.js";
+
+const FINAL_STATUSES: ReadonlySet<string> = new Set(["COMPLETE", "FAILED", "CANCELLED"]);
 
 export interface NewJob {
   readonly organizationId: string;
@@ -33,6 +36,16 @@ export interface JobFilter {
   readonly status?: JobStatus;
   readonly imageRef?: string;
   readonly imageDigest?: string;
+  /** Created at or after (inclusive). */
+  readonly createdAfter?: Date;
+  /** Created before (exclusive). */
+  readonly createdBefore?: Date;
+}
+
+/** The last row of a page: the next page starts strictly after it in (created_at, id) descending order. */
+export interface ListCursor {
+  readonly createdAt: Date;
+  readonly id: string;
 }
 
 /** What a mutation may change; `log` is the event-log line written with it. */
@@ -107,6 +120,7 @@ export class JobStore {
           createdAt: now,
         });
       }
+      if (job.completedAtSubmit !== undefined) enqueueWebhook(em, entity, now);
       await em.flush();
       return entity;
     });
@@ -124,14 +138,22 @@ export class JobStore {
     return job ?? undefined;
   }
 
-  /** Jobs newest first. */
-  async list(filter: JobFilter, offset: number, limit: number): Promise<IAnalysisJob[]> {
-    const where: Record<string, string> = {};
-    if (filter.organizationId !== undefined) where["organizationId"] = filter.organizationId;
-    if (filter.status !== undefined) where["status"] = filter.status;
-    if (filter.imageRef !== undefined) where["imageRef"] = filter.imageRef;
-    if (filter.imageDigest !== undefined) where["imageDigest"] = filter.imageDigest;
-    return await this.root.fork().find(AnalysisJob, where, { orderBy: { createdAt: "desc", id: "desc" }, offset, limit });
+  /**
+   * Jobs newest first, (created_at, id) descending, after the cursor when given. Keyset paging:
+   * jobs inserted meanwhile sort before the cursor, so a page never repeats or skips a row.
+   */
+  async list(filter: JobFilter, after: ListCursor | null, limit: number): Promise<IAnalysisJob[]> {
+    const where: Record<string, unknown>[] = [];
+    if (filter.organizationId !== undefined) where.push({ organizationId: filter.organizationId });
+    if (filter.status !== undefined) where.push({ status: filter.status });
+    if (filter.imageRef !== undefined) where.push({ imageRef: filter.imageRef });
+    if (filter.imageDigest !== undefined) where.push({ imageDigest: filter.imageDigest });
+    if (filter.createdAfter !== undefined) where.push({ createdAt: { $gte: filter.createdAfter } });
+    if (filter.createdBefore !== undefined) where.push({ createdAt: { $lt: filter.createdBefore } });
+    if (after !== null) {
+      where.push({ $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] });
+    }
+    return await this.root.fork().find(AnalysisJob, where.length === 0 ? {} : { $and: where }, { orderBy: { createdAt: "desc", id: "desc" }, limit });
   }
 
   /** Jobs not final whose phase deadline has passed. */
@@ -153,9 +175,12 @@ export class JobStore {
     return await this.root.fork().transactional(async (em) => {
       const job = await em.findOne(AnalysisJob, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (job === null) return undefined;
+      const wasFinal = FINAL_STATUSES.has(job.status);
       const change = mutate(job);
       if (change === null) return job;
       job.updatedAt = new Date();
+      // The completion webhook is queued in the transaction that ends the job (outbox).
+      if (!wasFinal && FINAL_STATUSES.has(job.status)) enqueueWebhook(em, job, job.updatedAt);
       em.create(JobEvent, {
         jobId: id,
         attempt: job.attempt,
