@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   ExecutionProfileSummarySchema as ApiExecutionProfileSchema,
   ReachabilityResultSchema,
+  ResultConfidenceFactorSchema,
   VexJustification,
   VexStatus,
   WorkloadOutcome,
@@ -53,6 +54,16 @@ export interface StoredResult {
   readonly packageVersion: string;
   readonly packagePurl: string;
   readonly evidence: readonly string[];
+  /** The named factors of confidenceScore (absent in rows stored before they existed). */
+  readonly confidenceFactors?: readonly StoredFactor[];
+}
+
+/** One confidence factor, JSON-safe. */
+export interface StoredFactor {
+  readonly name: string;
+  readonly value: string;
+  readonly effect: number;
+  readonly detail: string;
 }
 
 /** Turns verdicts into stored rows. */
@@ -67,6 +78,7 @@ export function toStoredResults(verdicts: readonly Verdict[]): StoredResult[] {
     packageVersion: v.packageVersion,
     packagePurl: v.packagePurl,
     evidence: v.evidence.map((e) => (e.path !== "" ? `${e.kind}: ${e.path}${e.detail !== "" ? ` (${e.detail})` : ""}` : `${e.kind}: ${e.detail}`)),
+    confidenceFactors: v.factors.map((f) => ({ name: f.name, value: f.value, effect: f.effect, detail: f.detail })),
   }));
 }
 
@@ -84,6 +96,7 @@ export function toApiResults(rows: readonly Record<string, unknown>[]): Reachabi
       packageVersion: r.packageVersion,
       packagePurl: r.packagePurl,
       evidence: [...r.evidence],
+      confidenceFactors: (r.confidenceFactors ?? []).map((f) => create(ResultConfidenceFactorSchema, f)),
     });
   });
 }
