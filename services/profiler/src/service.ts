@@ -1,10 +1,12 @@
 /**
  * Wires the profiler: the tracer, the stage ledger (schema "profiler"), object storage, the
- * event bus, the ProfilerService server and the sandbox-events consumer. At start-up, traces
- * a previous process left "started" are reported lost: their tracer died with that process.
+ * event bus, the ProfilerService server and the sandbox-events consumers. Each process draws an
+ * instance id (logged) and answers presence probes for it. At start-up, traces left "started"
+ * by a process that is gone (no presence answer) are reported lost: their tracer died with that
+ * process; those of live replicas are left alone.
  */
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
-import { connectEventBus, type EventBus } from "@vexxy/events";
+import { connectEventBus, newInstanceId, ownerGone, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
 import { internalAuthInterceptor } from "@vexxy/auth";
@@ -43,12 +45,15 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
     const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "profiler", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
+    const instanceId = newInstanceId("profiler");
+    await bus.announceInstance?.(instanceId);
+    logger.info("profiler instance", { instance: instanceId });
     const registry = new TraceRegistry();
     closers.push(async () => {
       for (const s of registry.all()) await s.discard();
     });
     for (const row of await ledger.listByState("started")) {
-      if (row.stage !== TRACE_STAGE) continue;
+      if (row.stage !== TRACE_STAGE || !(await ownerGone(bus, row.outcome["instanceId"]))) continue;
       await ledger.update(row.jobId, TRACE_STAGE, row.attempt, "interrupted", { reason: "profiler_restarted" });
       await publishTraceLost(
         { bus },
@@ -61,13 +66,23 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
       serviceName: "profiler",
       host: config.host,
       port: config.port,
-      routes: routes(traceHandlers({ tracer, registry, ledger, attachTimeoutMs: config.attachTimeoutMs, logger })),
+      routes: routes(
+        traceHandlers({
+          tracer,
+          registry,
+          ledger,
+          attachTimeoutMs: config.attachTimeoutMs,
+          logger,
+          instanceId,
+          ownerAlive: async (owner) => !(await ownerGone(bus, owner)),
+        }),
+      ),
       services: [ProfilerService],
       logger,
       interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
-    const subscription = await consumeSandboxEvents({ bus, blobs, ledger, registry, tracerName: tracer.name, logger }, config.eventAckWaitMs);
+    const subscription = await consumeSandboxEvents({ bus, blobs, ledger, registry, tracerName: tracer.name, logger, instanceId }, config.eventAckWaitMs);
     closers.push(() => subscription.stop());
     return {
       port: server.port,

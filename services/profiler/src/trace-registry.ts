@@ -1,4 +1,9 @@
-/** The live trace sessions of this process, by job attempt. */
+/**
+ * The live trace sessions of this process, by job attempt. Only this process can stop them: with
+ * replicas, StartTrace answers with this process's instance id, the sandbox names it in
+ * sandbox.completed, and this process's fan-out consumer finishes the trace (see
+ * events/sandbox-events-consumer.ts).
+ */
 import type { TraceSession } from "./tracer/tracer.js";
 
 export const TRACE_STAGE = "trace";

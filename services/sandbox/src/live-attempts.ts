@@ -1,7 +1,9 @@
 /**
  * The attempts this process is running now, by job. A cancel (event or TeardownSandbox) marks
  * an attempt cancelled and tears its container down; the run that owns it sees the mark at its
- * next step and ends without publishing a result.
+ * next step and ends without publishing a result. With replicas each process knows only its own
+ * attempts, so every sandbox process receives every analysis.cancelled on its own fan-out
+ * consumer (events/analysis-consumer.ts) and tears down what it runs.
  */
 
 /** One running attempt. */

@@ -9,13 +9,19 @@
  * destroy, and publish sandbox.completed. Image problems end in sandbox.failed {retryable
  * false} naming the field; anything else in sandbox.failed {retryable true}. Whatever happens,
  * the container and the unpacked image are removed.
+ *
+ * Replicas: the ledger row records this process's instance id right after the claim, and
+ * sandbox.started/completed name this process and the profiler replica that holds the trace
+ * (from StartTrace), which alone can finish it. A cancel reaches the process running the
+ * attempt through its fan-out consumer; start-up recovery takes over only rows whose owner is
+ * gone (no presence answer), never those of a live replica.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "@vexxy/blobstore";
-import { Subjects, eventMsgId, type EventBus } from "@vexxy/events";
+import { Subjects, eventMsgId, ownerGone, type EventBus } from "@vexxy/events";
 import type { StageLedger, StageRecord } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
 import {
@@ -51,6 +57,8 @@ export interface SandboxStageDeps {
   readonly tracer: TraceAttacher;
   readonly logger: Logger;
   readonly live: LiveAttempts;
+  /** This process's instance id (random per process). */
+  readonly instanceId: string;
   readonly settings: {
     readonly workDir: string;
     readonly traceAttachTimeoutMs: number;
@@ -60,6 +68,9 @@ export interface SandboxStageDeps {
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 300;
+/** How often a sandbox looks for attempts of replicas that are gone (see startRecoverySweep). */
+export const RECOVERY_SWEEP_INTERVAL_MS = 10_000;
+const OWNERLESS_GRACE_MS = 60_000;
 const MAX_TIMEOUT_SECONDS = 900;
 
 /** The stage. One per process. */
@@ -88,7 +99,12 @@ export class SandboxStage {
     }
     const containerId = containerIdFor(job.jobId, job.attempt);
     const attempt = live.add(job.jobId, job.attempt, containerId);
-    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", { phase: "preparing", containerId, driver: this.deps.driver.name });
+    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", {
+      phase: "preparing",
+      containerId,
+      driver: this.deps.driver.name,
+      instanceId: this.deps.instanceId,
+    });
     logger.info("sandbox attempt claimed", { job: job.jobId, attempt: job.attempt, container: containerId });
     try {
       await this.run(job, request, attempt);
@@ -135,14 +151,23 @@ export class SandboxStage {
   }
 
   /**
-   * Start-up: every row still "started" belongs to a process that died mid-run. Its container is
-   * destroyed, the row marked interrupted and sandbox.failed {interrupted, retryable} published;
-   * the orchestrator re-drives the job with a new attempt.
+   * Start-up: a row still "started" whose owner is gone (no presence answer, or no owner
+   * recorded) belongs to a process that died mid-run. Its container is destroyed, the row marked
+   * interrupted and sandbox.failed {interrupted, retryable} published; the orchestrator re-drives
+   * the job with a new attempt. Rows of live replicas are left alone, and so are rows with no
+   * owner yet that changed within ownerlessGraceMs (a replica records itself right after its
+   * claim; the sweep must not take such a row in between). Returns how many it took over.
    */
-  async recoverInterrupted(): Promise<number> {
-    const rows = (await this.deps.ledger.listByState("started")).filter((r) => r.stage === SANDBOX_STAGE);
-    for (const row of rows) {
+  async recoverInterrupted(ownerlessGraceMs = 0): Promise<number> {
+    const started = (await this.deps.ledger.listByState("started")).filter((r) => r.stage === SANDBOX_STAGE);
+    const rows = [];
+    for (const row of started) {
       if (this.deps.live.get(row.jobId, row.attempt) !== undefined) continue;
+      const owner = row.outcome["instanceId"];
+      if (owner === undefined && Date.now() - row.updatedAt.getTime() < ownerlessGraceMs) continue;
+      if (await ownerGone(this.deps.bus, owner)) rows.push(row);
+    }
+    for (const row of rows) {
       const containerId = typeof row.outcome["containerId"] === "string" ? row.outcome["containerId"] : containerIdFor(row.jobId, row.attempt);
       await this.deps.driver
         .destroy(containerId)
@@ -154,6 +179,34 @@ export class SandboxStage {
       this.deps.logger.warn("interrupted sandbox attempt recovered", { job: row.jobId, attempt: row.attempt, container: containerId });
     }
     return rows.length;
+  }
+
+  /**
+   * Runs recoverInterrupted every intervalMs until stopped, so the attempts of a replica that
+   * died and never comes back (scaled down, node lost) are handed back without waiting for a
+   * restart. Failures are logged; a pass never overlaps another.
+   */
+  startRecoverySweep(intervalMs: number): { stop(): Promise<void> } {
+    let stopped = false;
+    let pass: Promise<void> = Promise.resolve();
+    const tick = (): void => {
+      pass = this.recoverInterrupted(OWNERLESS_GRACE_MS)
+        .then((n) => {
+          if (n > 0) this.deps.logger.warn("attempts of a gone replica recovered", { count: n });
+        })
+        .catch((error: unknown) => this.deps.logger.error("recovery sweep failed", { error: String(error) }))
+        .finally(() => {
+          if (!stopped) timer = setTimeout(tick, intervalMs);
+        });
+    };
+    let timer = setTimeout(tick, intervalMs);
+    return {
+      async stop() {
+        stopped = true;
+        clearTimeout(timer);
+        await pass;
+      },
+    };
   }
 
   private async run(job: JobRef, request: AnalysisRequested, attempt: LiveAttempt): Promise<void> {
@@ -192,6 +245,8 @@ export class SandboxStage {
         catalogue: catalogueRef,
         startedAt: timestampNow(),
         driver: driver.name,
+        sandboxInstanceId: this.deps.instanceId,
+        profilerInstanceId: trace.profilerInstanceId,
       }),
       eventMsgId(Subjects.sandboxStarted, job.jobId, job.attempt),
     );
@@ -200,6 +255,8 @@ export class SandboxStage {
       containerId: handle.containerId,
       driver: driver.name,
       catalogue: stored.key,
+      instanceId: this.deps.instanceId,
+      profilerInstanceId: trace.profilerInstanceId,
     });
     await driver.start(handle.containerId);
 
@@ -223,6 +280,8 @@ export class SandboxStage {
       catalogue: catalogueRef,
       completedAt: timestampNow(),
       exercise: steps,
+      sandboxInstanceId: this.deps.instanceId,
+      profilerInstanceId: trace.profilerInstanceId,
     });
     this.checkCancelled(attempt);
     await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "done", completionOutcome(completed, driver.name));

@@ -1,11 +1,13 @@
 /**
  * Wires the sandbox service: the stage ledger (Postgres schema "sandbox"), object storage, the
  * event bus, the driver (runc here), the profiler client, the SandboxService server and the
- * durable consumer. Before consuming, attempts a previous process left "started" are recovered
- * (container destroyed, sandbox.failed {interrupted}).
+ * consumers. Each process draws an instance id (logged) and answers presence probes for it.
+ * Before consuming, attempts a process that is gone left "started" are recovered (container
+ * destroyed, sandbox.failed {interrupted}), and again every few seconds, for replicas that
+ * die and never come back; those of live replicas are left alone.
  */
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
-import { connectEventBus, type EventBus } from "@vexxy/events";
+import { connectEventBus, newInstanceId, type EventBus } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
 import { internalAuthInterceptor } from "@vexxy/auth";
@@ -16,7 +18,7 @@ import type { SandboxDriver } from "./driver/sandbox-driver.js";
 import { consumeAnalysisEvents } from "./events/analysis-consumer.js";
 import { LiveAttempts } from "./live-attempts.js";
 import { sandboxHandlers } from "./sandbox-rpc.js";
-import { SandboxStage } from "./sandbox-stage.js";
+import { RECOVERY_SWEEP_INTERVAL_MS, SandboxStage } from "./sandbox-stage.js";
 import { routes } from "./server.js";
 import { SandboxAttemptStore } from "./store/sandbox-attempts.js";
 import { ProfilerTraceAttacher, type TraceAttacher } from "./trace-attacher.js";
@@ -57,6 +59,9 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "sandbox", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const tracer = overrides.tracer ?? new ProfilerTraceAttacher(config.profilerUrl, config.internalAuthToken);
+    const instanceId = newInstanceId("sandbox");
+    await bus.announceInstance?.(instanceId);
+    logger.info("sandbox instance", { instance: instanceId });
     const live = new LiveAttempts();
     const stage = new SandboxStage({
       bus,
@@ -66,6 +71,7 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
       tracer,
       logger,
       live,
+      instanceId,
       settings: { workDir: config.workDir, traceAttachTimeoutMs: config.traceAttachTimeoutMs, maxUnpackedBytes: config.maxUnpackedBytes, limits },
     });
     const recovered = await stage.recoverInterrupted();
@@ -80,8 +86,10 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
       interceptors: [internalAuthInterceptor(config.internalAuthToken)],
     });
     closers.push(() => server.close());
-    const subscription = await consumeAnalysisEvents(bus, stage, { ackWaitMs: config.eventAckWaitMs });
+    const subscription = await consumeAnalysisEvents(bus, stage, { ackWaitMs: config.eventAckWaitMs, instanceId });
     closers.push(() => subscription.stop());
+    const sweep = stage.startRecoverySweep(RECOVERY_SWEEP_INTERVAL_MS);
+    closers.push(() => sweep.stop());
     // On close, runs still going are torn down rather than left behind; their rows stay
     // "started" so the next start-up reports them interrupted.
     closers.push(async () => {

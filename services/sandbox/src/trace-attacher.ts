@@ -1,7 +1,8 @@
 /**
  * The seam to the profiler: between create and start the sandbox asks it to attach the tracer
  * to the container's cgroup, and starts the workload only on its answer. The implementation is
- * a Connect client of vexxy.profiler.v1.ProfilerService over gRPC (HTTP/2 cleartext).
+ * a Connect client of vexxy.profiler.v1.ProfilerService over gRPC (HTTP/2 cleartext). Behind a
+ * Service with several profilers, the answer names the replica that holds the live trace.
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -21,6 +22,8 @@ export interface AttachedTrace {
   readonly tracer: string;
   readonly cgroupId: bigint;
   readonly attachSeconds: number;
+  /** The profiler process holding the live trace ("" from a profiler before replicas). */
+  readonly profilerInstanceId: string;
 }
 
 export interface TraceAttacher {
@@ -44,6 +47,12 @@ export class ProfilerTraceAttacher implements TraceAttacher {
       { jobId: request.jobId, attempt: request.attempt, containerId: request.containerId, cgroupPath: request.cgroupPath },
       { timeoutMs },
     );
-    return { traceId: answer.traceId, tracer: answer.tracer, cgroupId: answer.cgroupId, attachSeconds: answer.attachSeconds };
+    return {
+      traceId: answer.traceId,
+      tracer: answer.tracer,
+      cgroupId: answer.cgroupId,
+      attachSeconds: answer.attachSeconds,
+      profilerInstanceId: answer.profilerInstanceId,
+    };
   }
 }
