@@ -201,6 +201,15 @@ function readOneOf<const T extends string>(name: string, values: readonly T[], d
 }
 
 /**
+ * Reports a variable its reader checked itself (one of two variables required, a secret too
+ * short): collected inside loadConfig like the readers' own problems, thrown outside it.
+ * @throws ConfigError outside loadConfig.
+ */
+function refuseVariable(name: string, value: string | undefined, expected: string): void {
+  refuse(name, value, expected, undefined);
+}
+
+/**
  * The environment readers. Use them inside loadConfig (which collects every bad variable);
  * used alone, each throws ConfigError at the first bad variable.
  */
@@ -212,6 +221,7 @@ export const env = Object.freeze({
   bool: readBool,
   url: readUrl,
   oneOf: readOneOf,
+  refuse: refuseVariable,
 });
 
 type DeepReadonly<T> = T extends (...args: never[]) => unknown

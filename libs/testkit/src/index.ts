@@ -10,3 +10,4 @@ export * from "./nats-server.js";
 export * from "./postgres.js";
 export * from "./s3-server.js";
 export * from "./grpc-js-client.js";
+export * from "./auth.js";

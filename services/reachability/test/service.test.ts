@@ -22,8 +22,9 @@ import {
   type BlobRef,
   type ReachabilityScored,
 } from "@vexxy/proto";
-import { startNatsServer, startPostgres, tempDir, type PostgresServer, type TempDir } from "@vexxy/testkit";
-import { ExecutionProfileSchema, ImageCatalogueSchema } from "@vexxy/proto";
+import { TEST_INTERNAL_TOKEN, startNatsServer, startPostgres, tempDir, testInternalAuth, type PostgresServer, type TempDir } from "@vexxy/testkit";
+import { ExecutionProfileSchema, ImageCatalogueSchema, healthV1 } from "@vexxy/proto";
+import { bearerInterceptor } from "@vexxy/auth";
 import type { ReachabilityConfig } from "../src/config.js";
 import { startReachabilityService, type RunningReachability } from "../src/service.js";
 import { access, demoCatalogue, fixture, profile } from "./helpers.js";
@@ -48,6 +49,7 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
     const databaseUrl = await pg.createDatabase("reachability_test");
     nats = await startNatsServer({ storeDir: join(dir.path, "nats") });
     const config: ReachabilityConfig = Object.freeze({
+      internalAuthToken: TEST_INTERNAL_TOKEN,
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
@@ -119,7 +121,7 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
   }
 
   function client() {
-    return createClient(ReachabilityService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
+    return createClient(ReachabilityService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}`, interceptors: [testInternalAuth()] }));
   }
 
   it("scores a profile.ready: verdicts.json stored, reachability.scored published with its key, sha256, count and summary (no verdicts), GetVerdicts returns them", async () => {
@@ -196,6 +198,24 @@ describe("reachability service (real nats-server, embedded Postgres, filesystem 
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(seen.filter((e) => (e.payload as AnalysisFailed).job?.jobId === jobId).length, 0, "neither scored nor failed");
     assert.equal((await ledger.get(jobId, "reachability", 1))?.state, "cancelled");
+  });
+
+  it("refuses GetVerdicts without the mesh's internal secret, or with a wrong one, with Unauthenticated; health stays open", async () => {
+    const baseUrl = `http://127.0.0.1:${service.port}`;
+    const bare = createClient(ReachabilityService, createGrpcTransport({ baseUrl }));
+    const wrong = createClient(ReachabilityService, createGrpcTransport({ baseUrl, interceptors: [bearerInterceptor(`${TEST_INTERNAL_TOKEN}x`)] }));
+    for (const [name, c] of [
+      ["no secret", bare],
+      ["wrong secret", wrong],
+    ] as const) {
+      await assert.rejects(
+        c.getVerdicts({ jobId: randomUUID() }),
+        (err: unknown) => err instanceof ConnectError && err.code === Code.Unauthenticated && !err.rawMessage.includes(TEST_INTERNAL_TOKEN),
+        name,
+      );
+    }
+    const health = await createClient(healthV1.Health, createGrpcTransport({ baseUrl })).check({ service: "" });
+    assert.equal(health.status, healthV1.HealthCheckResponse_ServingStatus.SERVING);
   });
 
   it("answers GetVerdicts with NotFound naming job_id for a job never scored, and InvalidArgument for an empty job_id", async () => {

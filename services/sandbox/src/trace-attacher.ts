@@ -7,6 +7,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ProfilerService } from "@vexxy/proto";
+import { bearerInterceptor } from "@vexxy/auth";
 
 /** What the sandbox tells the profiler. */
 export interface TraceRequest {
@@ -34,12 +35,12 @@ export interface TraceAttacher {
   startTrace(request: TraceRequest, timeoutMs: number): Promise<AttachedTrace>;
 }
 
-/** TraceAttacher calling ProfilerService.StartTrace at baseUrl (e.g. http://127.0.0.1:50053). */
+/** TraceAttacher calling ProfilerService.StartTrace at baseUrl (e.g. http://127.0.0.1:50053) with the internal secret. */
 export class ProfilerTraceAttacher implements TraceAttacher {
   private readonly client: Client<typeof ProfilerService>;
 
-  constructor(baseUrl: string) {
-    this.client = createClient(ProfilerService, createGrpcTransport({ baseUrl }));
+  constructor(baseUrl: string, internalAuthToken: string) {
+    this.client = createClient(ProfilerService, createGrpcTransport({ baseUrl, interceptors: [bearerInterceptor(internalAuthToken)] }));
   }
 
   async startTrace(request: TraceRequest, timeoutMs: number): Promise<AttachedTrace> {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "@vexxy/platform";
 import { readSandboxConfig } from "../src/config.js";
+import { TEST_INTERNAL_TOKEN } from "@vexxy/testkit";
 
 describe("sandbox configuration", () => {
   it("applies the documented defaults (4 GiB, 512 pids, 1 CPU, profiler on 50053, 15 s attach deadline)", () => {
-    const config = readSandboxConfig({ DATABASE_URL: "postgres://x/y" });
+    const config = readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN });
     assert.equal(config.port, 50052);
     assert.equal(config.memoryBytes, 4 * 1024 ** 3);
     assert.equal(config.pids, 512);
@@ -17,17 +18,20 @@ describe("sandbox configuration", () => {
   });
 
   it("takes SANDBOX_OUTPUT_CAP_BYTES and refuses one below 4 KiB, naming the variable", () => {
-    assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "65536" }).outputCapBytes, 65536);
+    assert.equal(
+      readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_OUTPUT_CAP_BYTES: "65536" }).outputCapBytes,
+      65536,
+    );
     assert.throws(
-      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_OUTPUT_CAP_BYTES: "10" }),
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_OUTPUT_CAP_BYTES: "10" }),
       (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_OUTPUT_CAP_BYTES",
     );
   });
 
   it("accepts fractional SANDBOX_CPUS and refuses a malformed one naming the variable", () => {
-    assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "0.5" }).cpus, 0.5);
+    assert.equal(readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_CPUS: "0.5" }).cpus, 0.5);
     assert.throws(
-      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_CPUS: "two" }),
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_CPUS: "two" }),
       (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_CPUS",
     );
   });
@@ -38,11 +42,11 @@ describe("sandbox configuration", () => {
       (error: unknown) => error instanceof ConfigError && error.variable === "DATABASE_URL",
     );
     assert.throws(
-      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_DRIVER: "docker" }),
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_DRIVER: "docker" }),
       (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_DRIVER",
     );
     assert.throws(
-      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", SANDBOX_WORK_DIR: "work" }),
+      () => readSandboxConfig({ DATABASE_URL: "postgres://x/y", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN, SANDBOX_WORK_DIR: "work" }),
       (error: unknown) => error instanceof ConfigError && error.variable === "SANDBOX_WORK_DIR",
     );
   });

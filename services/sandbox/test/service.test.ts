@@ -22,7 +22,8 @@ import {
   type SandboxFailed,
   type SandboxStarted,
 } from "@vexxy/proto";
-import { startNatsServer, startPostgres, tempDir, type PostgresServer, type TempDir } from "@vexxy/testkit";
+import { TEST_INTERNAL_TOKEN, startNatsServer, startPostgres, tempDir, testInternalAuth, type PostgresServer, type TempDir } from "@vexxy/testkit";
+import { internalAuthInterceptor } from "@vexxy/auth";
 import { parseCatalogue } from "../src/catalogue/index.js";
 import type { SandboxConfig } from "../src/config.js";
 import { containerIdFor } from "../src/driver/container-id.js";
@@ -109,8 +110,11 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
       routes: (r) => r.service(ProfilerService, profilerStandIn),
       services: [ProfilerService],
       logger: quiet,
+      // The stand-in checks the secret like the real profiler: StartTrace must carry it.
+      interceptors: [internalAuthInterceptor(TEST_INTERNAL_TOKEN)],
     });
     config = Object.freeze({
+      internalAuthToken: TEST_INTERNAL_TOKEN,
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
@@ -188,7 +192,7 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
   }
 
   function client() {
-    return createClient(SandboxService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service!.port}` }));
+    return createClient(SandboxService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service!.port}`, interceptors: [testInternalAuth()] }));
   }
 
   async function liveContainers(): Promise<string[]> {

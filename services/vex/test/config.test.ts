@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { readVexConfig } from "../src/config.js";
+import { TEST_INTERNAL_TOKEN } from "@vexxy/testkit";
 
 describe("VEX service configuration", () => {
   it("applies the documented defaults and freezes the result", () => {
-    const config = readVexConfig({ DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db" });
+    const config = readVexConfig({ DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db", INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN });
     assert.equal(config.port, 50055);
     assert.equal(config.host, "127.0.0.1");
     assert.equal(config.natsStream, "VEXXY");
@@ -17,6 +18,7 @@ describe("VEX service configuration", () => {
   it("reads VEX_SIGNING_KEY_FILE, VEX_STATE_DIR, VEX_AUTHOR and VEX_ID_BASE", () => {
     const config = readVexConfig({
       DATABASE_URL: "postgres://x",
+      INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN,
       VEX_SIGNING_KEY_FILE: "/run/secrets/vex.pem",
       VEX_STATE_DIR: "/tmp/vex",
       VEX_AUTHOR: "ACME PSIRT",

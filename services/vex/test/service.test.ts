@@ -27,7 +27,16 @@ import {
   type Verdict,
   type VexSigned,
 } from "@vexxy/proto";
-import { startNatsServer, startPostgres, tempDir, type NatsServer, type PostgresServer, type TempDir } from "@vexxy/testkit";
+import {
+  TEST_INTERNAL_TOKEN,
+  startNatsServer,
+  startPostgres,
+  tempDir,
+  testInternalAuth,
+  type NatsServer,
+  type PostgresServer,
+  type TempDir,
+} from "@vexxy/testkit";
 import type { VexConfig } from "../src/config.js";
 import { startVexService, type RunningVex } from "../src/service.js";
 import { openVexProblems, verifyBundle } from "../src/lib.js";
@@ -57,6 +66,7 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
     nats = await startNatsServer({ storeDir: join(dir.path, "nats") });
     natsStream = `T${randomUUID().replace(/-/g, "")}`;
     const config: VexConfig = Object.freeze({
+      internalAuthToken: TEST_INTERNAL_TOKEN,
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
@@ -137,7 +147,7 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
   }
 
   function client() {
-    return createClient(VexService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}` }));
+    return createClient(VexService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${service.port}`, interceptors: [testInternalAuth()] }));
   }
 
   it("turns reachability.scored into vex.signed: verdicts read from the blob, document, bundle and key stored under the attempt, verdicts blob and profile passed through", async () => {
