@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { VerdictSchema, VexJustification, VexStatus } from "@vexxy/proto";
+import { ConfidenceFactorSchema, EvidenceSchema, VerdictSchema, VexJustification, VexStatus } from "@vexxy/proto";
 import {
   InvalidVexDocumentError,
   OpenVexWriter,
@@ -79,15 +79,68 @@ describe("OpenVEX v0.2.0 writer", () => {
 
     assert.equal(notAffected?.["status"], "not_affected");
     assert.equal(notAffected?.["justification"], "vulnerable_code_not_in_execute_path");
-    assert.match(String(notAffected?.["impact_statement"]), /No file of apt was opened.*Evidence: no_file_touched 43 files owned\. Confidence 0\.80\./);
+    assert.match(String(notAffected?.["impact_statement"]), /No file of apt was opened.*Evidence: no_file_touched 43 files owned\.$/);
     assert.equal(notAffected?.["action_statement"], undefined);
-    assert.equal(notAffected?.["status_notes"], undefined);
+    assert.equal(notAffected?.["status_notes"], "confidence 0.80.");
     assert.equal(absent?.["justification"], "component_not_present");
 
     assert.equal(unknown?.["status"], "under_investigation");
     assert.match(String(unknown?.["status_notes"]), /not catalogued/);
     assert.deepEqual(unknown?.["vulnerability"], { name: "GHSA-35jh-r3h4-6jhm", aliases: ["CVE-2021-23337"] });
     for (const key of ["justification", "impact_statement", "action_statement"]) assert.equal(unknown?.[key], undefined, key);
+  });
+
+  it("writes the score and its factors in status_notes on every statement, the evidence in words in impact_statement for not_affected, and stays schema-valid", () => {
+    const factors = (effects: Record<string, [string, number]>) =>
+      Object.entries(effects).map(([name, [value, effect]]) => create(ConfidenceFactorSchema, { name, value, effect, detail: `${name} detail` }));
+    const run = {
+      trace_completeness: ["complete", 0],
+      exercise_duration: ["42.0 s", 0.15],
+      exit_status: ["exit 0", 0.1],
+      test_script: ["passed", 0.05],
+      routes_hit: ["not measured", 0],
+      package_coverage: ["12% of packages", 0.072],
+    } as const satisfies Record<string, [string, number]>;
+    const [affected, notAffected, absent, unknown] = sampleVerdicts();
+    assert.ok(affected !== undefined && notAffected !== undefined && absent !== undefined && unknown !== undefined);
+    notAffected.confidence = 0.872;
+    notAffected.factors = factors({ evidence_kind: ["none of 37 files used", 0.5], ...run, catalogue_completeness: ["complete", 0] });
+    notAffected.reason = "apt 2.6.1 is installed (37 listed files), but none of its files was opened or executed during a complete bpftrace trace";
+    notAffected.evidence = [create(EvidenceSchema, { kind: "no_file_touched", detail: "none of 37 listed files among 120 traced files" })];
+    affected.factors = factors({ evidence_kind: ["code executed", 0.95], ...run, catalogue_completeness: ["complete", 0] });
+    absent.confidence = 0.9;
+    absent.factors = factors({ evidence_kind: ["package absent", 0.95], ...run, catalogue_completeness: ["gaps: ecosystems not catalogued: npm", -0.05] });
+    unknown.factors = factors({
+      evidence_kind: ["none: ecosystem not catalogued", 0.1],
+      ...run,
+      catalogue_completeness: ["incomplete for this package: npm", 0],
+    });
+
+    const written = new OpenVexWriter().write(input([affected, notAffected, absent, unknown]));
+    assert.deepEqual(openVexProblems(JSON.parse(written.json)), []);
+    const [a, n, c, u] = written.document["statements"] as Statement[];
+    assert.equal(
+      n?.["status_notes"],
+      "confidence 0.87: evidence none of 37 files used (+0.50), trace complete, exercised 42.0 s (+0.15), exit 0 (+0.10), test script passed (+0.05), routes hit not measured, coverage 12% of packages (+0.07), catalogue complete.",
+    );
+    assert.equal(
+      n?.["impact_statement"],
+      "apt 2.6.1 is installed (37 listed files), but none of its files was opened or executed during a complete bpftrace trace. Evidence: no_file_touched none of 37 listed files among 120 traced files.",
+    );
+    assert.doesNotMatch(String(n?.["impact_statement"]), /confidence/i);
+    assert.match(
+      String(c?.["status_notes"]),
+      /^confidence 0\.90: evidence package absent \(\+0\.95\), .*catalogue gaps: ecosystems not catalogued: npm \(-0\.05\)\.$/,
+    );
+    assert.match(String(c?.["impact_statement"]), /curl is not installed/);
+    // affected and under_investigation may not carry impact_statement: the evidence follows the factors.
+    assert.match(
+      String(a?.["status_notes"]),
+      /^confidence 0\.95: evidence code executed \(\+0\.95\), .*\. tar was executed during the run\. Evidence: executed \/usr\/bin\/tar 3 times\.$/,
+    );
+    assert.equal(a?.["impact_statement"], undefined);
+    assert.match(String(u?.["status_notes"]), /^confidence 0\.20: evidence none: ecosystem not catalogued \(\+0\.10\), .*npm packages are not catalogued\./);
+    assert.equal(u?.["impact_statement"], undefined);
   });
 
   it("rejects a not_affected verdict without a justification with InvalidVexDocumentError", () => {

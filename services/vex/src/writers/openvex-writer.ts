@@ -2,10 +2,13 @@
  * OpenVEX v0.2.0: one statement per (vulnerability, package) — verdicts of one package and one
  * vulnerability (or its aliases) are merged so no two statements conflict (statement-groups.ts).
  * The products are the image's purls (product-identity.ts); the subcomponents a tool-neutral
- * package purl and the scan's own, so Grype and Trivy both match. Every statement states its evidence:
- * not_affected in impact_statement beside its justification, affected in status_notes beside
- * the action_statement the schema requires, under_investigation in status_notes with the
- * reason. A not_affected verdict without a justification or without any evidence is refused,
+ * package purl and the scan's own, so Grype and Trivy both match. Every statement states its
+ * confidence and the factors it is made of in status_notes ("confidence 0.87: evidence none of
+ * 37 files used (+0.50), trace complete, exercised 42.0 s (+0.15), exit 0 (+0.10), ..."), and its
+ * evidence in words: not_affected in impact_statement beside its justification; affected and
+ * under_investigation after the factors in status_notes (the schema and go-vex allow
+ * impact_statement with not_affected only), affected beside the action_statement the schema
+ * requires. A not_affected verdict without a justification or without any evidence is refused,
  * and a document that fails the schema or go-vex's rules is never returned.
  */
 import { PackageURL } from "packageurl-js";
@@ -47,7 +50,29 @@ function evidenceText(v: Verdict): string {
   const more = v.evidence.length > EVIDENCE_QUOTED ? ` (+${v.evidence.length - EVIDENCE_QUOTED} more)` : "";
   const reason = v.reason.trim() === "" ? "" : `${v.reason.trim().replace(/\.$/, "")}.`;
   const evidence = items.length > 0 ? ` Evidence: ${items.join("; ")}${more}.` : "";
-  return `${reason}${evidence} Confidence ${v.confidence.toFixed(2)}.`.trim();
+  return `${reason}${evidence}`.trim();
+}
+
+// Short labels of the factors reachability names; an unknown name is written as it is.
+const FACTOR_LABELS: Readonly<Record<string, string>> = {
+  evidence_kind: "evidence",
+  trace_completeness: "trace",
+  exercise_duration: "exercised",
+  exit_status: "",
+  test_script: "test script",
+  routes_hit: "routes hit",
+  package_coverage: "coverage",
+  catalogue_completeness: "catalogue",
+};
+
+/** "confidence 0.87: evidence none of 37 files used (+0.50), trace complete, ..." (the score alone for verdicts without factors). */
+export function confidenceNote(v: Verdict): string {
+  const factors = v.factors.map((f) => {
+    const label = FACTOR_LABELS[f.name] ?? f.name.replace(/_/g, " ");
+    const effect = f.effect === 0 ? "" : ` (${f.effect > 0 ? "+" : ""}${f.effect.toFixed(2)})`;
+    return `${label !== "" ? `${label} ` : ""}${f.value}${effect}`;
+  });
+  return `confidence ${v.confidence.toFixed(2)}${factors.length > 0 ? `: ${factors.join(", ")}` : ""}`;
 }
 
 function label(v: Verdict, index: number): string {
@@ -102,17 +127,19 @@ function statement(group: StatementGroup, products: readonly string[]): Record<s
     group.members.length > 1
       ? ` This statement answers ${group.members.length} findings of this package and vulnerability${group.conflictResolved ? "; they disagreed and the most cautious verdict is stated" : ""}.`
       : "";
-  const evidence = `${evidenceText(v)}${merged}`;
+  const evidence = `${evidenceText(v)}${merged}`.trim();
+  const note = `${confidenceNote(v)}.`;
   if (status === "not_affected") {
     s["justification"] = JUSTIFICATION[v.justification];
     s["impact_statement"] = evidence;
+    s["status_notes"] = note;
   } else if (status === "affected") {
     const pkg = v.packageName !== "" ? v.packageName : (group.subcomponents[0] ?? "the package");
     s["action_statement"] =
       `Update ${pkg} to a version that fixes ${group.vulnerabilityName}, or remove it from the image: the workload was observed using it at run time.`;
-    s["status_notes"] = evidence;
+    s["status_notes"] = `${note} ${evidence}`.trim();
   } else {
-    s["status_notes"] = evidence;
+    s["status_notes"] = `${note} ${evidence}`.trim();
   }
   return s;
 }
