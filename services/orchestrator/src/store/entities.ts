@@ -75,6 +75,8 @@ export const AnalysisJob = defineEntity({
     errorMessage: p.text().nullable(),
     billedAt: p.datetime().nullable(),
     costCredits: p.integer().default(1),
+    /** sha256 of each field of the submitted request (see requestFingerprint): an idempotent replay must match it. */
+    requestFingerprint: p.json<Record<string, string>>().nullable(),
   },
   uniques: [{ properties: ["organizationId", "idempotencyKey"], name: "analysis_job_org_idempotency_key_unique" }],
 });

@@ -6,6 +6,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { LockMode } from "@mikro-orm/core";
 import { randomUUID } from "node:crypto";
+import { QuotaStore } from "./quota-store.js";
 import { AnalysisJob, EvidenceRecord, JobEvent, type IAnalysisJob, type JobStatus, type StoredBlobRef, type StoredConfig } from "./entities.js";
 import { enqueueWebhook } from "./webhook-store.js";
 
@@ -29,6 +30,10 @@ export interface NewJob {
    * stored COMPLETE with no verdicts, and this line follows "submitted" in the event log.
    */
   readonly completedAtSubmit?: JobChange;
+  /** When one unit of the monthly quota was taken for the job (null: not billed, e.g. a scan with no findings). */
+  readonly billedAt?: Date | null;
+  /** sha256 per request field, compared on an idempotent replay. */
+  readonly requestFingerprint?: Record<string, string> | null;
 }
 
 export interface JobFilter {
@@ -52,6 +57,11 @@ export interface ListCursor {
 export interface JobChange {
   readonly kind: string;
   readonly detail?: Record<string, unknown>;
+  /**
+   * Give the job's quota unit back in the same transaction (a job that ends before its sandbox
+   * started). Does nothing for a job that was not billed or was refunded already.
+   */
+  readonly refundQuota?: boolean;
 }
 
 export class JobStore {
@@ -95,8 +105,9 @@ export class JobStore {
         startedAt: null,
         completedAt: job.completedAtSubmit !== undefined ? now : null,
         errorMessage: null,
-        billedAt: null,
-        costCredits: 1,
+        billedAt: job.billedAt ?? null,
+        costCredits: job.billedAt != null ? 1 : 0,
+        requestFingerprint: job.requestFingerprint ?? null,
       });
       em.create(JobEvent, {
         jobId: id,
@@ -179,6 +190,11 @@ export class JobStore {
       const change = mutate(job);
       if (change === null) return job;
       job.updatedAt = new Date();
+      if (change.refundQuota === true && job.billedAt != null) {
+        await new QuotaStore(this.root).giveBack(job.organizationId, job.billedAt, em);
+        job.billedAt = null;
+        job.costCredits = 0;
+      }
       // The completion webhook is queued in the transaction that ends the job (outbox).
       if (!wasFinal && FINAL_STATUSES.has(job.status)) enqueueWebhook(em, job, job.updatedAt);
       em.create(JobEvent, {

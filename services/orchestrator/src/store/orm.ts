@@ -4,6 +4,7 @@ import { openOrm } from "@vexxy/ledger";
 import { ORCHESTRATOR_ENTITIES } from "./entities.js";
 import { Migration20261122230000 } from "./migrations/Migration20261122230000.js";
 import { Migration20261202123000 } from "./migrations/Migration20261202123000.js";
+import { Migration20261202160000 } from "./migrations/Migration20261202160000.js";
 import { Migration20261202161000 } from "./migrations/Migration20261202161000.js";
 
 export const ORCHESTRATOR_SCHEMA = "orchestrator";
