@@ -32,6 +32,13 @@ import { validateSubmit } from "./submit-validation.js";
 import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
 import { toApiProfile, toApiResults } from "./verdict-mapping.js";
 import { VerdictResults } from "./verdict-results.js";
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import { callerOf } from "@vexxy/auth";
+import { requestFingerprint } from "./request-fingerprint.js";
+import { replaySubmit, replayedResponse } from "./idempotent-submit.js";
+import { requestOrganization, requireRuntimeAnalysis } from "./tenancy.js";
+import type { QuotaPolicy } from "./quota-policy.js";
+import { usageReport } from "./usage-report.js";
 
 /** Largest page of GetAnalysisResults, in results. */
 export const MAX_RESULTS_PAGE = 5000;
@@ -60,6 +67,10 @@ export interface AnalysisHandlerDeps {
   readonly imageTransports: readonly string[];
   readonly estimatedDurationMinutes: number;
   readonly watchPollMs: number;
+  /** The monthly quota, taken at submit. */
+  readonly quota: QuotaPolicy;
+  /** Tiers whose organizations may submit (runtime analysis is an Ultimate feature). */
+  readonly runtimeAnalysisTiers: readonly string[];
   /** Where submit, cancel, results reads and VEX downloads are recorded. */
   readonly audit?: AuditLog;
   /** Checks callback_url (SSRF); absent when webhooks are not configured (callback_url is then refused). */
@@ -87,10 +98,11 @@ function decodeListToken(token: string): ListCursor | null {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function loadJob(store: JobStore, jobId: string): Promise<IAnalysisJob> {
+/** The job when it belongs to the organization; another organization's job is NotFound like a missing one. */
+async function loadJob(store: JobStore, jobId: string, organizationId: string): Promise<IAnalysisJob> {
   if (!UUID.test(jobId)) throw new InvalidFieldError("job_id", `job_id must be a job's UUID (got "${jobId.slice(0, 60)}")`);
   const job = await store.find(jobId);
-  if (job === undefined) throw new NotFoundError(`job_id ${jobId}: no such analysis`);
+  if (job === undefined || job.organizationId !== organizationId) throw new NotFoundError(`job_id ${jobId}: no such analysis`);
   return job;
 }
 
@@ -113,8 +125,11 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
     await deps.audit?.record({ ...auditActor(organizationId), action, jobId, ...(detail !== undefined ? { detail } : {}) });
   };
   return {
-    async submitAnalysis(req) {
-      const valid = validateSubmit(req, deps.imageTransports);
+    async submitAnalysis(req, context) {
+      const caller = callerOf(context);
+      requireRuntimeAnalysis(caller, deps.runtimeAnalysisTiers);
+      const valid = validateSubmit(req, deps.imageTransports, requestOrganization(caller, "organization_id", req.organizationId));
+      const fingerprint = requestFingerprint(valid);
       if (valid.callbackUrl !== null) {
         if (deps.callbackGuard === undefined) {
           throw new FailedPreconditionError("callback_url: completion webhooks are not configured on this server (WEBHOOK_SECRET is unset)");
@@ -123,7 +138,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         await deps.callbackGuard.check(valid.callbackUrl);
       }
       if (valid.idempotencyKey !== null) {
-        const existing = await store.findByIdempotencyKey(valid.organizationId, valid.idempotencyKey);
+        const existing = await replaySubmit(store, valid.organizationId, valid.idempotencyKey, fingerprint);
         if (existing !== undefined) {
           return create(SubmitAnalysisResponseSchema, {
             jobId: existing.id,
@@ -135,14 +150,18 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
           });
         }
       }
+      // A scan with no findings runs nothing, so it is not billed.
+      const ticket = valid.findingCount > 0 ? await deps.quota.take(caller) : null;
       const jobId = randomUUID();
+      let job: IAnalysisJob;
+      try {
       const scan = await blobs.put(`jobs/${jobId}/scan.json`, valid.report, { contentType: "application/json" });
       const sbom = valid.sbom === null ? null : await blobs.put(`jobs/${jobId}/sbom.json`, valid.sbom, { contentType: "application/json" });
       // Every verdict answers a (vulnerability, package) of the scan: with no findings there is
       // no question to answer, so the job is COMPLETE with zero results at once, without running
       // the customer's image. No VEX is written: OpenVEX needs at least one statement.
       const step = valid.findingCount === 0 ? NO_FINDINGS_STEP : QUEUED_STEP;
-      const job = await store.create(
+      job = await store.create(
         {
           organizationId: valid.organizationId,
           imageRef: valid.imageRef,
@@ -153,6 +172,8 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
           sbom,
           callbackUrl: valid.callbackUrl,
           idempotencyKey: valid.idempotencyKey,
+          billedAt: ticket?.billedAt ?? null,
+          requestFingerprint: fingerprint,
           status: step.status,
           phase: step.phase,
           progress: step.progress,
@@ -162,6 +183,15 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         },
         jobId,
       );
+      } catch (err) {
+        if (ticket !== null) await deps.quota.giveBack(caller, ticket);
+        // Two submits with one key at once: the unique index let one through; answer with its job.
+        if (err instanceof UniqueConstraintViolationException && valid.idempotencyKey !== null) {
+          const winner = await replaySubmit(store, valid.organizationId, valid.idempotencyKey, fingerprint);
+          if (winner !== undefined) return replayedResponse(winner, deps.estimatedDurationMinutes);
+        }
+        throw err;
+      }
       await audited("submit", job.organizationId, job.id, { imageRef: job.imageRef, imageDigest: job.imageDigest });
       if (valid.findingCount === 0) {
         logger.info("analysis complete at submit: the scan has no findings", { jobId: job.id, imageRef: job.imageRef, organizationId: job.organizationId });
@@ -191,12 +221,12 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       });
     },
 
-    async getAnalysis(req) {
-      return create(GetAnalysisResponseSchema, { analysis: toAnalysis(await loadJob(store, req.jobId)) });
+    async getAnalysis(req, context) {
+      return create(GetAnalysisResponseSchema, { analysis: toAnalysis(await loadJob(store, req.jobId, callerOf(context).organizationId)) });
     },
 
     async *watchAnalysis(req, context) {
-      let job = await loadJob(store, req.jobId);
+      let job = await loadJob(store, req.jobId, callerOf(context).organizationId);
       let last = "";
       for (;;) {
         const view = toAnalysis(job);
@@ -212,8 +242,8 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       }
     },
 
-    async getAnalysisResults(req) {
-      const job = await loadJob(store, req.jobId);
+    async getAnalysisResults(req, context) {
+      const job = await loadJob(store, req.jobId, callerOf(context).organizationId);
       if (job.status !== "COMPLETE") {
         throw new FailedPreconditionError(`job_id ${job.id}: results exist only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
       }
@@ -251,8 +281,8 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       });
     },
 
-    async cancelAnalysis(req) {
-      const before = await loadJob(store, req.jobId);
+    async cancelAnalysis(req, context) {
+      const before = await loadJob(store, req.jobId, callerOf(context).organizationId);
       if (isFinal(before.status as never)) {
         throw new FailedPreconditionError(`job_id ${before.id}: cannot cancel an analysis that is already ${before.status}`);
       }
@@ -262,7 +292,12 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       return create(CancelAnalysisResponseSchema, { analysis: toAnalysis(job) });
     },
 
-    async listAnalyses(req) {
+    async getUsage(req, context) {
+      return await usageReport(store, deps.quota, callerOf(context), req);
+    },
+
+    async listAnalyses(req, context) {
+      const organizationId = requestOrganization(callerOf(context), "organization_id", req.organizationId);
       const pageSize = req.pageSize === 0 ? 20 : req.pageSize;
       if (pageSize < 1 || pageSize > 100) throw new InvalidFieldError("page_size", `page_size must be 1..100 (got ${req.pageSize})`);
       const after = decodeListToken(req.pageToken);
@@ -274,7 +309,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       }
       const rows = await store.list(
         {
-          ...(req.organizationId !== "" ? { organizationId: req.organizationId } : {}),
+          organizationId,
           ...(status !== undefined ? { status } : {}),
           ...(req.imageRef !== "" ? { imageRef: req.imageRef } : {}),
           ...(req.imageDigest !== "" ? { imageDigest: req.imageDigest } : {}),

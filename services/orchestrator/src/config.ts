@@ -3,6 +3,7 @@
  * its default is listed in the README's configuration table.
  */
 import { env, loadConfig, meshServiceEnv, type MeshServiceConfig } from "@vexxy/platform";
+import { jwtAuthEnv, type JwtAuthSettings } from "@vexxy/auth";
 
 export interface OrchestratorConfig extends MeshServiceConfig {
   readonly maxAttempts: number;
@@ -13,10 +14,23 @@ export interface OrchestratorConfig extends MeshServiceConfig {
   readonly reconcileIntervalMs: number;
   readonly watchPollMs: number;
   readonly imageTransports: readonly string[];
+  /** Bearer JWT verification, tier entitlement and the monthly quota. */
+  readonly auth: OrchestratorAuthConfig;
   /** Completion webhooks; absent (tests, or WEBHOOK_SECRET unset) means callback_url is refused. */
   readonly webhooks?: OrchestratorWebhookConfig;
   /** Filesystem store only: blobs under jobs/ older than this are swept (S3 uses a lifecycle rule). */
   readonly evidenceRetentionDays?: number;
+}
+
+/** AUTH_* (see @vexxy/auth), RUNTIME_ANALYSIS_TIERS and QUOTA_* settings. */
+export interface OrchestratorAuthConfig {
+  readonly jwt: JwtAuthSettings;
+  /** Tiers (lower-case) whose organizations may run analyses. */
+  readonly runtimeAnalysisTiers: readonly string[];
+  /** Monthly analyses by tier (QUOTA_MONTHLY_LIMITS, "tier=n,..."). */
+  readonly monthlyLimits: Readonly<Record<string, number>>;
+  /** Monthly analyses of an allowed tier not listed in monthlyLimits. */
+  readonly defaultMonthlyLimit: number;
 }
 
 /** WEBHOOK_* settings. */
@@ -50,9 +64,33 @@ export function readOrchestratorConfig(): OrchestratorConfig {
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s !== ""),
+    auth: authEnv(),
     ...webhookEnv(),
     evidenceRetentionDays: env.int("EVIDENCE_RETENTION_DAYS", { default: 90, min: 1, max: 3650 }),
   }));
+}
+
+function tierList(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "");
+}
+
+function authEnv(): OrchestratorAuthConfig {
+  const raw = env.string("QUOTA_MONTHLY_LIMITS", { default: "ultimate=200" });
+  const monthlyLimits: Record<string, number> = {};
+  for (const item of raw.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const m = /^([A-Za-z0-9_-]+)=(\d{1,9})$/.exec(item);
+    if (m === null) env.refuse("QUOTA_MONTHLY_LIMITS", raw, "expected tier=limit pairs separated by commas, e.g. ultimate=200,enterprise=50");
+    else monthlyLimits[m[1]!.toLowerCase()] = Number(m[2]);
+  }
+  return {
+    jwt: jwtAuthEnv(),
+    runtimeAnalysisTiers: tierList(env.string("RUNTIME_ANALYSIS_TIERS", { default: "ultimate" })),
+    monthlyLimits,
+    defaultMonthlyLimit: env.int("QUOTA_DEFAULT_MONTHLY_LIMIT", { default: 50, min: 0, max: 1_000_000 }),
+  };
 }
 
 function webhookEnv(): { webhooks?: OrchestratorWebhookConfig } {

@@ -104,7 +104,8 @@ export class JobLifecycle {
       j.phaseDeadlineAt = null;
       j.errorMessage = reason === "" ? "cancelled by the caller" : `cancelled: ${reason}`;
       cancelled = true;
-      return { kind: "cancelled", detail: { reason } };
+      // Cancelled before its sandbox started: nothing ran, so the quota unit is given back.
+      return { kind: "cancelled", detail: { reason }, refundQuota: j.startedAt === null };
     });
     if (job !== undefined && cancelled) {
       this.hub.notify(jobId);
@@ -221,7 +222,8 @@ export class JobLifecycle {
       j.completedAt = new Date();
       j.phaseDeadlineAt = null;
       j.errorMessage = `${stage} stage failed (${reason})${message !== "" ? `: ${message}` : ""}${retryable ? ` after ${j.attempt} attempt(s)` : ""}`;
-      return { kind: "failed", detail: { stage, reason, message, attempt } };
+      // Failed before its sandbox started (image refused, never dispatched...): the quota unit is given back.
+      return { kind: "failed", detail: { stage, reason, message, attempt }, refundQuota: j.startedAt === null };
     });
     if (job === undefined) return;
     this.hub.notify(jobId);

@@ -6,6 +6,9 @@ import { AnalysisService } from "@vexxy/proto";
 import { connectEventBus, type EventBus } from "@vexxy/events";
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
+import { JwtVerifier, jwtAuthInterceptor } from "@vexxy/auth";
+import { QuotaStore } from "./store/quota-store.js";
+import { QuotaPolicy } from "./quota-policy.js";
 import type { OrchestratorConfig } from "./config.js";
 import { openOrchestratorOrm } from "./store/orm.js";
 import { JobStore } from "./store/job-store.js";
@@ -27,6 +30,8 @@ export interface RunningOrchestrator {
   readonly port: number;
   readonly url: string;
   readonly store: JobStore;
+  /** Monthly quota rows (usage, per-organization overrides). */
+  readonly quota: QuotaStore;
   readonly webhooks: WebhookStore;
   readonly audit: AuditLog;
   close(): Promise<void>;
@@ -65,6 +70,9 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     const hub = new JobWatchHub();
     const lifecycle = new JobLifecycle(store, bus, hub, config, logger);
     // Errors reach callers through the platform server's error interceptor (toConnectError).
+    // Built before anything listens: a JWKS file that cannot be read stops start-up here.
+    const verifier = new JwtVerifier(config.auth.jwt);
+    const quotaStore = new QuotaStore(orm.em);
     const handlers = analysisHandlers({
       store,
       blobs,
@@ -74,6 +82,8 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       imageTransports: config.imageTransports,
       estimatedDurationMinutes: 10,
       watchPollMs: config.watchPollMs,
+      quota: new QuotaPolicy(quotaStore, config.auth),
+      runtimeAnalysisTiers: config.auth.runtimeAnalysisTiers,
       audit,
       ...(callbackGuard !== undefined ? { callbackGuard } : {}),
     });
@@ -84,6 +94,7 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       routes: routes(handlers),
       services: [AnalysisService],
       logger,
+      interceptors: [jwtAuthInterceptor(verifier)],
     });
     closers.push(() => server.close());
     // Runs before server.close(): open WatchAnalysis streams end instead of holding shutdown.
@@ -110,6 +121,7 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       port: server.port,
       url: server.url,
       store,
+      quota: quotaStore,
       webhooks,
       audit,
       async close() {

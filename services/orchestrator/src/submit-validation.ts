@@ -59,10 +59,15 @@ export interface ValidSubmit {
 /**
  * Checks a SubmitAnalysis request and applies defaults. The vulnerability report is parsed in
  * full (Grype or Trivy JSON, by @vexxy/scan-report).
+ * `callerOrganizationId` (the authenticated organization) is the job's organization when given.
  * @throws InvalidFieldError naming the first bad field (a ScanFormatError, also an
  *   InvalidFieldError, for the report, e.g. `vulnerability_report.matches[3].artifact.version`).
  */
-export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: readonly string[] = IMAGE_REF_TRANSPORTS): ValidSubmit {
+export function validateSubmit(
+  req: SubmitAnalysisRequest,
+  allowedTransports: readonly string[] = IMAGE_REF_TRANSPORTS,
+  callerOrganizationId?: string,
+): ValidSubmit {
   const imageRef = req.imageRef.trim();
   if (imageRef === "") throw new InvalidFieldError("image_ref", "image_ref is required");
   if (!allowedTransports.some((t) => imageRef.startsWith(t))) {
@@ -111,7 +116,8 @@ export function validateSubmit(req: SubmitAnalysisRequest, allowedTransports: re
       `image_name must be a repository reference REPOSITORY[:TAG], e.g. ghcr.io/team/app:1.2 (got "${imageName.slice(0, 80)}")`,
     );
   }
-  const organizationId = req.organizationId.trim() === "" ? "default" : req.organizationId.trim();
+  // The handler passes the bearer token's organization (see tenancy.ts); the request field is deprecated.
+  const organizationId = callerOrganizationId ?? (req.organizationId.trim() === "" ? "default" : req.organizationId.trim());
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(organizationId)) {
     throw new InvalidFieldError("organization_id", "organization_id may hold only letters, digits, '.', '_' and '-' (1..128)");
   }

@@ -189,6 +189,21 @@ describe("strace tracer on a real cgroup (ptrace, identities read from the host 
     );
   });
 
+  it("marks the trace incomplete (untraced_process) when a process joins the cgroup from outside the traced tree, as runc exec does", async () => {
+    const workload = await HeldWorkload.create(cgroup, work, "sleep 1.5");
+    const session = await tracer.start(scope(), 15000);
+    const run = workload.run();
+    await new Promise((r) => setTimeout(r, 300));
+    const outsider = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && sleep 0.5`], { stdio: "ignore" });
+    await once(outsider, "exit");
+    await run;
+    const result = await session.stop();
+    assert.ok(
+      result.lossReasons.some((r) => r.startsWith("untraced_process:") && r.includes(String(outsider.pid))),
+      result.lossReasons.join(","),
+    );
+  });
+
   it("refuses to attach (TracerAttachError) to a cgroup with no process, so the workload never starts untraced", async () => {
     await assert.rejects(tracer.start(scope(), 5000), /no process to trace/);
   });

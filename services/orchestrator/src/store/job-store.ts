@@ -149,6 +149,11 @@ export class JobStore {
     return job ?? undefined;
   }
 
+  /** An organization's jobs billed in [from, to), oldest first (GetUsage). */
+  async billedJobs(organizationId: string, from: Date, to: Date, limit = 1000): Promise<IAnalysisJob[]> {
+    return await this.root.fork().find(AnalysisJob, { organizationId, billedAt: { $gte: from, $lt: to } }, { orderBy: { billedAt: "asc", id: "asc" }, limit });
+  }
+
   /**
    * Jobs newest first, (created_at, id) descending, after the cursor when given. Keyset paging:
    * jobs inserted meanwhile sort before the cursor, so a page never repeats or skips a row.

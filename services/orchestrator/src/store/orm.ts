@@ -18,6 +18,7 @@ export async function openOrchestratorOrm(databaseUrl: string): Promise<MikroORM
     migrations: [
       { name: "Migration20261122230000", class: Migration20261122230000 },
       { name: "Migration20261202123000", class: Migration20261202123000 },
+      { name: "Migration20261202160000", class: Migration20261202160000 },
       { name: "Migration20261202161000", class: Migration20261202161000 },
     ],
   });

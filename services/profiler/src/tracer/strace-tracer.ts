@@ -42,6 +42,8 @@ const TRACED = [...OPENS, ...EXECS, "mmap", ...FORKS, "chdir", "fchdir", ...MUTA
 
 /** "#!" interpreters followed for one exec (the kernel's BINPRM_MAX_RECURSION). */
 const MAX_INTERPRETERS = 4;
+/** How often the sandbox's cgroup is checked for processes that joined it untraced. */
+const WATCH_INTERVAL_MS = 20;
 /** Unattributed uses named in the loss reason (the rest are counted). */
 const NAMED_UNATTRIBUTED = 5;
 
@@ -340,6 +342,31 @@ export class StraceTracer implements Tracer {
     const startedAt = new Date();
     // A process that joined the cgroup between the read and the attach is not traced.
     const missedAtAttach = cgroupPids(scope.cgroupPath).filter((p) => !pids.includes(p));
+    // ptrace follows forks, not the cgroup: a process that joins it from outside (`runc exec` of
+    // a test_script) is not traced. The cgroup is watched; a newcomer whose tracer is not this
+    // strace (the kernel sets TracerPid on a traced task's child before it runs) makes the
+    // trace incomplete, and so does one that was gone before it could be checked, unless strace
+    // reported it.
+    const checked = new Set(pids);
+    const joinedUntraced = new Set<number>();
+    const vanished = new Set<number>();
+    const tracerPid = child.pid;
+    const watch = setInterval(() => {
+      for (const pid of cgroupPids(scope.cgroupPath)) {
+        if (checked.has(pid)) continue;
+        checked.add(pid);
+        let status: string;
+        try {
+          status = readFileSync(`/proc/${pid}/status`, "utf8");
+        } catch {
+          vanished.add(pid);
+          continue;
+        }
+        const traced = /^TracerPid:\s*(\d+)$/m.exec(status)?.[1];
+        if (traced === undefined || Number(traced) !== tracerPid) joinedUntraced.add(pid);
+      }
+    }, WATCH_INTERVAL_MS);
+    watch.unref();
     const options = this.options;
     const abnormal = (): boolean => exited && (exitSignal !== null || exitCode !== 0);
     const session: TraceSession = {
@@ -370,7 +397,9 @@ export class StraceTracer implements Tracer {
         if (partial !== "") onLine(partial);
         partial = "";
         const stopSeconds = (Date.now() - stopBegan) / 1000;
-        const stillThere = cgroupPids(scope.cgroupPath).filter((p) => !state.seen.has(p) && !pids.includes(p));
+        clearInterval(watch);
+        const stillThere = cgroupPids(scope.cgroupPath).filter((p) => !state.seen.has(p) && !checked.has(p));
+        const unchecked = [...vanished].filter((p) => !state.seen.has(p));
         let containerCgroupId = 0n;
         try {
           containerCgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
@@ -392,10 +421,10 @@ export class StraceTracer implements Tracer {
         const lossReasons: string[] = [];
         if (diedBefore) lossReasons.push(`tracer_died: ${context}`);
         else if (killedAfterTimeout) lossReasons.push(`tracer_stop_timeout: strace did not exit within ${options.stopTimeoutMs} ms; ${context}`);
-        const untraced = [...missedAtAttach, ...stillThere];
+        const untraced = [...new Set([...missedAtAttach, ...joinedUntraced, ...unchecked, ...stillThere])];
         if (untraced.length > 0)
           lossReasons.push(
-            `untraced_process: ${untraced.length} process(es) of the sandbox's cgroup were never traced (pids ${untraced.slice(0, 5).join(", ")})`,
+            `untraced_process: ${untraced.length} process(es) joined the sandbox's cgroup from outside the traced tree (runc exec, a move) and were not traced (pids ${untraced.slice(0, 5).join(", ")})`,
           );
         lossReasons.push(...found.lossReasons);
         return {
@@ -414,6 +443,7 @@ export class StraceTracer implements Tracer {
       },
       async discard(): Promise<void> {
         stopping = true;
+        clearInterval(watch);
         child.kill("SIGKILL");
         await closed;
         view.close();
