@@ -35,7 +35,18 @@ if (args.length === 0) {
 const files = args.length > 0 ? args : ["libs/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "deploy/*/test/**/*.test.ts", "test/**/*.test.ts"];
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", mochaBin, "--reporter", join(root, "scripts", "summary-reporter.cjs"), "--timeout", "120000", "--exit", ...files],
+  [
+    "--import",
+    "tsx",
+    mochaBin,
+    "--reporter",
+    join(root, "scripts", "summary-reporter.cjs"),
+    "--timeout",
+    "120000",
+    "--require",
+    join(root, "scripts", "leak-check.mjs"),
+    ...files,
+  ],
   { cwd: root, stdio: "inherit", env: { ...process.env, VEXXY_GATE_PASSED: String(gate.passed), VEXXY_GATE_FAILED: String(gate.failed) } },
 );
 if (result.error) {
