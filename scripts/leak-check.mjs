@@ -64,7 +64,7 @@ export const mochaHooks = {
     }, AFTER_MS).unref();
     if (open.size > 0) {
       throw new Error(
-        `leaked handles after the last test: ${describe(open)} (a test left a server, socket, child process or file open; ` + "run its file alone to find it)",
+        `leaked handles after the last test: ${describe(open)} (a test left a server, socket, child process or file open; run its file alone to find it)`,
       );
     }
   },
