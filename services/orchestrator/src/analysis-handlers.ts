@@ -32,6 +32,7 @@ import { validateSubmit } from "./submit-validation.js";
 import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
 import { toApiProfile, toApiResults } from "./verdict-mapping.js";
 import { VerdictResults } from "./verdict-results.js";
+import { blobInfo, streamVex, vexTooLargeInline } from "./vex-download.js";
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import { callerOf } from "@vexxy/auth";
 import { requestFingerprint } from "./request-fingerprint.js";
@@ -155,34 +156,34 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       const jobId = randomUUID();
       let job: IAnalysisJob;
       try {
-      const scan = await blobs.put(`jobs/${jobId}/scan.json`, valid.report, { contentType: "application/json" });
-      const sbom = valid.sbom === null ? null : await blobs.put(`jobs/${jobId}/sbom.json`, valid.sbom, { contentType: "application/json" });
-      // Every verdict answers a (vulnerability, package) of the scan: with no findings there is
-      // no question to answer, so the job is COMPLETE with zero results at once, without running
-      // the customer's image. No VEX is written: OpenVEX needs at least one statement.
-      const step = valid.findingCount === 0 ? NO_FINDINGS_STEP : QUEUED_STEP;
-      job = await store.create(
-        {
-          organizationId: valid.organizationId,
-          imageRef: valid.imageRef,
-          imageDigest: valid.imageDigest,
-          sbomId: valid.sbomId,
-          config: valid.config,
-          scan,
-          sbom,
-          callbackUrl: valid.callbackUrl,
-          idempotencyKey: valid.idempotencyKey,
-          billedAt: ticket?.billedAt ?? null,
-          requestFingerprint: fingerprint,
-          status: step.status,
-          phase: step.phase,
-          progress: step.progress,
-          ...(valid.findingCount === 0
-            ? { completedAtSubmit: { kind: "completed_without_findings", detail: { reason: "the vulnerability report has no findings" } } }
-            : {}),
-        },
-        jobId,
-      );
+        const scan = await blobs.put(`jobs/${jobId}/scan.json`, valid.report, { contentType: "application/json" });
+        const sbom = valid.sbom === null ? null : await blobs.put(`jobs/${jobId}/sbom.json`, valid.sbom, { contentType: "application/json" });
+        // Every verdict answers a (vulnerability, package) of the scan: with no findings there is
+        // no question to answer, so the job is COMPLETE with zero results at once, without running
+        // the customer's image. No VEX is written: OpenVEX needs at least one statement.
+        const step = valid.findingCount === 0 ? NO_FINDINGS_STEP : QUEUED_STEP;
+        job = await store.create(
+          {
+            organizationId: valid.organizationId,
+            imageRef: valid.imageRef,
+            imageDigest: valid.imageDigest,
+            sbomId: valid.sbomId,
+            config: valid.config,
+            scan,
+            sbom,
+            callbackUrl: valid.callbackUrl,
+            idempotencyKey: valid.idempotencyKey,
+            billedAt: ticket?.billedAt ?? null,
+            requestFingerprint: fingerprint,
+            status: step.status,
+            phase: step.phase,
+            progress: step.progress,
+            ...(valid.findingCount === 0
+              ? { completedAtSubmit: { kind: "completed_without_findings", detail: { reason: "the vulnerability report has no findings" } } }
+              : {}),
+          },
+          jobId,
+        );
       } catch (err) {
         if (ticket !== null) await deps.quota.giveBack(caller, ticket);
         // Two submits with one key at once: the unique index let one through; answer with its job.
@@ -263,11 +264,13 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       const results = reachabilityVerdicts != null ? await verdictResults.read(job.id, reachabilityVerdicts) : toApiResults(job.reachabilityResults ?? []);
       if (offset > results.length) throw new InvalidFieldError("page_token", "page_token is not one this service issued");
       const end = req.pageSize === 0 ? results.length : pageEnd(results, offset, req.pageSize);
-      // The documents come with the first page only (they grow with the results too).
-      const withVex = !req.omitVex && req.pageToken === "";
-      const [doc, bundle, key] = withVex
-        ? await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle), blobs.getVerified(vexPublicKey)])
-        : [undefined, undefined, undefined];
+      // The documents come with the first page only (they grow with the results too), and
+      // only below 2 MiB: larger ones are read with DownloadVex (vex-download.ts).
+      const firstPage = req.pageToken === "";
+      const omitted = firstPage && vexTooLargeInline(vexDocument, vexBundle);
+      const withVex = !req.omitVex && firstPage && !omitted;
+      const [doc, bundle] = withVex ? await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle)]) : [undefined, undefined];
+      const key = !req.omitVex && firstPage ? await blobs.getVerified(vexPublicKey) : undefined;
       return create(GetAnalysisResultsResponseSchema, {
         jobId: job.id,
         executionProfile: toApiProfile(job.executionProfile ?? null),
@@ -278,7 +281,12 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         ...(key !== undefined ? { signingPublicKeyPem: key.toString("utf8") } : {}),
         nextPageToken: end < results.length ? encodePageToken(end) : "",
         totalResults: results.length,
+        ...(firstPage ? { vexOmitted: omitted, vexDocumentInfo: blobInfo(vexDocument), vexBundleInfo: blobInfo(vexBundle) } : {}),
       });
+    },
+
+    async *downloadVex(req, context) {
+      yield* streamVex(await loadJob(store, req.jobId, callerOf(context).organizationId), req, blobs, context.signal);
     },
 
     async cancelAnalysis(req, context) {

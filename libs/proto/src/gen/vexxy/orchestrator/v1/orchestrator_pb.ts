@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/orchestrator/v1/orchestrator.proto.
  */
 export const file_vexxy_orchestrator_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("Cih2ZXh4eS9vcmNoZXN0cmF0b3IvdjEvb3JjaGVzdHJhdG9yLnByb3RvEhV2ZXh4eS5vcmNoZXN0cmF0b3IudjEi1QIKDkFuYWx5c2lzQ29uZmlnEhMKC3Rlc3Rfc2NyaXB0GAEgASgJEiEKFHRlc3RfdGltZW91dF9zZWNvbmRzGAIgASgNSACIAQESGwoOZW5hYmxlX2Z1enppbmcYAyABKAhIAYgBARIdChBlbmFibGVfcHJvZmlsaW5nGAQgASgISAKIAQESDQoFcG9ydHMYBSADKA0SSwoLZW52aXJvbm1lbnQYBiADKAsyNi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXNDb25maWcuRW52aXJvbm1lbnRFbnRyeRoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFwoVX3Rlc3RfdGltZW91dF9zZWNvbmRzQhEKD19lbmFibGVfZnV6emluZ0ITChFfZW5hYmxlX3Byb2ZpbGluZyLgAgoVU3VibWl0QW5hbHlzaXNSZXF1ZXN0EhEKCWltYWdlX3JlZhgBIAEoCRIUCgxpbWFnZV9kaWdlc3QYAiABKAkSDwoHc2JvbV9pZBgDIAEoCRIMCgRzYm9tGAQgASgMEhwKFHZ1bG5lcmFiaWxpdHlfcmVwb3J0GAUgASgMEjUKBmNvbmZpZxgGIAEoCzIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc0NvbmZpZxIUCgxjYWxsYmFja191cmwYByABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAggASgJEhcKD29yZ2FuaXphdGlvbl9pZBgJIAEoCRISCgppbWFnZV9uYW1lGAogASgJEhcKD3RhZ19pZGVudGlmaWVycxgLIAEoCBI1Cgt2ZXhfZm9ybWF0cxgMIAMoDjIgLnZleHh5Lm9yY2hlc3RyYXRvci52MS5WZXhGb3JtYXQi3AEKFlN1Ym1pdEFuYWx5c2lzUmVzcG9uc2USDgoGam9iX2lkGAEgASgJEjUKBnN0YXR1cxgCIAEoDjIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc1N0YXR1cxIRCglpbWFnZV9yZWYYAyABKAkSFAoMaW1hZ2VfZGlnZXN0GAQgASgJEiIKGmVzdGltYXRlZF9kdXJhdGlvbl9taW51dGVzGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpMDCghBbmFseXNpcxIOCgZqb2JfaWQYASABKAkSNQoGc3RhdHVzGAIgASgOMiUudmV4eHkub3JjaGVzdHJhdG9yLnYxLkFuYWx5c2lzU3RhdHVzEhgKEHByb2dyZXNzX3BlcmNlbnQYAyABKA0SFQoNY3VycmVudF9waGFzZRgEIAEoCRIRCglpbWFnZV9yZWYYBSABKAkSFAoMaW1hZ2VfZGlnZXN0GAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNZXJyb3JfbWVzc2FnZRgKIAEoCRIPCgdhdHRlbXB0GAsgASgNEhMKC3JldHJ5X2NvdW50GAwgASgNEhcKD29yZ2FuaXphdGlvbl9pZBgNIAEoCSIkChJHZXRBbmFseXNpc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJIkgKE0dldEFuYWx5c2lzUmVzcG9uc2USMQoIYW5hbHlzaXMYASABKAsyHy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXMiJgoUV2F0Y2hBbmFseXNpc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJIkoKFVdhdGNoQW5hbHlzaXNSZXNwb25zZRIxCghhbmFseXNpcxgBIAEoCzIfLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpcyJkChlHZXRBbmFseXNpc1Jlc3VsdHNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRIQCghvbWl0X3ZleBgEIAEoCCK3AgoXRXhlY3V0aW9uUHJvZmlsZVN1bW1hcnkSGAoQZHVyYXRpb25fc2Vjb25kcxgBIAEoARIWCg5maWxlc19hY2Nlc3NlZBgCIAEoDRIXCg9leGVjdXRhYmxlc19ydW4YAyABKA0SHwoXc2hhcmVkX2xpYnJhcmllc19sb2FkZWQYBCABKA0SEAoIc3lzY2FsbHMYBSABKAQSHQoVY29kZV9jb3ZlcmFnZV9wZXJjZW50GAYgASgBEhYKDnRyYWNlX2NvbXBsZXRlGAcgASgIEhQKDGxvc3NfcmVhc29ucxgIIAMoCRIYChB3b3JrbG9hZF9vdXRjb21lGAkgASgJEhQKDHVub3duZWRfY29kZRgKIAMoCRIhChl1bnRyYWNlZF9jaGFubmVsX2F0dGVtcHRzGAsgAygJIpcCChJSZWFjaGFiaWxpdHlSZXN1bHQSDgoGY3ZlX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCRIVCg1qdXN0aWZpY2F0aW9uGAMgASgJEhgKEGNvbmZpZGVuY2Vfc2NvcmUYBCABKAESDgoGcmVhc29uGAUgASgJEhQKDHBhY2thZ2VfbmFtZRgGIAEoCRIXCg9wYWNrYWdlX3ZlcnNpb24YByABKAkSFAoMcGFja2FnZV9wdXJsGAggASgJEhAKCGV2aWRlbmNlGAkgAygJEkkKEmNvbmZpZGVuY2VfZmFjdG9ycxgKIAMoCzItLnZleHh5Lm9yY2hlc3RyYXRvci52MS5SZXN1bHRDb25maWRlbmNlRmFjdG9yIlUKFlJlc3VsdENvbmZpZGVuY2VGYWN0b3ISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAESDgoGZGV0YWlsGAQgASgJItYDChpHZXRBbmFseXNpc1Jlc3VsdHNSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSSQoRZXhlY3V0aW9uX3Byb2ZpbGUYAiABKAsyLi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuRXhlY3V0aW9uUHJvZmlsZVN1bW1hcnkSRwoUcmVhY2hhYmlsaXR5X3Jlc3VsdHMYAyADKAsyKS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuUmVhY2hhYmlsaXR5UmVzdWx0EhgKEGdlbmVyYXRlZF92ZXhfaWQYBCABKAkSFAoMdmV4X2RvY3VtZW50GAUgASgJEhIKCnZleF9idW5kbGUYBiABKAkSHgoWc2lnbmluZ19wdWJsaWNfa2V5X3BlbRgHIAEoCRJFCg92ZXhfY29uZm9ybWFuY2UYCCABKAsyLC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4Q29uZm9ybWFuY2VTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgJIAEoCRIVCg10b3RhbF9yZXN1bHRzGAogASgNEjkKDXZleF9kb2N1bWVudHMYCyADKAsyIi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4RG9jdW1lbnQijAEKC1ZleERvY3VtZW50EjAKBmZvcm1hdBgBIAEoDjIgLnZleHh5Lm9yY2hlc3RyYXRvci52MS5WZXhGb3JtYXQSEwoLZG9jdW1lbnRfaWQYAiABKAkSEAoIZG9jdW1lbnQYAyABKAkSDgoGYnVuZGxlGAQgASgJEhQKDHJ1bnRpbWVfc2JvbRgFIAEoCSLDAQoVVmV4Q29uZm9ybWFuY2VTdW1tYXJ5EhQKDG5vdF9hZmZlY3RlZBgBIAEoDRIYChBncnlwZV9zdXBwcmVzc2VkGAIgASgNEhgKEHRyaXZ5X3N1cHByZXNzZWQYAyABKA0SDwoHc3VtbWFyeRgEIAEoCRIPCgdjb250ZXh0GAUgASgJEiMKFmdyeXBlX2xvY2FsX3N1cHByZXNzZWQYBiABKA1IAIgBAUIZChdfZ3J5cGVfbG9jYWxfc3VwcHJlc3NlZCI3ChVDYW5jZWxBbmFseXNpc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJLChZDYW5jZWxBbmFseXNpc1Jlc3BvbnNlEjEKCGFuYWx5c2lzGAEgASgLMh8udmV4eHkub3JjaGVzdHJhdG9yLnYxLkFuYWx5c2lzIpwCChNMaXN0QW5hbHlzZXNSZXF1ZXN0EjUKBnN0YXR1cxgBIAEoDjIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc1N0YXR1cxIRCglpbWFnZV9yZWYYAiABKAkSFAoMaW1hZ2VfZGlnZXN0GAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgGIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoUTGlzdEFuYWx5c2VzUmVzcG9uc2USMQoIYW5hbHlzZXMYASADKAsyHy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXMSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKD0dldFVzYWdlUmVxdWVzdBIOCgZwZXJpb2QYASABKAkivwEKCFVzYWdlSm9iEg4KBmpvYl9pZBgBIAEoCRItCgliaWxsZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvc3RfY3JlZGl0cxgDIAEoDRI1CgZzdGF0dXMYBCABKA4yJS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXNTdGF0dXMSEQoJaW1hZ2VfcmVmGAUgASgJEhQKDGltYWdlX2RpZ2VzdBgGIAEoCSL3AQoQR2V0VXNhZ2VSZXNwb25zZRIXCg9vcmdhbml6YXRpb25faWQYASABKAkSDAoEdGllchgCIAEoCRIOCgZwZXJpb2QYAyABKAkSMAoMcGVyaW9kX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpwZXJpb2RfZW5kGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR1c2VkGAYgASgNEg0KBWxpbWl0GAcgASgNEi0KBGpvYnMYCCADKAsyHy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVXNhZ2VKb2Iq4gEKDkFuYWx5c2lzU3RhdHVzEh8KG0FOQUxZU0lTX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFkFOQUxZU0lTX1NUQVRVU19RVUVVRUQQARIbChdBTkFMWVNJU19TVEFUVVNfUlVOTklORxACEh0KGUFOQUxZU0lTX1NUQVRVU19BTkFMWVpJTkcQAxIcChhBTkFMWVNJU19TVEFUVVNfQ09NUExFVEUQBBIaChZBTkFMWVNJU19TVEFUVVNfRkFJTEVEEAUSHQoZQU5BTFlTSVNfU1RBVFVTX0NBTkNFTExFRBAGKlkKCVZleEZvcm1hdBIaChZWRVhfRk9STUFUX1VOU1BFQ0lGSUVEEAASFgoSVkVYX0ZPUk1BVF9PUEVOVkVYEAESGAoUVkVYX0ZPUk1BVF9DWUNMT05FRFgQAjKEBgoPQW5hbHlzaXNTZXJ2aWNlEm0KDlN1Ym1pdEFuYWx5c2lzEiwudmV4eHkub3JjaGVzdHJhdG9yLnYxLlN1Ym1pdEFuYWx5c2lzUmVxdWVzdBotLnZleHh5Lm9yY2hlc3RyYXRvci52MS5TdWJtaXRBbmFseXNpc1Jlc3BvbnNlEmQKC0dldEFuYWx5c2lzEikudmV4eHkub3JjaGVzdHJhdG9yLnYxLkdldEFuYWx5c2lzUmVxdWVzdBoqLnZleHh5Lm9yY2hlc3RyYXRvci52MS5HZXRBbmFseXNpc1Jlc3BvbnNlEmwKDVdhdGNoQW5hbHlzaXMSKy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hBbmFseXNpc1JlcXVlc3QaLC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuV2F0Y2hBbmFseXNpc1Jlc3BvbnNlMAESeQoSR2V0QW5hbHlzaXNSZXN1bHRzEjAudmV4eHkub3JjaGVzdHJhdG9yLnYxLkdldEFuYWx5c2lzUmVzdWx0c1JlcXVlc3QaMS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuR2V0QW5hbHlzaXNSZXN1bHRzUmVzcG9uc2USbQoOQ2FuY2VsQW5hbHlzaXMSLC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQ2FuY2VsQW5hbHlzaXNSZXF1ZXN0Gi0udmV4eHkub3JjaGVzdHJhdG9yLnYxLkNhbmNlbEFuYWx5c2lzUmVzcG9uc2USZwoMTGlzdEFuYWx5c2VzEioudmV4eHkub3JjaGVzdHJhdG9yLnYxLkxpc3RBbmFseXNlc1JlcXVlc3QaKy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuTGlzdEFuYWx5c2VzUmVzcG9uc2USWwoIR2V0VXNhZ2USJi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuR2V0VXNhZ2VSZXF1ZXN0GicudmV4eHkub3JjaGVzdHJhdG9yLnYxLkdldFVzYWdlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Cih2ZXh4eS9vcmNoZXN0cmF0b3IvdjEvb3JjaGVzdHJhdG9yLnByb3RvEhV2ZXh4eS5vcmNoZXN0cmF0b3IudjEi1QIKDkFuYWx5c2lzQ29uZmlnEhMKC3Rlc3Rfc2NyaXB0GAEgASgJEiEKFHRlc3RfdGltZW91dF9zZWNvbmRzGAIgASgNSACIAQESGwoOZW5hYmxlX2Z1enppbmcYAyABKAhIAYgBARIdChBlbmFibGVfcHJvZmlsaW5nGAQgASgISAKIAQESDQoFcG9ydHMYBSADKA0SSwoLZW52aXJvbm1lbnQYBiADKAsyNi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXNDb25maWcuRW52aXJvbm1lbnRFbnRyeRoyChBFbnZpcm9ubWVudEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFwoVX3Rlc3RfdGltZW91dF9zZWNvbmRzQhEKD19lbmFibGVfZnV6emluZ0ITChFfZW5hYmxlX3Byb2ZpbGluZyLgAgoVU3VibWl0QW5hbHlzaXNSZXF1ZXN0EhEKCWltYWdlX3JlZhgBIAEoCRIUCgxpbWFnZV9kaWdlc3QYAiABKAkSDwoHc2JvbV9pZBgDIAEoCRIMCgRzYm9tGAQgASgMEhwKFHZ1bG5lcmFiaWxpdHlfcmVwb3J0GAUgASgMEjUKBmNvbmZpZxgGIAEoCzIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc0NvbmZpZxIUCgxjYWxsYmFja191cmwYByABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAggASgJEhcKD29yZ2FuaXphdGlvbl9pZBgJIAEoCRISCgppbWFnZV9uYW1lGAogASgJEhcKD3RhZ19pZGVudGlmaWVycxgLIAEoCBI1Cgt2ZXhfZm9ybWF0cxgMIAMoDjIgLnZleHh5Lm9yY2hlc3RyYXRvci52MS5WZXhGb3JtYXQi3AEKFlN1Ym1pdEFuYWx5c2lzUmVzcG9uc2USDgoGam9iX2lkGAEgASgJEjUKBnN0YXR1cxgCIAEoDjIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc1N0YXR1cxIRCglpbWFnZV9yZWYYAyABKAkSFAoMaW1hZ2VfZGlnZXN0GAQgASgJEiIKGmVzdGltYXRlZF9kdXJhdGlvbl9taW51dGVzGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpMDCghBbmFseXNpcxIOCgZqb2JfaWQYASABKAkSNQoGc3RhdHVzGAIgASgOMiUudmV4eHkub3JjaGVzdHJhdG9yLnYxLkFuYWx5c2lzU3RhdHVzEhgKEHByb2dyZXNzX3BlcmNlbnQYAyABKA0SFQoNY3VycmVudF9waGFzZRgEIAEoCRIRCglpbWFnZV9yZWYYBSABKAkSFAoMaW1hZ2VfZGlnZXN0GAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNZXJyb3JfbWVzc2FnZRgKIAEoCRIPCgdhdHRlbXB0GAsgASgNEhMKC3JldHJ5X2NvdW50GAwgASgNEhcKD29yZ2FuaXphdGlvbl9pZBgNIAEoCSIkChJHZXRBbmFseXNpc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJIkgKE0dldEFuYWx5c2lzUmVzcG9uc2USMQoIYW5hbHlzaXMYASABKAsyHy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXMiJgoUV2F0Y2hBbmFseXNpc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJIkoKFVdhdGNoQW5hbHlzaXNSZXNwb25zZRIxCghhbmFseXNpcxgBIAEoCzIfLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpcyJkChlHZXRBbmFseXNpc1Jlc3VsdHNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRIQCghvbWl0X3ZleBgEIAEoCCK3AgoXRXhlY3V0aW9uUHJvZmlsZVN1bW1hcnkSGAoQZHVyYXRpb25fc2Vjb25kcxgBIAEoARIWCg5maWxlc19hY2Nlc3NlZBgCIAEoDRIXCg9leGVjdXRhYmxlc19ydW4YAyABKA0SHwoXc2hhcmVkX2xpYnJhcmllc19sb2FkZWQYBCABKA0SEAoIc3lzY2FsbHMYBSABKAQSHQoVY29kZV9jb3ZlcmFnZV9wZXJjZW50GAYgASgBEhYKDnRyYWNlX2NvbXBsZXRlGAcgASgIEhQKDGxvc3NfcmVhc29ucxgIIAMoCRIYChB3b3JrbG9hZF9vdXRjb21lGAkgASgJEhQKDHVub3duZWRfY29kZRgKIAMoCRIhChl1bnRyYWNlZF9jaGFubmVsX2F0dGVtcHRzGAsgAygJIpcCChJSZWFjaGFiaWxpdHlSZXN1bHQSDgoGY3ZlX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCRIVCg1qdXN0aWZpY2F0aW9uGAMgASgJEhgKEGNvbmZpZGVuY2Vfc2NvcmUYBCABKAESDgoGcmVhc29uGAUgASgJEhQKDHBhY2thZ2VfbmFtZRgGIAEoCRIXCg9wYWNrYWdlX3ZlcnNpb24YByABKAkSFAoMcGFja2FnZV9wdXJsGAggASgJEhAKCGV2aWRlbmNlGAkgAygJEkkKEmNvbmZpZGVuY2VfZmFjdG9ycxgKIAMoCzItLnZleHh5Lm9yY2hlc3RyYXRvci52MS5SZXN1bHRDb25maWRlbmNlRmFjdG9yIlUKFlJlc3VsdENvbmZpZGVuY2VGYWN0b3ISDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIOCgZlZmZlY3QYAyABKAESDgoGZGV0YWlsGAQgASgJIucEChpHZXRBbmFseXNpc1Jlc3VsdHNSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSSQoRZXhlY3V0aW9uX3Byb2ZpbGUYAiABKAsyLi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuRXhlY3V0aW9uUHJvZmlsZVN1bW1hcnkSRwoUcmVhY2hhYmlsaXR5X3Jlc3VsdHMYAyADKAsyKS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuUmVhY2hhYmlsaXR5UmVzdWx0EhgKEGdlbmVyYXRlZF92ZXhfaWQYBCABKAkSFAoMdmV4X2RvY3VtZW50GAUgASgJEhIKCnZleF9idW5kbGUYBiABKAkSHgoWc2lnbmluZ19wdWJsaWNfa2V5X3BlbRgHIAEoCRJFCg92ZXhfY29uZm9ybWFuY2UYCCABKAsyLC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4Q29uZm9ybWFuY2VTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgJIAEoCRIVCg10b3RhbF9yZXN1bHRzGAogASgNEjkKDXZleF9kb2N1bWVudHMYCyADKAsyIi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4RG9jdW1lbnQSEwoLdmV4X29taXR0ZWQYDCABKAgSPQoRdmV4X2RvY3VtZW50X2luZm8YDSABKAsyIi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4QmxvYkluZm8SOwoPdmV4X2J1bmRsZV9pbmZvGA4gASgLMiIudmV4eHkub3JjaGVzdHJhdG9yLnYxLlZleEJsb2JJbmZvIisKC1ZleEJsb2JJbmZvEgwKBHNpemUYASABKAQSDgoGc2hhMjU2GAIgASgJIm4KEkRvd25sb2FkVmV4UmVxdWVzdBIOCgZqb2JfaWQYASABKAkSNAoIYXJ0aWZhY3QYAiABKA4yIi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuVmV4QXJ0aWZhY3QSEgoKY2h1bmtfc2l6ZRgDIAEoDSJtChNEb3dubG9hZFZleFJlc3BvbnNlEhIKCnRvdGFsX3NpemUYASABKAQSDgoGc2hhMjU2GAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIOCgZvZmZzZXQYBCABKAQSDAoEZGF0YRgFIAEoDCKMAQoLVmV4RG9jdW1lbnQSMAoGZm9ybWF0GAEgASgOMiAudmV4eHkub3JjaGVzdHJhdG9yLnYxLlZleEZvcm1hdBITCgtkb2N1bWVudF9pZBgCIAEoCRIQCghkb2N1bWVudBgDIAEoCRIOCgZidW5kbGUYBCABKAkSFAoMcnVudGltZV9zYm9tGAUgASgJIsMBChVWZXhDb25mb3JtYW5jZVN1bW1hcnkSFAoMbm90X2FmZmVjdGVkGAEgASgNEhgKEGdyeXBlX3N1cHByZXNzZWQYAiABKA0SGAoQdHJpdnlfc3VwcHJlc3NlZBgDIAEoDRIPCgdzdW1tYXJ5GAQgASgJEg8KB2NvbnRleHQYBSABKAkSIwoWZ3J5cGVfbG9jYWxfc3VwcHJlc3NlZBgGIAEoDUgAiAEBQhkKF19ncnlwZV9sb2NhbF9zdXBwcmVzc2VkIjcKFUNhbmNlbEFuYWx5c2lzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIksKFkNhbmNlbEFuYWx5c2lzUmVzcG9uc2USMQoIYW5hbHlzaXMYASABKAsyHy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQW5hbHlzaXMinAIKE0xpc3RBbmFseXNlc1JlcXVlc3QSNQoGc3RhdHVzGAEgASgOMiUudmV4eHkub3JjaGVzdHJhdG9yLnYxLkFuYWx5c2lzU3RhdHVzEhEKCWltYWdlX3JlZhgCIAEoCRIUCgxpbWFnZV9kaWdlc3QYAyABKAkSEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAYgASgJEjEKDWNyZWF0ZWRfYWZ0ZXIYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRMaXN0QW5hbHlzZXNSZXNwb25zZRIxCghhbmFseXNlcxgBIAMoCzIfLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpcxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoPR2V0VXNhZ2VSZXF1ZXN0Eg4KBnBlcmlvZBgBIAEoCSK/AQoIVXNhZ2VKb2ISDgoGam9iX2lkGAEgASgJEi0KCWJpbGxlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29zdF9jcmVkaXRzGAMgASgNEjUKBnN0YXR1cxgEIAEoDjIlLnZleHh5Lm9yY2hlc3RyYXRvci52MS5BbmFseXNpc1N0YXR1cxIRCglpbWFnZV9yZWYYBSABKAkSFAoMaW1hZ2VfZGlnZXN0GAYgASgJIvcBChBHZXRVc2FnZVJlc3BvbnNlEhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIMCgR0aWVyGAIgASgJEg4KBnBlcmlvZBgDIAEoCRIwCgxwZXJpb2Rfc3RhcnQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnBlcmlvZF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZWQYBiABKA0SDQoFbGltaXQYByABKA0SLQoEam9icxgIIAMoCzIfLnZleHh5Lm9yY2hlc3RyYXRvci52MS5Vc2FnZUpvYiriAQoOQW5hbHlzaXNTdGF0dXMSHwobQU5BTFlTSVNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWQU5BTFlTSVNfU1RBVFVTX1FVRVVFRBABEhsKF0FOQUxZU0lTX1NUQVRVU19SVU5OSU5HEAISHQoZQU5BTFlTSVNfU1RBVFVTX0FOQUxZWklORxADEhwKGEFOQUxZU0lTX1NUQVRVU19DT01QTEVURRAEEhoKFkFOQUxZU0lTX1NUQVRVU19GQUlMRUQQBRIdChlBTkFMWVNJU19TVEFUVVNfQ0FOQ0VMTEVEEAYqWQoJVmV4Rm9ybWF0EhoKFlZFWF9GT1JNQVRfVU5TUEVDSUZJRUQQABIWChJWRVhfRk9STUFUX09QRU5WRVgQARIYChRWRVhfRk9STUFUX0NZQ0xPTkVEWBACKnwKC1ZleEFydGlmYWN0EhwKGFZFWF9BUlRJRkFDVF9VTlNQRUNJRklFRBAAEhkKFVZFWF9BUlRJRkFDVF9ET0NVTUVOVBABEhcKE1ZFWF9BUlRJRkFDVF9CVU5ETEUQAhIbChdWRVhfQVJUSUZBQ1RfUFVCTElDX0tFWRADMuwGCg9BbmFseXNpc1NlcnZpY2USbQoOU3VibWl0QW5hbHlzaXMSLC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuU3VibWl0QW5hbHlzaXNSZXF1ZXN0Gi0udmV4eHkub3JjaGVzdHJhdG9yLnYxLlN1Ym1pdEFuYWx5c2lzUmVzcG9uc2USZAoLR2V0QW5hbHlzaXMSKS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuR2V0QW5hbHlzaXNSZXF1ZXN0GioudmV4eHkub3JjaGVzdHJhdG9yLnYxLkdldEFuYWx5c2lzUmVzcG9uc2USbAoNV2F0Y2hBbmFseXNpcxIrLnZleHh5Lm9yY2hlc3RyYXRvci52MS5XYXRjaEFuYWx5c2lzUmVxdWVzdBosLnZleHh5Lm9yY2hlc3RyYXRvci52MS5XYXRjaEFuYWx5c2lzUmVzcG9uc2UwARJ5ChJHZXRBbmFseXNpc1Jlc3VsdHMSMC52ZXh4eS5vcmNoZXN0cmF0b3IudjEuR2V0QW5hbHlzaXNSZXN1bHRzUmVxdWVzdBoxLnZleHh5Lm9yY2hlc3RyYXRvci52MS5HZXRBbmFseXNpc1Jlc3VsdHNSZXNwb25zZRJtCg5DYW5jZWxBbmFseXNpcxIsLnZleHh5Lm9yY2hlc3RyYXRvci52MS5DYW5jZWxBbmFseXNpc1JlcXVlc3QaLS52ZXh4eS5vcmNoZXN0cmF0b3IudjEuQ2FuY2VsQW5hbHlzaXNSZXNwb25zZRJnCgxMaXN0QW5hbHlzZXMSKi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuTGlzdEFuYWx5c2VzUmVxdWVzdBorLnZleHh5Lm9yY2hlc3RyYXRvci52MS5MaXN0QW5hbHlzZXNSZXNwb25zZRJbCghHZXRVc2FnZRImLnZleHh5Lm9yY2hlc3RyYXRvci52MS5HZXRVc2FnZVJlcXVlc3QaJy52ZXh4eS5vcmNoZXN0cmF0b3IudjEuR2V0VXNhZ2VSZXNwb25zZRJmCgtEb3dubG9hZFZleBIpLnZleHh5Lm9yY2hlc3RyYXRvci52MS5Eb3dubG9hZFZleFJlcXVlc3QaKi52ZXh4eS5vcmNoZXN0cmF0b3IudjEuRG93bmxvYWRWZXhSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * AnalysisConfig says how the image is exercised. Unset fields take their defaults.
@@ -648,6 +648,29 @@ export type GetAnalysisResultsResponse = Message<"vexxy.orchestrator.v1.GetAnaly
    * @generated from field: repeated vexxy.orchestrator.v1.VexDocument vex_documents = 11;
    */
   vexDocuments: VexDocument[];
+
+  /**
+   * True when vex_document and vex_bundle were left out of the first page because together
+   * they exceed 2 MiB: read them with DownloadVex (vex_document_info/vex_bundle_info give
+   * their sizes and sha256). signing_public_key_pem is still sent.
+   *
+   * @generated from field: bool vex_omitted = 12;
+   */
+  vexOmitted: boolean;
+
+  /**
+   * Size and sha256 of the OpenVEX document (on the first page, with or without the document).
+   *
+   * @generated from field: vexxy.orchestrator.v1.VexBlobInfo vex_document_info = 13;
+   */
+  vexDocumentInfo?: VexBlobInfo | undefined;
+
+  /**
+   * Size and sha256 of the Sigstore bundle (on the first page, with or without the bundle).
+   *
+   * @generated from field: vexxy.orchestrator.v1.VexBlobInfo vex_bundle_info = 14;
+   */
+  vexBundleInfo?: VexBlobInfo | undefined;
 };
 
 /**
@@ -656,6 +679,110 @@ export type GetAnalysisResultsResponse = Message<"vexxy.orchestrator.v1.GetAnaly
  */
 export const GetAnalysisResultsResponseSchema: GenMessage<GetAnalysisResultsResponse> = /*@__PURE__*/
   messageDesc(file_vexxy_orchestrator_v1_orchestrator, 12);
+
+/**
+ * Size and digest of a stored VEX artifact.
+ *
+ * @generated from message vexxy.orchestrator.v1.VexBlobInfo
+ */
+export type VexBlobInfo = Message<"vexxy.orchestrator.v1.VexBlobInfo"> & {
+  /**
+   * @generated from field: uint64 size = 1;
+   */
+  size: bigint;
+
+  /**
+   * Lowercase hex sha256 of the bytes.
+   *
+   * @generated from field: string sha256 = 2;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message vexxy.orchestrator.v1.VexBlobInfo.
+ * Use `create(VexBlobInfoSchema)` to create a new message.
+ */
+export const VexBlobInfoSchema: GenMessage<VexBlobInfo> = /*@__PURE__*/
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 13);
+
+/**
+ * @generated from message vexxy.orchestrator.v1.DownloadVexRequest
+ */
+export type DownloadVexRequest = Message<"vexxy.orchestrator.v1.DownloadVexRequest"> & {
+  /**
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * UNSPECIFIED streams the document.
+   *
+   * @generated from field: vexxy.orchestrator.v1.VexArtifact artifact = 2;
+   */
+  artifact: VexArtifact;
+
+  /**
+   * Bytes per message, 0 (1 MiB) or 1024..1048576.
+   *
+   * @generated from field: uint32 chunk_size = 3;
+   */
+  chunkSize: number;
+};
+
+/**
+ * Describes the message vexxy.orchestrator.v1.DownloadVexRequest.
+ * Use `create(DownloadVexRequestSchema)` to create a new message.
+ */
+export const DownloadVexRequestSchema: GenMessage<DownloadVexRequest> = /*@__PURE__*/
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 14);
+
+/**
+ * @generated from message vexxy.orchestrator.v1.DownloadVexResponse
+ */
+export type DownloadVexResponse = Message<"vexxy.orchestrator.v1.DownloadVexResponse"> & {
+  /**
+   * First message only: the artifact's size in bytes.
+   *
+   * @generated from field: uint64 total_size = 1;
+   */
+  totalSize: bigint;
+
+  /**
+   * First message only: lowercase hex sha256 of the whole artifact.
+   *
+   * @generated from field: string sha256 = 2;
+   */
+  sha256: string;
+
+  /**
+   * First message only: its media type (application/json, application/x-pem-file).
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+
+  /**
+   * Where data starts in the artifact.
+   *
+   * @generated from field: uint64 offset = 4;
+   */
+  offset: bigint;
+
+  /**
+   * The next bytes, at most chunk_size.
+   *
+   * @generated from field: bytes data = 5;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message vexxy.orchestrator.v1.DownloadVexResponse.
+ * Use `create(DownloadVexResponseSchema)` to create a new message.
+ */
+export const DownloadVexResponseSchema: GenMessage<DownloadVexResponse> = /*@__PURE__*/
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 15);
 
 /**
  * VexDocument is the signed VEX in one format.
@@ -702,7 +829,7 @@ export type VexDocument = Message<"vexxy.orchestrator.v1.VexDocument"> & {
  * Use `create(VexDocumentSchema)` to create a new message.
  */
 export const VexDocumentSchema: GenMessage<VexDocument> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 13);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 16);
 
 /**
  * VexConformanceSummary is the VEX self-check's result.
@@ -748,7 +875,7 @@ export type VexConformanceSummary = Message<"vexxy.orchestrator.v1.VexConformanc
  * Use `create(VexConformanceSummarySchema)` to create a new message.
  */
 export const VexConformanceSummarySchema: GenMessage<VexConformanceSummary> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 14);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 17);
 
 /**
  * @generated from message vexxy.orchestrator.v1.CancelAnalysisRequest
@@ -770,7 +897,7 @@ export type CancelAnalysisRequest = Message<"vexxy.orchestrator.v1.CancelAnalysi
  * Use `create(CancelAnalysisRequestSchema)` to create a new message.
  */
 export const CancelAnalysisRequestSchema: GenMessage<CancelAnalysisRequest> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 15);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 18);
 
 /**
  * @generated from message vexxy.orchestrator.v1.CancelAnalysisResponse
@@ -787,7 +914,7 @@ export type CancelAnalysisResponse = Message<"vexxy.orchestrator.v1.CancelAnalys
  * Use `create(CancelAnalysisResponseSchema)` to create a new message.
  */
 export const CancelAnalysisResponseSchema: GenMessage<CancelAnalysisResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 16);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 19);
 
 /**
  * @generated from message vexxy.orchestrator.v1.ListAnalysesRequest
@@ -848,7 +975,7 @@ export type ListAnalysesRequest = Message<"vexxy.orchestrator.v1.ListAnalysesReq
  * Use `create(ListAnalysesRequestSchema)` to create a new message.
  */
 export const ListAnalysesRequestSchema: GenMessage<ListAnalysesRequest> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 17);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 20);
 
 /**
  * @generated from message vexxy.orchestrator.v1.ListAnalysesResponse
@@ -870,7 +997,7 @@ export type ListAnalysesResponse = Message<"vexxy.orchestrator.v1.ListAnalysesRe
  * Use `create(ListAnalysesResponseSchema)` to create a new message.
  */
 export const ListAnalysesResponseSchema: GenMessage<ListAnalysesResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 18);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 21);
 
 /**
  * @generated from message vexxy.orchestrator.v1.GetUsageRequest
@@ -889,7 +1016,7 @@ export type GetUsageRequest = Message<"vexxy.orchestrator.v1.GetUsageRequest"> &
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 19);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 22);
 
 /**
  * UsageJob is one billed analysis.
@@ -937,7 +1064,7 @@ export type UsageJob = Message<"vexxy.orchestrator.v1.UsageJob"> & {
  * Use `create(UsageJobSchema)` to create a new message.
  */
 export const UsageJobSchema: GenMessage<UsageJob> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 20);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 23);
 
 /**
  * @generated from message vexxy.orchestrator.v1.GetUsageResponse
@@ -999,7 +1126,7 @@ export type GetUsageResponse = Message<"vexxy.orchestrator.v1.GetUsageResponse">
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 21);
+  messageDesc(file_vexxy_orchestrator_v1_orchestrator, 24);
 
 /**
  * AnalysisStatus is the job's lifecycle state.
@@ -1082,6 +1209,47 @@ export const VexFormatSchema: GenEnum<VexFormat> = /*@__PURE__*/
   enumDesc(file_vexxy_orchestrator_v1_orchestrator, 1);
 
 /**
+ * What DownloadVex streams.
+ *
+ * @generated from enum vexxy.orchestrator.v1.VexArtifact
+ */
+export enum VexArtifact {
+  /**
+   * The OpenVEX document.
+   *
+   * @generated from enum value: VEX_ARTIFACT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The OpenVEX document (JSON).
+   *
+   * @generated from enum value: VEX_ARTIFACT_DOCUMENT = 1;
+   */
+  DOCUMENT = 1,
+
+  /**
+   * The Sigstore bundle (JSON) over the document.
+   *
+   * @generated from enum value: VEX_ARTIFACT_BUNDLE = 2;
+   */
+  BUNDLE = 2,
+
+  /**
+   * The PEM public key that verifies the bundle.
+   *
+   * @generated from enum value: VEX_ARTIFACT_PUBLIC_KEY = 3;
+   */
+  PUBLIC_KEY = 3,
+}
+
+/**
+ * Describes the enum vexxy.orchestrator.v1.VexArtifact.
+ */
+export const VexArtifactSchema: GenEnum<VexArtifact> = /*@__PURE__*/
+  enumDesc(file_vexxy_orchestrator_v1_orchestrator, 2);
+
+/**
  * AnalysisService is the public API: submit an image with its scan, follow it, read the signed VEX.
  *
  * @generated from service vexxy.orchestrator.v1.AnalysisService
@@ -1156,6 +1324,18 @@ export const AnalysisService: GenService<{
     methodKind: "unary";
     input: typeof GetUsageRequestSchema;
     output: typeof GetUsageResponseSchema;
+  },
+  /**
+   * DownloadVex streams a COMPLETE job's signed VEX document, its bundle or the public key in
+   * chunks of at most 1 MiB (a 20,000-finding OpenVEX is ~60 MiB, past gRPC's default 4 MiB
+   * message limit); the first message carries the total size and the sha256.
+   *
+   * @generated from rpc vexxy.orchestrator.v1.AnalysisService.DownloadVex
+   */
+  downloadVex: {
+    methodKind: "server_streaming";
+    input: typeof DownloadVexRequestSchema;
+    output: typeof DownloadVexResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vexxy_orchestrator_v1_orchestrator, 0);
