@@ -5,10 +5,11 @@
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AnalysisService, AnalysisStatus, type GetAnalysisResultsResponse } from "@vexxy/proto";
+import { AnalysisService, AnalysisStatus, VexArtifact, type GetAnalysisResultsResponse } from "@vexxy/proto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ImageInput } from "./image-input.js";
+import { downloadVexTo } from "./vex-download-client.js";
 
 export interface AnalyzeRequest {
   readonly endpoint: string;
@@ -92,8 +93,9 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
     results: join(req.outDir, "results.json"),
     publicKey: join(req.outDir, "vex-signing.pub.pem"),
   };
-  await writeFile(files.openvex, results.vexDocument);
-  await writeFile(files.bundle, results.vexBundle);
+  // Streamed, not taken from the results: a large scan's documents exceed one message's limit.
+  await downloadVexTo(client, jobId, VexArtifact.DOCUMENT, files.openvex);
+  await downloadVexTo(client, jobId, VexArtifact.BUNDLE, files.bundle);
   await writeFile(files.publicKey, results.signingPublicKeyPem);
   const rows = results.reachabilityResults.map((r) => ({
     vulnerability: r.cveId,
@@ -103,6 +105,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
     verdict: r.status,
     justification: r.justification === "" ? null : r.justification,
     confidence: r.confidenceScore,
+    confidenceFactors: r.confidenceFactors.map((f) => ({ name: f.name, value: f.value, effect: f.effect, detail: f.detail })),
     reason: r.reason,
     evidence: r.evidence,
   }));
