@@ -9,7 +9,21 @@ import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  openSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
@@ -40,10 +54,13 @@ class HeldWorkload {
     private readonly fifo: string,
   ) {}
 
-  static async create(cgroup: string, work: string, script: string): Promise<HeldWorkload> {
+  static async create(cgroup: string, work: string, script: string, inheritedFd?: number): Promise<HeldWorkload> {
     const fifo = join(work, `go-${randomBytes(3).toString("hex")}`);
     await once(spawn("mkfifo", [fifo]), "exit");
-    const child = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && read go < ${fifo} && exec sh -c "$0"`, script], { stdio: "ignore", cwd: work });
+    const child = spawn("sh", ["-c", `echo $$ > ${cgroup}/cgroup.procs && read go < ${fifo} && exec sh -c "$0"`, script], {
+      stdio: inheritedFd === undefined ? "ignore" : ["ignore", "ignore", "ignore", inheritedFd],
+      cwd: work,
+    });
     // Held once the shell is in the cgroup (it then blocks opening the fifo).
     for (let i = 0; i < 100 && !readFileSync(`${cgroup}/cgroup.procs`, "utf8").includes(String(child.pid)); i++) await new Promise((r) => setTimeout(r, 20));
     return new HeldWorkload(child, fifo);
@@ -175,6 +192,22 @@ describe("strace tracer on a real cgroup (ptrace, identities read from the host 
       ),
       "the ingestion path keeps the script's access and identity",
     );
+  });
+
+  it("records a regular file whose fd the workload got without a traced open (inherited) when it closes it", async () => {
+    const file = join(work, "inherited.txt");
+    writeFileSync(file, "i");
+    const fd = openSync(file, "r");
+    try {
+      const workload = await HeldWorkload.create(cgroup, work, "cat /dev/null; exec 3<&-", fd);
+      const session = await tracer.start(scope(), 15000);
+      await workload.run();
+      const result = await session.stop();
+      assert.deepEqual(result.lossReasons, []);
+      assert.ok(usesOf(result, "open").has(identityOf(file)), "the inherited file, recorded at its close");
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it("marks the trace incomplete (unattributed_use) for an exec through /proc/self/fd, whose file strace cannot name", async () => {

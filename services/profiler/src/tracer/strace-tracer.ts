@@ -38,7 +38,7 @@ const FORKS = ["clone", "clone3", "fork", "vfork"];
 const MUTATIONS = ["rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir"];
 const CHANNELS: readonly string[] = UNTRACED_CHANNELS;
 /** Every syscall strace stops on ("?": a name this architecture lacks is not an error). */
-const TRACED = [...OPENS, ...EXECS, "mmap", ...FORKS, "chdir", "fchdir", ...MUTATIONS, ...CHANNELS].map((s) => `?${s}`).join(",");
+const TRACED = [...OPENS, ...EXECS, "mmap", "close", ...FORKS, "chdir", "fchdir", ...MUTATIONS, ...CHANNELS].map((s) => `?${s}`).join(",");
 
 /** "#!" interpreters followed for one exec (the kernel's BINPRM_MAX_RECURSION). */
 const MAX_INTERPRETERS = 4;
@@ -79,6 +79,7 @@ export class StraceTraceState {
   private readonly exe = new Map<number, { id: KernelIdentity; label: string }>();
   private readonly children = new Map<number, number[]>();
   private readonly deferredSelfExecs = new Map<number, StraceSyscall[]>();
+  private readonly openedPaths = new Set<string>();
   readonly seen = new Set<number>();
   mutations = 0;
   unparsed = 0;
@@ -166,7 +167,16 @@ export class StraceTraceState {
     if (!ok) return;
     if (OPENS.includes(call.name)) {
       const path = call.retPath;
+      if (path !== undefined) this.openedPaths.add(path);
       this.add("open", path !== undefined ? this.view.identity(path) : undefined, path ?? `(fd ${call.ret} of ${call.name})`, call);
+    } else if (call.name === "close") {
+      // An fd the workload got without a traced open (inherited through exec, passed over a
+      // socket) still reaches a file: its close names it.
+      const path = fdPath(call.args);
+      if (path !== undefined && !this.openedPaths.has(path)) {
+        this.openedPaths.add(path);
+        this.add("open", this.view.identity(path), path, call);
+      }
     } else if (call.name === "mmap") {
       const args = splitArgs(call.args);
       if (!(args[2] ?? "").includes("PROT_EXEC") || (args[3] ?? "").includes("MAP_ANONYMOUS")) return;
