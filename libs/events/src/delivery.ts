@@ -47,6 +47,11 @@ function headerRecord(msg: JsMsg): Record<string, string> {
   return out;
 }
 
+function jobIdOf(payload: unknown): string | undefined {
+  const job = (payload as { job?: { jobId?: unknown } }).job;
+  return typeof job?.jobId === "string" && job.jobId !== "" ? job.jobId : undefined;
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
@@ -83,7 +88,16 @@ export async function deliver(msg: JsMsg, subject: Subject, handler: EventHandle
     await withExtractedTraceContext(headers, () =>
       tracer.startActiveSpan(
         `${subject} process`,
-        { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msgId } },
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            "messaging.system": "nats",
+            "messaging.destination.name": subject,
+            "messaging.message.id": msgId,
+            // Every stage's event names its job: the attribute finds a job's spans in any backend.
+            ...(jobIdOf(payload) === undefined ? {} : { "vexxy.job_id": jobIdOf(payload) }),
+          },
+        },
         async (span) => {
           try {
             await handler(event);

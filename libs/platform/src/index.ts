@@ -10,6 +10,7 @@
  * | --- | --- | --- |
  * | LOG_LEVEL | info | createLogger's level when none is passed: debug, info, warn, error |
  * | OTEL_EXPORTER_OTLP_ENDPOINT | (unset) | when set (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), startTelemetry exports spans over OTLP; unset, nothing is exported |
+ * | OTEL_SPANS_FILE | (unset) | when set (an absolute path), startTelemetry appends every finished span to it as a JSON line instead |
  */
 export {
   ConfigError,
@@ -48,5 +49,7 @@ export {
 export { ServerStartError, startServer, type RunningServer, type ServerOptions } from "./server.js";
 export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "./shutdown.js";
 export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";
+export { JsonLinesSpanExporter, type SpanRecord } from "./span-file-exporter.js";
+export { traceContextClientInterceptor, traceInterceptor } from "./trace-interceptor.js";
 export { runServiceMain, type RunnableService } from "./service-main.js";
 export { meshServiceEnv, type MeshServiceConfig } from "./mesh-config.js";

@@ -1,7 +1,9 @@
 /**
  * A tiny structured logger: one JSON object per line on stderr (stdout stays free for a CLI's
- * output), with time, level, service and msg first and the caller's fields after them.
+ * output), with time, level, service and msg first, then traceId and spanId when a span is
+ * active (a job's events carry its trace), and the caller's fields after them.
  */
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { env } from "./config.js";
 
 /** Levels in increasing severity. */
@@ -33,7 +35,7 @@ export interface LoggerOptions {
   readonly fields?: LogFields;
 }
 
-const RESERVED = new Set(["time", "level", "service", "msg"]);
+const RESERVED = new Set(["time", "level", "service", "msg", "traceId", "spanId"]);
 
 function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
@@ -99,9 +101,15 @@ class JsonLogger implements Logger {
   private log(level: LogLevel, msg: string, fields: LogFields | undefined): void {
     if (LOG_LEVELS.indexOf(level) < this.#threshold) return;
     const record: Record<string, unknown> = { time: new Date().toISOString(), level, service: this.service, msg };
+    // The active span's ids, so a line can be joined to its job's trace (traceId) across services.
+    const span = trace.getActiveSpan()?.spanContext();
+    if (span !== undefined && isSpanContextValid(span)) {
+      record["traceId"] = span.traceId;
+      record["spanId"] = span.spanId;
+    }
     for (const source of [this.fields, fields ?? {}]) {
       for (const [key, value] of Object.entries(source)) {
-        // The four leading keys identify the line; a field may not overwrite them.
+        // The leading keys identify the line; a field may not overwrite them.
         record[RESERVED.has(key) ? `field.${key}` : key] = value;
       }
     }

@@ -21,6 +21,7 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { healthV1, reflectionV1, reflectionV1alpha } from "@vexxy/proto";
 import { errorInterceptor } from "./errors.js";
+import { traceInterceptor } from "./trace-interceptor.js";
 import { createHealthService, HealthRegistry } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createReflectionIndex, createReflectionServiceV1, createReflectionServiceV1alpha } from "./reflection.js";
@@ -124,7 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       router.service(reflectionV1alpha.ServerReflection, createReflectionServiceV1alpha(reflection));
     },
     shutdownSignal: shutdown.signal,
-    interceptors: [errorInterceptor(options.logger), ...(options.interceptors ?? [])],
+    interceptors: [traceInterceptor(), errorInterceptor(options.logger), ...(options.interceptors ?? [])],
   });
 
   const h2 = createHttp2Server(handler);

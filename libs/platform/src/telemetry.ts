@@ -5,16 +5,18 @@
  * startTelemetry always installs the async context manager and the W3C propagators, so trace
  * context flows through RPCs and events; spans are exported (OTLP, configured by the standard
  * OTEL_* variables) only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
- * is set. Without one, no exporter exists and nothing touches the network.
+ * is set, or appended as JSON lines to OTEL_SPANS_FILE when that is set (the file wins: no OTLP
+ * then). Without any, no exporter exists and nothing touches the network.
  */
 import { context, defaultTextMapGetter, defaultTextMapSetter, type Context, type TextMapGetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import { env } from "./config.js";
+import { NodeSDK, tracing } from "@opentelemetry/sdk-node";
+import { ConfigError, env } from "./config.js";
+import { JsonLinesSpanExporter } from "./span-file-exporter.js";
 
 /** The running telemetry of a process. */
 export interface Telemetry {
-  /** Whether spans are exported (an OTLP endpoint was configured). */
+  /** Whether spans are exported (an OTLP endpoint or a spans file was configured). */
   readonly exporting: boolean;
   /** Flushes and stops exporting; safe to call twice. */
   shutdown(): Promise<void>;
@@ -25,26 +27,39 @@ let active: Telemetry | undefined;
 /**
  * Starts the OpenTelemetry SDK for `serviceName` (once per process; later calls return the
  * running instance).
- * @throws ConfigError when OTEL_EXPORTER_OTLP_ENDPOINT is set but not a URL.
+ * @throws ConfigError when OTEL_EXPORTER_OTLP_ENDPOINT is set but not a URL, or OTEL_SPANS_FILE is not an absolute path.
  */
 export function startTelemetry(serviceName: string): Telemetry {
   if (active !== undefined) return active;
   const endpoint = env.url("OTEL_EXPORTER_OTLP_ENDPOINT", { default: "", protocols: ["http", "https"] });
   const tracesEndpoint = env.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", { default: "", protocols: ["http", "https"] });
-  const exporting = endpoint !== "" || tracesEndpoint !== "";
+  const spansFile = env.optionalString("OTEL_SPANS_FILE");
+  if (spansFile !== undefined && !spansFile.startsWith("/")) {
+    throw new ConfigError([
+      { variable: "OTEL_SPANS_FILE", value: spansFile, message: `OTEL_SPANS_FILE=${JSON.stringify(spansFile)} is invalid: expected an absolute path` },
+    ]);
+  }
+  const otlp = endpoint !== "" || tracesEndpoint !== "";
+  // With spanProcessors given the SDK does not read OTEL_TRACES_EXPORTER, whose default
+  // (otlp to localhost) would reach for the network.
+  const spans =
+    spansFile !== undefined
+      ? { spanProcessors: [new tracing.SimpleSpanProcessor(new JsonLinesSpanExporter(spansFile, serviceName))] }
+      : otlp
+        ? {}
+        : { spanProcessors: [] };
   const sdk = new NodeSDK({
     serviceName,
     instrumentations: [],
     // We log JSON lines to stderr; OTel logs are never exported.
     logRecordProcessors: [],
-    // With spanProcessors given the SDK does not read OTEL_TRACES_EXPORTER, whose default
-    // (otlp to localhost) would reach for the network.
-    ...(exporting ? {} : { spanProcessors: [], metricReaders: [], autoDetectResources: false }),
+    ...spans,
+    ...(otlp ? {} : { metricReaders: [], autoDetectResources: false }),
   });
   sdk.start();
   let stopped: Promise<void> | undefined;
   const telemetry: Telemetry = {
-    exporting,
+    exporting: otlp || spansFile !== undefined,
     shutdown() {
       stopped ??= sdk.shutdown().finally(() => {
         if (active === telemetry) active = undefined;
