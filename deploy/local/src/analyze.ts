@@ -5,6 +5,7 @@
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerInterceptor } from "@vexxy/auth";
 import { AnalysisService, AnalysisStatus, VexArtifact, type GetAnalysisResultsResponse } from "@vexxy/proto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,6 +14,8 @@ import { downloadVexTo } from "./vex-download-client.js";
 
 export interface AnalyzeRequest {
   readonly endpoint: string;
+  /** Bearer JWT sent on every call. */
+  readonly token: string;
   readonly image: ImageInput;
   readonly scanFile: string;
   readonly sbomFile?: string;
@@ -45,9 +48,9 @@ export class AnalysisEndedError extends Error {
   }
 }
 
-/** Creates an orchestrator client over gRPC (HTTP/2). */
-export function orchestratorClient(endpoint: string): Client<typeof AnalysisService> {
-  return createClient(AnalysisService, createGrpcTransport({ baseUrl: endpoint }));
+/** Creates an orchestrator client over gRPC (HTTP/2) that sends the bearer token. */
+export function orchestratorClient(endpoint: string, token: string): Client<typeof AnalysisService> {
+  return createClient(AnalysisService, createGrpcTransport({ baseUrl: endpoint, interceptors: [bearerInterceptor(token)] }));
 }
 
 /**
@@ -55,7 +58,7 @@ export function orchestratorClient(endpoint: string): Client<typeof AnalysisServ
  * @throws AnalysisEndedError when the job fails or is cancelled; ConnectError for a rejected request.
  */
 export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
-  const client = orchestratorClient(req.endpoint);
+  const client = orchestratorClient(req.endpoint, req.token);
   const report = await readFile(req.scanFile);
   const sbom = req.sbomFile !== undefined ? await readFile(req.sbomFile) : new Uint8Array();
   const testScript = req.testScriptFile !== undefined ? await readFile(req.testScriptFile, "utf8") : "";

@@ -47,6 +47,7 @@ program
   .option("--timeout <seconds>", "run timeout, 60..900 (default 300)", timeoutSeconds)
   .requiredOption("--out <dir>", "where openvex.json, openvex.sigstore.json, results.json and vex-signing.pub.pem go")
   .addOption(new Option("--endpoint <url>", "a running mesh's orchestrator (e.g. from `vexxy up`); default: start the embedded stack for this run"))
+  .addOption(new Option("--token <jwt>", "bearer token for --endpoint (`vexxy up` prints a dev token; default: VEXXY_TOKEN)").env("VEXXY_TOKEN"))
   .option(
     "--image-name <repository>",
     "REPOSITORY[:TAG] the image is pushed as (names the VEX product so scanners match it); default: the archive's RepoTags or the layout's full ref.name",
@@ -63,6 +64,7 @@ program
         timeout?: number;
         out: string;
         endpoint?: string;
+        token?: string;
         imageName?: string;
         tagIdentifiers?: boolean;
       },

@@ -17,6 +17,8 @@ export interface AnalyzeCommandOptions {
   readonly timeout?: number;
   readonly out: string;
   readonly endpoint?: string;
+  /** Bearer token for --endpoint; the embedded stack's dev token otherwise. */
+  readonly token?: string;
   readonly imageName?: string;
   readonly tagIdentifiers?: boolean;
 }
@@ -71,15 +73,22 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
   process.once("SIGTERM", onSignal);
   try {
     let endpoint = opts.endpoint;
+    let token = opts.token;
     if (endpoint === undefined) {
       stack = await startEmbeddedStack({ onProgress: log });
       endpoint = stack.urls.orchestrator;
+      token = stack.devToken;
+    }
+    if (token === undefined || token === "") {
+      console.error("vexxy: --token: the orchestrator needs a bearer token (give --token or set VEXXY_TOKEN; `vexxy up` prints a dev token)");
+      return 1;
     }
     const progress = createAnalysisProgress();
     const started = Date.now();
     try {
       const outcome = await analyze({
         endpoint,
+        token,
         image,
         scanFile: opts.scan,
         ...(opts.sbom !== undefined ? { sbomFile: opts.sbom } : {}),
@@ -141,8 +150,9 @@ export async function runDemoCommand(opts: { out: string }): Promise<number> {
 export async function runUpCommand(opts: { stateDir?: string }): Promise<number> {
   const stack = await startEmbeddedStack({ ...(opts.stateDir !== undefined ? { stateDir: resolve(opts.stateDir) } : {}), onProgress: log });
   for (const [name, url] of Object.entries(stack.urls)) console.log(`${name.padEnd(13)} ${url}`);
+  console.log(`dev token (organization dev, tier ultimate; also in ${join(stack.stateDir, "dev-token")}):\n${stack.devToken}`);
   console.log(
-    `state ${stack.stateDir}\nlogs  ${join(stack.logDir)}\nrepo  ${REPO_ROOT}\nanalyse with: pnpm vexxy analyze IMAGE --scan REPORT --out DIR --endpoint ${stack.urls.orchestrator}`,
+    `state ${stack.stateDir}\nlogs  ${join(stack.logDir)}\nrepo  ${REPO_ROOT}\nanalyse with: pnpm vexxy analyze IMAGE --scan REPORT --out DIR --endpoint ${stack.urls.orchestrator} --token "$(cat ${join(stack.stateDir, "dev-token")})"`,
   );
   await new Promise<void>((done) => {
     process.once("SIGINT", () => done());
