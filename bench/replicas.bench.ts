@@ -9,7 +9,10 @@ import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { AnalysisStatus, SubmitAnalysisRequestSchema } from "@vexxy/proto";
-import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME } from "@vexxy/deploy-local";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AnalysisService } from "@vexxy/proto";
+import { buildDemoImage, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME } from "@vexxy/deploy-local";
 
 const jobsArg = process.argv.indexOf("--jobs");
 const jobs = (jobsArg > 0 ? Number(process.argv[jobsArg + 1]) : 20) || 20;
@@ -34,7 +37,13 @@ interface Figures {
 async function batch(replicas: number): Promise<Figures> {
   log(`--- ${replicas} replica(s) of every service`);
   const stack = await startEmbeddedStack({ replicas, onProgress: log, startTimeoutMs: 180000 });
-  const client = orchestratorClient(stack.urls.orchestrator);
+  // The stack's dev bearer token, when it issues one (public API with authentication).
+  const token = (stack as { devToken?: string }).devToken;
+  const bearer: Interceptor = (next) => async (req) => {
+    if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
+    return await next(req);
+  };
+  const client = createClient(AnalysisService, createGrpcTransport({ baseUrl: stack.urls.orchestrator, interceptors: [bearer] }));
   try {
     const t0 = Date.now();
     const perJob: number[] = [];

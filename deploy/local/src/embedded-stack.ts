@@ -147,7 +147,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
         ? `starting the five services (${SERVICE_NAMES.map((n) => `${n} x${counts[n]}`).join(", ")})`
         : "starting the five services",
     );
-    await Promise.all(SERVICE_NAMES.flatMap((n) => replicas[n].map((_, i) => startOne(n, i))));
+    // First replicas, then the others: these find tsx's compile cache warm, so a loaded machine
+    // is not asked to compile every service twice at once.
+    await Promise.all(SERVICE_NAMES.map((n) => startOne(n, 0)));
+    await Promise.all(SERVICE_NAMES.flatMap((n) => replicas[n].slice(1).map((_, i) => startOne(n, i + 1))));
     progress(`mesh ready: orchestrator at ${urls.orchestrator}`);
     return {
       stateDir,
