@@ -49,6 +49,8 @@ export function readMountPoints(pid: number): MountPoint[] {
 }
 
 export class ProcRootView {
+  private readonly cache = new Map<string, KernelIdentity | undefined>();
+
   private constructor(
     private readonly fd: number,
     private readonly mounts: readonly MountPoint[],
@@ -86,6 +88,9 @@ export class ProcRootView {
   identity(path: string): KernelIdentity | undefined {
     if (!path.startsWith("/")) return undefined;
     const mount = this.mountOf(path);
+    // A read-only root cannot change under the workload: one stat per file is enough.
+    const cacheable = mount?.path === "/" && !mount.writable;
+    if (cacheable && this.cache.has(path)) return this.cache.get(path);
     let found: KernelIdentity | undefined;
     try {
       const st = statSync(this.hostPath(path), { bigint: true });
@@ -93,6 +98,7 @@ export class ProcRootView {
     } catch {
       found = undefined;
     }
+    if (cacheable) this.cache.set(path, found);
     if (mount === undefined || mount.path === "/") return found;
     // Below another mount: once the workload's mount namespace is gone the lookup lands in the
     // root's directory under it, another file; only a stat on that mount's device is trusted.
