@@ -6,11 +6,25 @@
  * 4 MiB. The demo runs first in the same process, so the two wall times compare.
  */
 import { strict as assert } from "node:assert";
-import { create, fromJsonString, toBinary } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { create, fromBinary, fromJsonString, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerInterceptor } from "@vexxy/auth";
 import { createBlobStore } from "@vexxy/blobstore";
-import { AnalysisService, AnalysisStatus, GetAnalysisResultsResponseSchema, ImageCatalogueSchema, type GetAnalysisResultsResponse } from "@vexxy/proto";
+import { credentials, makeGenericClientConstructor, Metadata, type Client } from "@grpc/grpc-js";
+import {
+  AnalysisService,
+  AnalysisStatus,
+  DownloadVexRequestSchema,
+  DownloadVexResponseSchema,
+  GetAnalysisResultsRequestSchema,
+  GetAnalysisResultsResponseSchema,
+  ImageCatalogueSchema,
+  VexArtifact,
+  type DownloadVexResponse,
+  type GetAnalysisResultsResponse,
+} from "@vexxy/proto";
 import { demoSubmit, useMesh, waitFor, isFinalStatus, type ApiClient } from "./support/mesh.js";
 import { verifyBundleIndependently } from "./support/vex-checks.js";
 
@@ -27,6 +41,77 @@ function finding(template: GrypeMatch, id: string, pkg: { name: string; version:
   match["matchDetails"] = [];
   match.artifact = { ...match.artifact, id: `${pkg.name}-${id}`, name: pkg.name, version: pkg.version, purl: pkg.purl };
   return match;
+}
+
+/** A plain grpc-js client of DownloadVex with grpc-js's default message limits (nothing raised). */
+interface PlainClient {
+  downloadVex(jobId: string, artifact: VexArtifact): AsyncIterable<DownloadVexResponse>;
+  getAnalysisResults(jobId: string): Promise<unknown>;
+  close(): void;
+}
+
+function defaultLimitsClient(endpoint: string, token: string): PlainClient {
+  const ser = (schema: Parameters<typeof toBinary>[0]) => (value: Parameters<typeof toBinary>[1]) => Buffer.from(toBinary(schema, value));
+  const Ctor = makeGenericClientConstructor(
+    {
+      downloadVex: {
+        path: "/vexxy.orchestrator.v1.AnalysisService/DownloadVex",
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: ser(DownloadVexRequestSchema),
+        requestDeserialize: (b: Buffer) => fromBinary(DownloadVexRequestSchema, b),
+        responseSerialize: ser(DownloadVexResponseSchema),
+        responseDeserialize: (b: Buffer) => fromBinary(DownloadVexResponseSchema, b),
+      },
+      getAnalysisResults: {
+        path: "/vexxy.orchestrator.v1.AnalysisService/GetAnalysisResults",
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (v: { jobId: string }) =>
+          Buffer.from(toBinary(GetAnalysisResultsRequestSchema, create(GetAnalysisResultsRequestSchema, { ...v, pageSize: 1 }))),
+        requestDeserialize: (b: Buffer) => fromBinary(GetAnalysisResultsRequestSchema, b),
+        responseSerialize: ser(GetAnalysisResultsResponseSchema),
+        responseDeserialize: (b: Buffer) => fromBinary(GetAnalysisResultsResponseSchema, b),
+      },
+    },
+    "AnalysisService",
+  );
+  const client = new Ctor(endpoint.replace(/^https?:\/\//, ""), credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
+  const metadata = (): Metadata => {
+    const m = new Metadata();
+    m.set("authorization", `Bearer ${token}`);
+    return m;
+  };
+  return {
+    downloadVex: (jobId, artifact) =>
+      client["downloadVex"]!(create(DownloadVexRequestSchema, { jobId, artifact }), metadata()) as AsyncIterable<DownloadVexResponse>,
+    getAnalysisResults: (jobId) =>
+      new Promise((done, fail) => {
+        client["getAnalysisResults"]!({ jobId }, metadata(), (err: Error | null, res: unknown) => (err === null ? done(res) : fail(err)));
+      }),
+    close: () => client.close(),
+  };
+}
+
+/** Streams one artifact; the announced size/sha256, the bytes, the chunk count and the largest chunk. */
+async function download(
+  client: PlainClient,
+  jobId: string,
+  artifact: VexArtifact,
+): Promise<{ bytes: Buffer; announced: { totalSize: bigint; sha256: string }; chunks: number; maxChunk: number }> {
+  const parts: Buffer[] = [];
+  let announced: { totalSize: bigint; sha256: string } | undefined;
+  let maxChunk = 0;
+  let offset = 0;
+  for await (const msg of client.downloadVex(jobId, artifact)) {
+    if (announced === undefined) announced = { totalSize: msg.totalSize, sha256: msg.sha256 };
+    assert.equal(Number(msg.offset), offset, "chunks in order");
+    parts.push(Buffer.from(msg.data));
+    offset += msg.data.length;
+    maxChunk = Math.max(maxChunk, msg.data.length);
+  }
+  assert.ok(announced !== undefined, "at least one message");
+  return { bytes: Buffer.concat(parts), announced, chunks: parts.length, maxChunk };
 }
 
 async function runToEnd(client: ApiClient, submit: ReturnType<typeof demoSubmit>): Promise<{ jobId: string; ms: number }> {
@@ -94,20 +179,56 @@ describe("verdicts at any scale: a 20,000-finding scan through the real mesh", f
     const tar = results.filter((r) => r.packageName === "tar");
     assert.ok(tar.length > 200 && tar.every((r) => r.status === "affected" && r.evidence.length > 0));
 
-    // The first page with the documents, over a Connect gRPC client (no receive limit): the OpenVEX
-    // document and its bundle grow with the findings, far past gRPC's default 4 MiB (and the 64 MiB
-    // the grpc-js test client allows), so their sizes are reported, and the deep finding is in the signed document.
-    const connect = createClient(AnalysisService, createGrpcTransport({ baseUrl: mesh.stack.urls.orchestrator }));
-    const first = await connect.getAnalysisResults({ jobId: large.jobId, pageSize: 1 });
-    const statement = verifyBundleIndependently(first.vexBundle, first.signingPublicKeyPem);
-    const doc = JSON.parse(first.vexDocument) as { statements: { vulnerability: { name: string }; status: string; justification?: string }[] };
-    assert.deepEqual(statement.predicate, doc);
-    const deepStatement = doc.statements.find((s) => s.vulnerability.name === deepId);
-    assert.deepEqual([deepStatement?.status, deepStatement?.justification], ["not_affected", "vulnerable_code_not_in_execute_path"]);
-    const firstPageBytes = toBinary(GetAnalysisResultsResponseSchema, first).length;
-    const resultsBytes = toBinary(GetAnalysisResultsResponseSchema, create(GetAnalysisResultsResponseSchema, { reachabilityResults: results })).length;
-    console.log(
-      `      GetAnalysisResults: all ${FINDINGS} results ${(resultsBytes / 1048576).toFixed(1)} MiB; first page with the documents ${(firstPageBytes / 1048576).toFixed(1)} MiB (VEX document ${(first.vexDocument.length / 1048576).toFixed(1)} MiB, bundle ${(first.vexBundle.length / 1048576).toFixed(1)} MiB); gRPC default limit 4 MiB`,
+    // The first page over a Connect gRPC client: the OpenVEX document and its bundle grow with
+    // the findings, far past gRPC's default 4 MiB, so GetAnalysisResults leaves them out (with
+    // their size and sha256) and the page fits under the limit.
+    const connect = createClient(
+      AnalysisService,
+      createGrpcTransport({ baseUrl: mesh.stack.urls.orchestrator, interceptors: [bearerInterceptor(mesh.stack.devToken)] }),
     );
+    const first = await connect.getAnalysisResults({ jobId: large.jobId, pageSize: 1 });
+    const firstPageBytes = toBinary(GetAnalysisResultsResponseSchema, first).length;
+    assert.equal(first.vexOmitted, true);
+    assert.deepEqual([first.vexDocument, first.vexBundle], ["", ""]);
+    assert.ok(first.signingPublicKeyPem.includes("BEGIN PUBLIC KEY"));
+    assert.ok(firstPageBytes < GRPC_DEFAULT_MAX, `first page ${firstPageBytes} bytes`);
+    const docInfo = first.vexDocumentInfo;
+    const bundleInfo = first.vexBundleInfo;
+    assert.ok(docInfo !== undefined && bundleInfo !== undefined);
+    assert.ok(Number(docInfo.size) > GRPC_DEFAULT_MAX, `VEX document ${docInfo.size} bytes`);
+
+    // DownloadVex through a plain grpc-js client with grpc-js's default limits (4 MiB receive):
+    // every chunk at most 1 MiB, the first announcing the size and sha256 the results gave.
+    const plain = defaultLimitsClient(mesh.stack.urls.orchestrator, mesh.stack.devToken);
+    try {
+      const started = Date.now();
+      const document = await download(plain, large.jobId, VexArtifact.DOCUMENT);
+      const downloadMs = Date.now() - started;
+      const bundle = await download(plain, large.jobId, VexArtifact.BUNDLE);
+      for (const [got, info] of [
+        [document, docInfo],
+        [bundle, bundleInfo],
+      ] as const) {
+        assert.equal(got.bytes.length, Number(info.size));
+        assert.equal(got.announced.totalSize, info.size);
+        assert.equal(got.announced.sha256, info.sha256);
+        assert.equal(createHash("sha256").update(got.bytes).digest("hex"), info.sha256);
+        assert.ok(got.chunks >= Math.ceil(got.bytes.length / 1048576) && got.maxChunk <= 1048576, `${got.chunks} chunks, largest ${got.maxChunk}`);
+      }
+      const statement = verifyBundleIndependently(bundle.bytes.toString("utf8"), first.signingPublicKeyPem);
+      const doc = JSON.parse(document.bytes.toString("utf8")) as { statements: { vulnerability: { name: string }; status: string; justification?: string }[] };
+      assert.deepEqual(statement.predicate, doc);
+      const deepStatement = doc.statements.find((s) => s.vulnerability.name === deepId);
+      assert.deepEqual([deepStatement?.status, deepStatement?.justification], ["not_affected", "vulnerable_code_not_in_execute_path"]);
+      // The first page itself reaches the default-limits client, the documents left out.
+      const viaPlain = (await plain.getAnalysisResults(large.jobId)) as GetAnalysisResultsResponse;
+      assert.deepEqual([viaPlain.vexOmitted, viaPlain.vexDocument, viaPlain.vexDocumentInfo?.sha256], [true, "", docInfo.sha256]);
+      const resultsBytes = toBinary(GetAnalysisResultsResponseSchema, create(GetAnalysisResultsResponseSchema, { reachabilityResults: results })).length;
+      console.log(
+        `      GetAnalysisResults: all ${FINDINGS} results ${(resultsBytes / 1048576).toFixed(1)} MiB; first page ${(firstPageBytes / 1024).toFixed(1)} KiB with the documents left out (VEX document ${(document.bytes.length / 1048576).toFixed(1)} MiB, bundle ${(bundle.bytes.length / 1048576).toFixed(1)} MiB); DownloadVex of the document over grpc-js with default limits: ${document.chunks} chunks in ${(downloadMs / 1000).toFixed(1)} s`,
+      );
+    } finally {
+      plain.close();
+    }
   });
 });
