@@ -88,7 +88,7 @@ for (const [label, args] of Object.entries(workloads)) {
 
 // 3. End to end through the mesh.
 const stack = await startEmbeddedStack({ onProgress: log });
-const client = orchestratorClient(stack.urls.orchestrator);
+const client = orchestratorClient(stack.urls.orchestrator, stack.devToken);
 const scan = readFileSync(demo.scanFile);
 const e2e: Record<string, number[]> = {};
 try {

@@ -64,7 +64,7 @@ const demo = await buildDemoImage(log);
 const image = await resolveImageInput(demo.ociLayoutDir);
 const scan = readFileSync(demo.scanFile);
 const stack = await startEmbeddedStack({ onProgress: log });
-const client = orchestratorClient(stack.urls.orchestrator);
+const client = orchestratorClient(stack.urls.orchestrator, stack.devToken);
 const results: Run[] = [];
 let load: ChildProcess[] = [];
 try {

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerInterceptor } from "@vexxy/auth";
 import { Status } from "@grpc/grpc-js/build/src/constants.js";
 import {
   AnalysisStatus,
@@ -127,7 +128,10 @@ describe("the public AnalysisService on the real mesh", function () {
     const cancelled = await mesh.client.unary("cancelAnalysis", create(CancelAnalysisRequestSchema, { jobId: submitted.jobId, reason: "test" }));
     assert.equal(cancelled.analysis?.status, AnalysisStatus.CANCELLED);
     assert.deepEqual(await waitForNoContainers(prefix, 30000), [], "no container of the job is left");
-    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox }));
+    const sandbox = createClient(
+      SandboxService,
+      createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox, interceptors: [bearerInterceptor(mesh.stack.internalAuthToken)] }),
+    );
     const attempts = (await sandbox.getSandbox({ jobId: submitted.jobId })).attempts;
     assert.ok(attempts.length >= 1 && attempts.every((a) => a.state !== "running"), `attempt states: ${attempts.map((a) => a.state).join(",")}`);
     await expectGrpcError(

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerInterceptor } from "@vexxy/auth";
 import { AnalysisStatus, GetAnalysisRequestSchema, SandboxService, VexService } from "@vexxy/proto";
 import { Subjects } from "@vexxy/events";
 import { createBlobStore } from "@vexxy/blobstore";
@@ -17,7 +18,10 @@ describe("redelivered events on the real mesh", function () {
     const { jobId } = await mesh.client.unary("submitAnalysis", demoSubmit(mesh.demo));
     const done = await waitFor(mesh.client, jobId, (a) => a.status === AnalysisStatus.COMPLETE || a.status === AnalysisStatus.FAILED, 300000);
     assert.equal(done.status, AnalysisStatus.COMPLETE, done.errorMessage);
-    const vex = createClient(VexService, createGrpcTransport({ baseUrl: mesh.stack.urls.vex }));
+    const vex = createClient(
+      VexService,
+      createGrpcTransport({ baseUrl: mesh.stack.urls.vex, interceptors: [bearerInterceptor(mesh.stack.internalAuthToken)] }),
+    );
     const before = await vex.getVex({ jobId });
     const blobs = createBlobStore(mesh.stack.blobStoreUrl);
     const vexBlobsBefore = (await blobs.list(`jobs/${jobId}/`)).filter((k) => k.endsWith("openvex.json"));
@@ -33,7 +37,10 @@ describe("redelivered events on the real mesh", function () {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.deepEqual(containers, [], "no container was created for the replayed request");
-    const sandbox = createClient(SandboxService, createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox }));
+    const sandbox = createClient(
+      SandboxService,
+      createGrpcTransport({ baseUrl: mesh.stack.urls.sandbox, interceptors: [bearerInterceptor(mesh.stack.internalAuthToken)] }),
+    );
     assert.equal((await sandbox.getSandbox({ jobId })).attempts.length, 1, "one sandbox attempt");
     const after = await vex.getVex({ jobId });
     assert.equal(after.documentId, before.documentId);

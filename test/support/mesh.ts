@@ -52,9 +52,9 @@ export async function startMesh(options: EmbeddedStackOptions = {}): Promise<Emb
   return await startEmbeddedStack({ startTimeoutMs: 90000, ...options });
 }
 
-/** A grpc-js client of the orchestrator of a running stack. */
-export function apiClient(stack: EmbeddedStack): ApiClient {
-  return createGrpcJsClient(AnalysisService, stack.urls.orchestrator.replace(/^http:\/\//, ""));
+/** A grpc-js client of the orchestrator of a running stack, sending the stack's dev token (or `token`). */
+export function apiClient(stack: EmbeddedStack, token: string = stack.devToken): ApiClient {
+  return createGrpcJsClient(AnalysisService, stack.urls.orchestrator.replace(/^http:\/\//, ""), { metadata: { authorization: `Bearer ${token}` } });
 }
 
 /** A submit request for the demo image. */

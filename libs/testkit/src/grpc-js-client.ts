@@ -108,12 +108,19 @@ function serviceDefinition(service: DescService): ServiceDefinition {
   return definition;
 }
 
-function callArgs(options: GrpcJsCallOptions | undefined): { metadata: Metadata; callOptions: CallOptions } {
+function callArgs(options: GrpcJsCallOptions | undefined, defaults: Readonly<Record<string, string>>): { metadata: Metadata; callOptions: CallOptions } {
   const metadata = new Metadata();
-  for (const [key, value] of Object.entries(options?.metadata ?? {})) metadata.set(key, value);
+  // A call's own metadata wins over the client's (a test sends another token on one call).
+  for (const [key, value] of Object.entries({ ...defaults, ...options?.metadata })) metadata.set(key, value);
   const callOptions: CallOptions = {};
   if (options?.timeoutMs !== undefined) callOptions.deadline = new Date(Date.now() + options.timeoutMs);
   return { metadata, callOptions };
+}
+
+/** Options of a whole client. */
+export interface GrpcJsClientOptions {
+  /** Metadata sent on every call, e.g. `{ authorization: "Bearer <token>" }`. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -121,7 +128,8 @@ function callArgs(options: GrpcJsCallOptions | undefined): { metadata: Metadata;
  * dropped) over a plaintext HTTP/2 channel. Connects lazily, on the first call.
  * @throws Error when a method name is not a method of the service of the right kind.
  */
-export function createGrpcJsClient<S extends DescService>(service: S, address: string): GrpcJsClient<S> {
+export function createGrpcJsClient<S extends DescService>(service: S, address: string, clientOptions: GrpcJsClientOptions = {}): GrpcJsClient<S> {
+  const defaults = clientOptions.metadata ?? {};
   const target = address.replace(/^https?:\/\//, "").replace(/\/+$/, "");
   const Constructor = makeGenericClientConstructor(serviceDefinition(service), service.typeName);
   const client: Client = new Constructor(target, credentials.createInsecure(), {
@@ -139,7 +147,7 @@ export function createGrpcJsClient<S extends DescService>(service: S, address: s
     unary<K extends UnaryMethodName<S>>(name: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): Promise<MethodOutput<S, K>> {
       const method = methodOf(name, "unary");
       const message = create(method.input, request);
-      const { metadata, callOptions } = callArgs(options);
+      const { metadata, callOptions } = callArgs(options, defaults);
       return new Promise<MethodOutput<S, K>>((resolve, reject) => {
         client.makeUnaryRequest(
           `/${service.typeName}/${method.name}`,
@@ -160,7 +168,7 @@ export function createGrpcJsClient<S extends DescService>(service: S, address: s
     serverStream<K extends ServerStreamMethodName<S>>(name: K, request: MethodInputInit<S, K>, options?: GrpcJsCallOptions): AsyncIterable<MethodOutput<S, K>> {
       const method = methodOf(name, "server_streaming");
       const message = create(method.input, request);
-      const { metadata, callOptions } = callArgs(options);
+      const { metadata, callOptions } = callArgs(options, defaults);
       return {
         async *[Symbol.asyncIterator]() {
           const call: ClientReadableStream<MessageShape<DescMessage>> = client.makeServerStreamRequest(

@@ -80,7 +80,10 @@ function tierList(value: string): string[] {
 function authEnv(): OrchestratorAuthConfig {
   const raw = env.string("QUOTA_MONTHLY_LIMITS", { default: "ultimate=200" });
   const monthlyLimits: Record<string, number> = {};
-  for (const item of raw.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const item of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     const m = /^([A-Za-z0-9_-]+)=(\d{1,9})$/.exec(item);
     if (m === null) env.refuse("QUOTA_MONTHLY_LIMITS", raw, "expected tier=limit pairs separated by commas, e.g. ultimate=200,enterprise=50");
     else monthlyLimits[m[1]!.toLowerCase()] = Number(m[2]);

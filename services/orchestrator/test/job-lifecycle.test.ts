@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { createClient, type ConnectError, Code, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { testAuth } from "./support/test-auth.js";
 import {
   AnalysisService,
   AnalysisStatus,
@@ -44,7 +45,9 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     pg = await startPostgres();
     nats = await startNatsServer();
     dir = await tempDir("orch");
+    const { auth, devAuth } = await testAuth(dir.path);
     config = Object.freeze({
+      auth,
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
@@ -67,7 +70,7 @@ describe("orchestrator job lifecycle (real Postgres and JetStream; the test stan
     await stages.consume({ durable: Durables.sandbox, subjects: [Subjects.analysisRequested] }, async (ev) => {
       requests.push(ev);
     });
-    client = createClient(AnalysisService, createGrpcTransport({ baseUrl: orchestrator.url }));
+    client = createClient(AnalysisService, createGrpcTransport({ baseUrl: orchestrator.url, interceptors: [devAuth] }));
   });
   after(async () => {
     await stages?.close();

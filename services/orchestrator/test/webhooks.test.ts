@@ -4,12 +4,13 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createClient, Code, ConnectError, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { testAuth, type TestAuth } from "./support/test-auth.js";
 import { AnalysisService, AnalysisStatus } from "@vexxy/proto";
 import { FilesystemBlobStore } from "@vexxy/blobstore";
 import { noopLogger } from "@vexxy/platform";
 import { startNatsServer, startPostgres, tempDir, type TempDir } from "@vexxy/testkit";
 import { Webhook } from "standardwebhooks";
-import { startOrchestratorService, type OrchestratorConfig, type RunningOrchestrator } from "../src/index.js";
+import { startOrchestratorService, type OrchestratorAuthConfig, type OrchestratorConfig, type RunningOrchestrator } from "../src/index.js";
 import type { CheckedTarget, HostResolver } from "../src/webhooks/callback-guard.js";
 import type { WebhookConnector } from "../src/webhooks/webhook-connector.js";
 import { backoffMs } from "../src/webhooks/webhook-dispatcher.js";
@@ -70,13 +71,17 @@ describe("completion webhooks (real Postgres and JetStream, a real HTTP receiver
   const receiver = new Receiver();
   let receiverUrl: string;
   let baseConfig: OrchestratorConfig;
+  let auth: OrchestratorAuthConfig;
+  let devAuth: TestAuth["devAuth"];
 
   before(async () => {
     pg = await startPostgres();
     nats = await startNatsServer();
     dir = await tempDir("orch-webhooks");
     receiverUrl = await receiver.start();
+    ({ auth, devAuth } = await testAuth(dir.path));
     baseConfig = Object.freeze({
+      auth,
       host: "127.0.0.1",
       port: 0,
       natsUrl: nats.url,
@@ -104,7 +109,7 @@ describe("completion webhooks (real Postgres and JetStream, a real HTTP receiver
   });
 
   function clientOf(o: RunningOrchestrator): Client<typeof AnalysisService> {
-    return createClient(AnalysisService, createGrpcTransport({ baseUrl: o.url }));
+    return createClient(AnalysisService, createGrpcTransport({ baseUrl: o.url, interceptors: [devAuth] }));
   }
 
   async function start(config: OrchestratorConfig = baseConfig, overrides: { webhookResolver?: HostResolver; webhookConnector?: WebhookConnector } = {}) {
