@@ -36,7 +36,13 @@ interface Figures {
 
 async function batch(replicas: number): Promise<Figures> {
   log(`--- ${replicas} replica(s) of every service`);
-  const stack = await startEmbeddedStack({ replicas, onProgress: log, startTimeoutMs: 180000 });
+  // As the mesh tests on this shared machine: bpftrace has taken over 10 s to attach under load.
+  const stack = await startEmbeddedStack({
+    replicas,
+    onProgress: log,
+    startTimeoutMs: 480000,
+    serviceEnv: { profiler: { TRACE_ATTACH_TIMEOUT_MS: "60000" }, sandbox: { TRACE_ATTACH_TIMEOUT_MS: "90000" } },
+  });
   // The stack's dev bearer token, when it issues one (public API with authentication).
   const token = (stack as { devToken?: string }).devToken;
   const bearer: Interceptor = (next) => async (req) => {

@@ -96,7 +96,12 @@ describe("two replicas of every service (embedded mesh: each service twice, on i
 
   before(async () => {
     demo = await demoInput();
-    stack = await startMesh({ replicas: 2, startTimeoutMs: 480000 });
+    // Ten service processes on a shared 2-core machine: bpftrace has taken over 10 s to attach.
+    stack = await startMesh({
+      replicas: 2,
+      startTimeoutMs: 480000,
+      serviceEnv: { profiler: { TRACE_ATTACH_TIMEOUT_MS: "60000" }, sandbox: { TRACE_ATTACH_TIMEOUT_MS: "90000" } },
+    });
     first = replicaClient(stack, 0);
     second = replicaClient(stack, 1);
   });
