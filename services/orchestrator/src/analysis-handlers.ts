@@ -4,8 +4,8 @@
  * the job row keeps their keys and digests.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type AnalysisService,
   CancelAnalysisResponseSchema,
@@ -32,14 +32,14 @@ import { validateSubmit } from "./submit-validation.js";
 import { storedStatus, toAnalysis, apiStatus } from "./job-view.js";
 import { toApiProfile, toApiResults } from "./verdict-mapping.js";
 import { VerdictResults } from "./verdict-results.js";
-import { blobInfo, streamVex, vexTooLargeInline } from "./vex-download.js";
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
-import { callerOf } from "@vexxy/auth";
+import { callerOf, type Caller } from "@vexxy/auth";
 import { requestFingerprint } from "./request-fingerprint.js";
 import { replaySubmit, replayedResponse } from "./idempotent-submit.js";
 import { requestOrganization, requireRuntimeAnalysis } from "./tenancy.js";
 import type { QuotaPolicy } from "./quota-policy.js";
 import { usageReport } from "./usage-report.js";
+import { blobInfo, streamVex, vexTooLargeInline } from "./vex-download.js";
 
 /** Largest page of GetAnalysisResults, in results. */
 export const MAX_RESULTS_PAGE = 5000;
@@ -78,9 +78,9 @@ export interface AnalysisHandlerDeps {
   readonly callbackGuard?: CallbackGuard;
 }
 
-/** The caller as the audit log names it: the organization, and the subject once authentication provides one. */
-function auditActor(organizationId: string): { organizationId: string; subject: string } {
-  return { organizationId, subject: "anonymous" };
+/** The caller as the audit log names it: the job's organization and the token's subject ("mesh" for internal callers). */
+function auditActor(caller: Caller, organizationId: string): { organizationId: string; subject: string } {
+  return { organizationId, subject: caller.subject === "" ? `${caller.kind}:unknown` : caller.subject };
 }
 
 const LIST_TOKEN = /^k1:(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -88,6 +88,18 @@ const LIST_TOKEN = /^k1:(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 /** The ListAnalyses cursor: the (created_at, id) of the page's last row, base64url so callers treat it as opaque. */
 function encodeListToken(job: IAnalysisJob): string {
   return Buffer.from(`k1:${job.createdAt.getTime()}:${job.id}`, "utf8").toString("base64url");
+}
+
+function watchFingerprint(status: string, phase: string, progress: number, attempt: number): string {
+  return `${status}|${phase}|${progress}|${attempt}`;
+}
+
+/** A created_* bound as a Date; InvalidArgument naming the field when it is not a valid instant. */
+function listBound(field: string, ts: Timestamp | undefined): Date | undefined {
+  if (ts === undefined) return undefined;
+  const date = timestampDate(ts);
+  if (Number.isNaN(date.getTime()) || ts.nanos < 0 || ts.nanos > 999_999_999) throw new InvalidFieldError(field, `${field} is not a valid timestamp`);
+  return date;
 }
 
 function decodeListToken(token: string): ListCursor | null {
@@ -122,8 +134,8 @@ function encodePageToken(offset: number): string {
 export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof AnalysisService> {
   const { store, blobs, lifecycle, hub, logger } = deps;
   const verdictResults = new VerdictResults(blobs);
-  const audited = async (action: AuditAction, organizationId: string, jobId: string, detail?: Record<string, unknown>): Promise<void> => {
-    await deps.audit?.record({ ...auditActor(organizationId), action, jobId, ...(detail !== undefined ? { detail } : {}) });
+  const audited = async (context: HandlerContext, action: AuditAction, job: IAnalysisJob, detail?: Record<string, unknown>): Promise<void> => {
+    await deps.audit?.record({ ...auditActor(callerOf(context), job.organizationId), action, jobId: job.id, ...(detail !== undefined ? { detail } : {}) });
   };
   return {
     async submitAnalysis(req, context) {
@@ -193,7 +205,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         }
         throw err;
       }
-      await audited("submit", job.organizationId, job.id, { imageRef: job.imageRef, imageDigest: job.imageDigest });
+      await audited(context, "submit", job, { imageRef: job.imageRef, imageDigest: job.imageDigest });
       if (valid.findingCount === 0) {
         logger.info("analysis complete at submit: the scan has no findings", { jobId: job.id, imageRef: job.imageRef, organizationId: job.organizationId });
         return create(SubmitAnalysisResponseSchema, {
@@ -227,19 +239,39 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
     },
 
     async *watchAnalysis(req, context) {
+      // The current state first, then one message per line of the job's event log: two changes
+      // made between two reads of the row are both sent, not only the later one.
       let job = await loadJob(store, req.jobId, callerOf(context).organizationId);
-      let last = "";
+      // The log position before the row is read: a change in between is sent twice at worst (deduplicated), never lost.
+      let cursor = await store.lastEventId(job.id);
+      job = (await store.find(job.id)) ?? job;
+      let last = watchFingerprint(job.status, job.currentPhase, job.progressPercent, job.attempt);
+      yield create(WatchAnalysisResponseSchema, { analysis: toAnalysis(job) });
       for (;;) {
-        const view = toAnalysis(job);
-        const fingerprint = `${job.status}|${job.currentPhase}|${job.progressPercent}|${job.attempt}|${job.errorMessage ?? ""}`;
-        if (fingerprint !== last) {
-          last = fingerprint;
-          yield create(WatchAnalysisResponseSchema, { analysis: view });
-        }
         if (isFinal(job.status as never) || context.signal.aborted || hub.closed) return;
         await hub.waitForChange(job.id, deps.watchPollMs, context.signal);
         if (context.signal.aborted || hub.closed) return;
+        // The row before the log: a final row's final line (same transaction) is then in `events`.
         job = (await store.find(job.id)) ?? job;
+        const events = await store.eventsAfter(job.id, cursor);
+        for (const ev of events) {
+          cursor = ev.id;
+          const fingerprint = watchFingerprint(ev.status, ev.phase, ev.progressPercent, ev.attempt);
+          if (fingerprint === last) continue;
+          last = fingerprint;
+          const final = isFinal(ev.status as never);
+          yield create(WatchAnalysisResponseSchema, {
+            analysis: {
+              ...toAnalysis(job),
+              status: apiStatus(ev.status),
+              currentPhase: ev.phase,
+              progressPercent: ev.progressPercent,
+              attempt: ev.attempt,
+              ...(final ? {} : { completedAt: undefined, errorMessage: "" }),
+            },
+          });
+          if (final) return;
+        }
       }
     },
 
@@ -252,7 +284,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         throw new InvalidFieldError("page_size", `page_size must be 0 (every result) or 1..${MAX_RESULTS_PAGE} (got ${req.pageSize})`);
       }
       const offset = decodePageToken(req.pageToken);
-      await audited("results_read", job.organizationId, job.id, { pageToken: req.pageToken, omitVex: req.omitVex });
+      await audited(context, "results_read", job, { pageToken: req.pageToken, omitVex: req.omitVex });
       const { vexDocument, vexBundle, vexPublicKey, reachabilityVerdicts } = job;
       if (vexDocument == null && reachabilityVerdicts == null && (job.reachabilityResults ?? []).length === 0) {
         // The scan had no findings (completed at submit): nothing to state, so no VEX document.
@@ -286,7 +318,9 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
     },
 
     async *downloadVex(req, context) {
-      yield* streamVex(await loadJob(store, req.jobId, callerOf(context).organizationId), req, blobs, context.signal);
+      const job = await loadJob(store, req.jobId, callerOf(context).organizationId);
+      await audited(context, "vex_download", job, { artifact: req.artifact });
+      yield* streamVex(job, req, blobs, context.signal);
     },
 
     async cancelAnalysis(req, context) {
@@ -296,7 +330,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       }
       const job = await lifecycle.cancel(before.id, req.reason);
       if (job === undefined) throw new NotFoundError(`job_id ${req.jobId}: no such analysis`);
-      await audited("cancel", job.organizationId, job.id, { reason: req.reason });
+      await audited(context, "cancel", job, { reason: req.reason });
       return create(CancelAnalysisResponseSchema, { analysis: toAnalysis(job) });
     },
 
@@ -310,8 +344,8 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       if (pageSize < 1 || pageSize > 100) throw new InvalidFieldError("page_size", `page_size must be 1..100 (got ${req.pageSize})`);
       const after = decodeListToken(req.pageToken);
       const status = storedStatus(req.status);
-      const createdAfter = req.createdAfter !== undefined ? timestampDate(req.createdAfter) : undefined;
-      const createdBefore = req.createdBefore !== undefined ? timestampDate(req.createdBefore) : undefined;
+      const createdAfter = listBound("created_after", req.createdAfter);
+      const createdBefore = listBound("created_before", req.createdBefore);
       if (createdAfter !== undefined && createdBefore !== undefined && createdAfter.getTime() >= createdBefore.getTime()) {
         throw new InvalidFieldError("created_before", "created_before must be later than created_after");
       }

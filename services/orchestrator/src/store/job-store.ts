@@ -240,6 +240,20 @@ export class JobStore {
     return await this.root.fork().find(JobEvent, { jobId }, { orderBy: { id: "asc" } });
   }
 
+  /** The job's log lines after `afterId` (0: all), oldest first, with their ids. */
+  async eventsAfter(
+    jobId: string,
+    afterId: number,
+  ): Promise<{ id: number; kind: string; attempt: number; status: string; phase: string; progressPercent: number }[]> {
+    return await this.root.fork().find(JobEvent, { jobId, id: { $gt: afterId } }, { orderBy: { id: "asc" } });
+  }
+
+  /** The id of the job's latest log line, or 0. */
+  async lastEventId(jobId: string): Promise<number> {
+    const last = await this.root.fork().findOne(JobEvent, { jobId }, { orderBy: { id: "desc" } });
+    return last?.id ?? 0;
+  }
+
   /** Evidence records of a job. */
   async evidence(jobId: string): Promise<{ evidenceType: string; storagePath: string; sha256: string; fileSize: number; attempt: number }[]> {
     return await this.root.fork().find(EvidenceRecord, { jobId }, { orderBy: { id: "asc" } });
