@@ -122,11 +122,13 @@ export class StraceLineParser {
     const call = /^([a-z0-9_]+)\((.*)$/.exec(rest);
     if (call === null) return { kind: "unparsed", line };
     const body = call[2] ?? "";
-    const eq = body.lastIndexOf(") = ");
-    if (eq < 0) return { kind: "unparsed", line };
-    const parsed = parseReturn(body.slice(eq + 4));
+    // strace pads short calls to align the "=" column: ") = ", ")  = ", ...
+    let eq: RegExpExecArray | undefined;
+    for (const m of body.matchAll(/\) += /g)) eq = m;
+    if (eq === undefined) return { kind: "unparsed", line };
+    const parsed = parseReturn(body.slice(eq.index + eq[0].length));
     if (parsed === undefined) return { kind: "unparsed", line };
-    return { kind: "syscall", pid, timeNs, name: call[1] ?? "", args: body.slice(0, eq), ret: parsed.ret, retPath: parsed.retPath, argsLost };
+    return { kind: "syscall", pid, timeNs, name: call[1] ?? "", args: body.slice(0, eq.index), ret: parsed.ret, retPath: parsed.retPath, argsLost };
   }
 
   /** Tasks with a syscall still unfinished (at the end of a trace: calls that never returned). */

@@ -83,6 +83,8 @@ export class StraceTraceState {
   readonly seen = new Set<number>();
   mutations = 0;
   unparsed = 0;
+  /** The first lines that were not understood (diagnostics). */
+  readonly unparsedSample: string[] = [];
 
   constructor(
     private readonly view: ProcRootView,
@@ -173,7 +175,8 @@ export class StraceTraceState {
       // An fd the workload got without a traced open (inherited through exec, passed over a
       // socket) still reaches a file: its close names it.
       const path = fdPath(call.args);
-      if (path !== undefined && !this.openedPaths.has(path)) {
+      // Sockets, pipes and anonymous inodes ("socket:[N]") are no file of any image.
+      if (path?.startsWith("/") === true && !this.openedPaths.has(path)) {
         this.openedPaths.add(path);
         this.add("open", this.view.identity(path), path, call);
       }
@@ -241,7 +244,8 @@ export class StraceTraceState {
     for (const attempt of channelAttempts) {
       if (attempt.succeeded > 0) lossReasons.push(`untraced_channel:${attempt.syscall} (${attempt.succeeded} successful call(s))`);
     }
-    if (this.unparsed > 0) lossReasons.push(`output_unparseable: ${this.unparsed} line(s) of strace output were not understood`);
+    if (this.unparsed > 0)
+      lossReasons.push(`output_unparseable: ${this.unparsed} line(s) of strace output were not understood: ${this.unparsedSample.join(" | ").slice(0, 400)}`);
     const uses = [...this.uses.values()].map((u) => ({ ...u }));
     return { uses, channelAttempts, lossReasons };
   }
@@ -300,7 +304,10 @@ export class StraceTracer implements Tracer {
       const record = parser.push(line);
       if (record?.kind === "syscall") state.onSyscall(record);
       else if (record?.kind === "end") state.seen.add(record.pid);
-      else if (record?.kind === "unparsed") state.unparsed += 1;
+      else if (record?.kind === "unparsed") {
+        state.unparsed += 1;
+        if (state.unparsedSample.length < 3) state.unparsedSample.push(record.line.slice(0, 200));
+      }
     };
     child.stdout.on("data", (d: Buffer) => {
       outputBytes += d.length;
