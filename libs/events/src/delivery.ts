@@ -12,7 +12,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { fromBinary } from "@bufbuild/protobuf";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { withExtractedTraceContext, type Logger } from "@vexxy/platform";
+import { recordEventConsumed, withExtractedTraceContext, type Logger } from "@vexxy/platform";
 import type { EventHandler, InboundEvent } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
 import type { Subject } from "./subjects.js";
@@ -26,7 +26,13 @@ export interface DeliverySettings {
   readonly backoffMs: readonly number[];
 }
 
-const tracer = trace.getTracer("@vexxy/events");
+// Looked up at each use, not once at import: the ESM build of @opentelemetry/api that this
+// module loads and the CommonJS one the SDK registers through are two instances, and a tracer
+// taken from the first before startTelemetry stays a no-op (the SDK's global is shared, the
+// proxy that would later delegate to it is not).
+function tracer() {
+  return trace.getTracer("@vexxy/events");
+}
 
 /** The nak delay before delivery `deliveryCount + 1`: the schedule's entry, its last one beyond. */
 export function backoffDelay(backoffMs: readonly number[], deliveryCount: number): number {
@@ -76,6 +82,8 @@ export async function deliver(msg: JsMsg, subject: Subject, handler: EventHandle
   if (lastDelivery && settings.maxDeliver > 1) {
     log.warn("last delivery of this event: if the handler fails now it is given up", { maxDeliver: settings.maxDeliver });
   }
+  const started = performance.now();
+  const elapsedSeconds = () => (performance.now() - started) / 1000;
   const heartbeat = setInterval(() => settle("extend (working) the ack wait of", () => msg.working()), heartbeatPeriod(settings.ackWaitMs));
   try {
     let payload: EventPayload<Subject>;
@@ -86,7 +94,7 @@ export async function deliver(msg: JsMsg, subject: Subject, handler: EventHandle
     }
     const event: InboundEvent = { subject, payload, msgId, deliveryCount, headers };
     await withExtractedTraceContext(headers, () =>
-      tracer.startActiveSpan(
+      tracer().startActiveSpan(
         `${subject} process`,
         {
           kind: SpanKind.CONSUMER,
@@ -112,17 +120,21 @@ export async function deliver(msg: JsMsg, subject: Subject, handler: EventHandle
       ),
     );
     settle("ack", () => msg.ack());
+    recordEventConsumed(subject, "ack", elapsedSeconds());
   } catch (err) {
     if (err instanceof PermanentEventError) {
       log.error("event terminated: it can never be handled", { error: errorText(err), cause: err.cause === undefined ? undefined : errorText(err.cause) });
       settle("terminate", () => msg.term());
+      recordEventConsumed(subject, "terminate", elapsedSeconds());
     } else if (lastDelivery) {
       log.error("EVENT GIVEN UP: the handler failed on its last delivery", { maxDeliver: settings.maxDeliver, error: errorText(err) });
       settle("terminate", () => msg.term());
+      recordEventConsumed(subject, "terminate", elapsedSeconds());
     } else {
       const delayMs = backoffDelay(settings.backoffMs, deliveryCount);
       log.warn("handler failed; the event will be redelivered", { delayMs, error: errorText(err) });
       settle("nak", () => msg.nak(delayMs));
+      recordEventConsumed(subject, "retry", elapsedSeconds());
     }
   } finally {
     clearInterval(heartbeat);

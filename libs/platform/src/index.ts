@@ -11,6 +11,7 @@
  * | LOG_LEVEL | info | createLogger's level when none is passed: debug, info, warn, error |
  * | OTEL_EXPORTER_OTLP_ENDPOINT | (unset) | when set (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), startTelemetry exports spans over OTLP; unset, nothing is exported |
  * | OTEL_SPANS_FILE | (unset) | when set (an absolute path), startTelemetry appends every finished span to it as a JSON line instead |
+ * | METRICS_PORT | (unset) | when set, startTelemetry serves the mesh's Prometheus metrics at http://HOST:METRICS_PORT/metrics |
  */
 export {
   ConfigError,
@@ -51,5 +52,6 @@ export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "
 export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";
 export { JsonLinesSpanExporter, type SpanRecord } from "./span-file-exporter.js";
 export { traceContextClientInterceptor, traceInterceptor } from "./trace-interceptor.js";
+export { recordEventConsumed, recordJobFinished, recordJobSubmitted, recordStageFailure } from "./mesh-metrics.js";
 export { runServiceMain, type RunnableService } from "./service-main.js";
 export { meshServiceEnv, type MeshServiceConfig } from "./mesh-config.js";

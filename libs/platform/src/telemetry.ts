@@ -6,10 +6,12 @@
  * context flows through RPCs and events; spans are exported (OTLP, configured by the standard
  * OTEL_* variables) only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
  * is set, or appended as JSON lines to OTEL_SPANS_FILE when that is set (the file wins: no OTLP
- * then). Without any, no exporter exists and nothing touches the network.
+ * then). Without any, no exporter exists and nothing touches the network. METRICS_PORT serves the
+ * mesh's metrics (mesh-metrics.ts) for Prometheus at http://HOST:METRICS_PORT/metrics.
  */
 import { context, defaultTextMapGetter, defaultTextMapSetter, type Context, type TextMapGetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { NodeSDK, tracing } from "@opentelemetry/sdk-node";
 import { ConfigError, env } from "./config.js";
 import { JsonLinesSpanExporter } from "./span-file-exporter.js";
@@ -18,6 +20,8 @@ import { JsonLinesSpanExporter } from "./span-file-exporter.js";
 export interface Telemetry {
   /** Whether spans are exported (an OTLP endpoint or a spans file was configured). */
   readonly exporting: boolean;
+  /** The port serving Prometheus's /metrics, when METRICS_PORT was set. */
+  readonly metricsPort: number | undefined;
   /** Flushes and stops exporting; safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -27,7 +31,7 @@ let active: Telemetry | undefined;
 /**
  * Starts the OpenTelemetry SDK for `serviceName` (once per process; later calls return the
  * running instance).
- * @throws ConfigError when OTEL_EXPORTER_OTLP_ENDPOINT is set but not a URL, or OTEL_SPANS_FILE is not an absolute path.
+ * @throws ConfigError when OTEL_EXPORTER_OTLP_ENDPOINT is set but not a URL, OTEL_SPANS_FILE is not an absolute path, or METRICS_PORT is not a port.
  */
 export function startTelemetry(serviceName: string): Telemetry {
   if (active !== undefined) return active;
@@ -40,6 +44,10 @@ export function startTelemetry(serviceName: string): Telemetry {
     ]);
   }
   const otlp = endpoint !== "" || tracesEndpoint !== "";
+  // Prometheus pulls /metrics from its own port (not the gRPC one: scrapers speak HTTP/1.1),
+  // bound to the service's listen address.
+  const metricsPort = env.optionalString("METRICS_PORT") === undefined ? undefined : env.port("METRICS_PORT");
+  const prometheus = metricsPort === undefined ? undefined : new PrometheusExporter({ host: env.string("HOST", { default: "127.0.0.1" }), port: metricsPort });
   // With spanProcessors given the SDK does not read OTEL_TRACES_EXPORTER, whose default
   // (otlp to localhost) would reach for the network.
   const spans =
@@ -55,11 +63,13 @@ export function startTelemetry(serviceName: string): Telemetry {
     logRecordProcessors: [],
     ...spans,
     ...(otlp ? {} : { metricReaders: [], autoDetectResources: false }),
+    ...(prometheus === undefined ? {} : { metricReaders: [prometheus] }),
   });
   sdk.start();
   let stopped: Promise<void> | undefined;
   const telemetry: Telemetry = {
     exporting: otlp || spansFile !== undefined,
+    metricsPort,
     shutdown() {
       stopped ??= sdk.shutdown().finally(() => {
         if (active === telemetry) active = undefined;

@@ -8,7 +8,13 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { injectTraceHeaders, withExtractedTraceContext } from "./telemetry.js";
 
-const tracer = trace.getTracer("@vexxy/platform");
+// Looked up at each use, not once at import: the ESM build of @opentelemetry/api that this
+// module loads and the CommonJS one the SDK registers through are two instances, and a tracer
+// taken from the first before startTelemetry stays a no-op (the SDK's global is shared, the
+// proxy that would later delegate to it is not).
+function tracer() {
+  return trace.getTracer("@vexxy/platform");
+}
 
 /** Creates the interceptor; install it outermost so it sees the error the caller gets. */
 export function traceInterceptor(): Interceptor {
@@ -19,7 +25,7 @@ export function traceInterceptor(): Interceptor {
       headers[key] = value;
     });
     return await withExtractedTraceContext(headers, () =>
-      tracer.startActiveSpan(
+      tracer().startActiveSpan(
         `${req.service.typeName}/${req.method.name}`,
         { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name } },
         async (span) => {

@@ -10,7 +10,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AnalysisCancelledSchema, AnalysisRequestedSchema, JobRefSchema, type JobRef } from "@vexxy/proto";
 import { Subjects, eventMsgId, type EventBus, type InboundEvent, type Subject } from "@vexxy/events";
-import type { Logger } from "@vexxy/platform";
+import { recordJobFinished, recordJobSubmitted, recordStageFailure, type Logger } from "@vexxy/platform";
 import type { IAnalysisJob, StoredBlobRef } from "./store/entities.js";
 import type { JobStore } from "./store/job-store.js";
 import { DISPATCHED_STEP, STAGE_AWAITED_IN_PHASE, STEP_BY_SUBJECT, advances, isFinal } from "./job-phases.js";
@@ -50,6 +50,10 @@ function blobOf(ref: { key: string; sha256: string; size: bigint } | undefined):
   return ref === undefined ? null : { key: ref.key, sha256: ref.sha256, size: Number(ref.size) };
 }
 
+function secondsSince(date: Date): number {
+  return (Date.now() - date.getTime()) / 1000;
+}
+
 function secondsFromNow(seconds: number): Date {
   return new Date(Date.now() + seconds * 1000);
 }
@@ -74,6 +78,7 @@ export class JobLifecycle {
       return { kind: "dispatched", detail: { attempt: j.attempt } };
     });
     if (job === undefined || isFinal(job.status as never)) return;
+    recordJobSubmitted();
     this.hub.notify(jobId);
     await this.publishRequest(job);
   }
@@ -108,6 +113,7 @@ export class JobLifecycle {
       return { kind: "cancelled", detail: { reason }, refundQuota: j.startedAt === null };
     });
     if (job !== undefined && cancelled) {
+      recordJobFinished("CANCELLED", secondsSince(job.createdAt));
       this.hub.notify(jobId);
       await this.bus.publish(
         Subjects.analysisCancelled,
@@ -131,6 +137,7 @@ export class JobLifecycle {
     }
     const step = STEP_BY_SUBJECT[event.subject];
     if (step === undefined) return;
+    let completedNow = false;
     const job = await this.store.mutate(ref.jobId, (j) => {
       if (isFinal(j.status as never) || j.attempt !== ref.attempt) return null;
       if (!advances(j.progressPercent, step)) return null;
@@ -140,13 +147,17 @@ export class JobLifecycle {
       this.recordStageOutput(j, event.subject, event.payload);
       j.phaseDeadlineAt = step.status === "COMPLETE" ? null : this.deadlineAfter(j, event.subject);
       if (event.subject === Subjects.sandboxStarted && j.startedAt === null) j.startedAt = new Date();
-      if (step.status === "COMPLETE") j.completedAt = new Date();
+      if (step.status === "COMPLETE") {
+        j.completedAt = new Date();
+        completedNow = true;
+      }
       return { kind: event.subject, detail: { msgId: event.msgId } };
     });
     if (job === undefined) {
       this.logger.warn("event for an unknown job ignored", { subject: event.subject, jobId: ref.jobId });
       return;
     }
+    if (completedNow) recordJobFinished("COMPLETE", secondsSince(job.createdAt));
     this.hub.notify(job.id);
     if (event.subject === Subjects.vexSigned && job.status === "COMPLETE" && job.attempt === ref.attempt) {
       await this.recordEvidence(job, event);
@@ -204,6 +215,7 @@ export class JobLifecycle {
    */
   async retryOrFail(jobId: string, attempt: number, stage: string, reason: string, message: string, retryable: boolean): Promise<void> {
     let redriven = false;
+    let failedNow = false;
     const job = await this.store.mutate(jobId, (j) => {
       if (isFinal(j.status as never) || j.attempt !== attempt) return null;
       if (retryable && j.attempt < this.settings.maxAttempts) {
@@ -220,12 +232,15 @@ export class JobLifecycle {
       j.status = "FAILED";
       j.currentPhase = "failed";
       j.completedAt = new Date();
+      failedNow = true;
       j.phaseDeadlineAt = null;
       j.errorMessage = `${stage} stage failed (${reason})${message !== "" ? `: ${message}` : ""}${retryable ? ` after ${j.attempt} attempt(s)` : ""}`;
       // Failed before its sandbox started (image refused, never dispatched...): the quota unit is given back.
       return { kind: "failed", detail: { stage, reason, message, attempt }, refundQuota: j.startedAt === null };
     });
     if (job === undefined) return;
+    recordStageFailure(stage, reason);
+    if (failedNow) recordJobFinished("FAILED", secondsSince(job.createdAt));
     this.hub.notify(jobId);
     if (redriven) {
       this.logger.warn("re-driving job with a new attempt", { jobId, failedAttempt: attempt, stage, reason });

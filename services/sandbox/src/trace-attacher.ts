@@ -8,6 +8,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ProfilerService } from "@vexxy/proto";
 import { bearerInterceptor } from "@vexxy/auth";
+import { traceContextClientInterceptor } from "@vexxy/platform";
 
 /** What the sandbox tells the profiler. */
 export interface TraceRequest {
@@ -40,7 +41,10 @@ export class ProfilerTraceAttacher implements TraceAttacher {
   private readonly client: Client<typeof ProfilerService>;
 
   constructor(baseUrl: string, internalAuthToken: string) {
-    this.client = createClient(ProfilerService, createGrpcTransport({ baseUrl, interceptors: [bearerInterceptor(internalAuthToken)] }));
+    this.client = createClient(
+      ProfilerService,
+      createGrpcTransport({ baseUrl, interceptors: [bearerInterceptor(internalAuthToken), traceContextClientInterceptor()] }),
+    );
   }
 
   async startTrace(request: TraceRequest, timeoutMs: number): Promise<AttachedTrace> {

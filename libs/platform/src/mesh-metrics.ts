@@ -1,0 +1,70 @@
+/**
+ * The mesh's Prometheus metrics, one place for their names, units and labels. Each service
+ * records through these functions; the numbers reach Prometheus only when startTelemetry was
+ * given METRICS_PORT (otherwise the OpenTelemetry API's no-op meter drops them at no cost).
+ * Counters are per process: Prometheus sums the replicas.
+ *
+ * | metric | type | labels | what |
+ * | --- | --- | --- | --- |
+ * | vexxy_jobs_submitted_total | counter | | jobs accepted by SubmitAnalysis and dispatched |
+ * | vexxy_jobs_finished_total | counter | status | jobs that reached COMPLETE, FAILED or CANCELLED |
+ * | vexxy_analysis_duration_seconds | histogram | status | submit to final status |
+ * | vexxy_stage_failures_total | counter | stage, reason | failures reported by a stage (sandbox failures: stage="sandbox") |
+ * | vexxy_events_consumed_total | counter | subject, outcome | event deliveries handled: ack, retry (redelivered later), terminate |
+ * | vexxy_event_handling_duration_seconds | histogram | subject | one delivery's handler time |
+ */
+import { metrics, type Counter, type Histogram, type MeterProvider } from "@opentelemetry/api";
+
+interface Instruments {
+  readonly jobsSubmitted: Counter;
+  readonly jobsFinished: Counter;
+  readonly analysisDuration: Histogram;
+  readonly stageFailures: Counter;
+  readonly eventsConsumed: Counter;
+  readonly eventHandling: Histogram;
+}
+
+let instruments: { readonly provider: MeterProvider; readonly made: Instruments } | undefined;
+
+// Made from the global meter provider of the moment, and again when it changes: instruments made
+// from the no-op provider before startTelemetry registered the real one would stay no-ops.
+function get(): Instruments {
+  const provider = metrics.getMeterProvider();
+  if (instruments?.provider === provider) return instruments.made;
+  const meter = provider.getMeter("vexxy");
+  const seconds = { unit: "s", advice: { explicitBucketBoundaries: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800] } };
+  const made: Instruments = {
+    jobsSubmitted: meter.createCounter("vexxy_jobs_submitted", { description: "jobs accepted by SubmitAnalysis and dispatched" }),
+    jobsFinished: meter.createCounter("vexxy_jobs_finished", { description: "jobs that reached a final status" }),
+    analysisDuration: meter.createHistogram("vexxy_analysis_duration_seconds", { description: "time from submit to final status", ...seconds }),
+    stageFailures: meter.createCounter("vexxy_stage_failures", { description: "failures reported by a stage" }),
+    eventsConsumed: meter.createCounter("vexxy_events_consumed", { description: "event deliveries handled, by outcome" }),
+    eventHandling: meter.createHistogram("vexxy_event_handling_duration_seconds", { description: "one event delivery's handler time", ...seconds }),
+  };
+  instruments = { provider, made };
+  return made;
+}
+
+/** A job was accepted and dispatched. */
+export function recordJobSubmitted(): void {
+  get().jobsSubmitted.add(1);
+}
+
+/** A job reached `status` (COMPLETE, FAILED, CANCELLED) `seconds` after it was submitted. */
+export function recordJobFinished(status: string, seconds: number): void {
+  const m = get();
+  m.jobsFinished.add(1, { status });
+  if (Number.isFinite(seconds) && seconds >= 0) m.analysisDuration.record(seconds, { status });
+}
+
+/** A stage reported a failure (retried or final). */
+export function recordStageFailure(stage: string, reason: string): void {
+  get().stageFailures.add(1, { stage, reason: reason === "" ? "unknown" : reason });
+}
+
+/** One event delivery ended with `outcome` (ack, retry, terminate) after `seconds` in its handler. */
+export function recordEventConsumed(subject: string, outcome: "ack" | "retry" | "terminate", seconds: number): void {
+  const m = get();
+  m.eventsConsumed.add(1, { subject, outcome });
+  m.eventHandling.record(seconds, { subject });
+}
