@@ -101,12 +101,16 @@ program
   .option("--digest <sha256:hex>", "the image digest the VEX must be about (its in-toto subject)")
   .option("--json", "print the result as JSON on stdout")
   .option("--endpoint <url>", "ask this vex service's VerifyVex instead (its own keys unless --key is given)")
+  .option(
+    "--token-file <file>",
+    "with --endpoint: the mesh's internal token (default: $INTERNAL_AUTH_TOKEN; `vexxy up --state-dir S` keeps it in S/auth/internal-auth-token)",
+  )
   .addHelpText(
     "after",
     "\nExit status: 0 verified; 1 not verified (reason printed: malformed_bundle, unknown_key, signature_invalid,\npayload_type_mismatch, predicate_type_mismatch, subject_digest_mismatch); 2 usage or unreadable input.",
   )
   .exitOverride(usageExit2)
-  .action(async (bundle: string, opts: { key: string[]; digest?: string; json?: boolean; endpoint?: string }) => {
+  .action(async (bundle: string, opts: { key: string[]; digest?: string; json?: boolean; endpoint?: string; tokenFile?: string }) => {
     process.exitCode = await runVerifyCommand({ bundle, ...opts });
   });
 

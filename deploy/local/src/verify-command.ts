@@ -2,13 +2,14 @@
  * `vexxy verify BUNDLE --key PEM [--key PEM]... [--digest sha256:...] [--json] [--endpoint URL]`:
  * checks a signed VEX bundle offline with the vex service's own verification code (no mesh
  * needed), or, with --endpoint, asks a running vex service's VerifyVex (its active and retired
- * keys, or the --key ones). Exit status: 0 verified, 1 not verified (the reason code and why
+ * keys, or the --key ones; the mesh's internal token from --token-file or INTERNAL_AUTH_TOKEN,
+ * for `vexxy up --state-dir S` in S/auth/internal-auth-token). Exit status: 0 verified, 1 not verified (the reason code and why
  * printed), 2 usage or unreadable input (a missing or unreadable file, a PEM that is no key, a
  * malformed --digest, an unreachable endpoint).
  */
 import { createPublicKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { VexService } from "@vexxy/proto";
 import { isImageDigest, keyHint, verifyVex, type TrustedKey } from "@vexxy/vex/lib";
@@ -23,6 +24,8 @@ export interface VerifyCommandOptions {
   readonly digest?: string;
   readonly json?: boolean;
   readonly endpoint?: string;
+  /** File holding the mesh's internal token (INTERNAL_AUTH_TOKEN) the vex service requires; default: $INTERNAL_AUTH_TOKEN. */
+  readonly tokenFile?: string;
 }
 
 /** What `vexxy verify --json` prints. */
@@ -70,8 +73,18 @@ async function readKeys(paths: readonly string[]): Promise<{ pems: string[]; tru
   return { pems, trusted };
 }
 
-async function verifyAt(endpoint: string, bundleJson: string, pems: readonly string[], digest: string | undefined): Promise<Omit<VerifyReport, "bundle">> {
-  const client = createClient(VexService, createGrpcTransport({ baseUrl: endpoint }));
+async function verifyAt(
+  endpoint: string,
+  token: string | undefined,
+  bundleJson: string,
+  pems: readonly string[],
+  digest: string | undefined,
+): Promise<Omit<VerifyReport, "bundle">> {
+  const bearer: Interceptor = (next) => async (req) => {
+    if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
+    return await next(req);
+  };
+  const client = createClient(VexService, createGrpcTransport({ baseUrl: endpoint, interceptors: [bearer] }));
   let res: Awaited<ReturnType<typeof client.verifyVex>>;
   try {
     res = await client.verifyVex({ bundleJson, expectedDigest: digest ?? "", publicKeyPems: [...pems] });
@@ -95,6 +108,12 @@ async function verifyAt(endpoint: string, bundleJson: string, pems: readonly str
     subjectDigests: res.subjectDigests,
     via: "endpoint",
   };
+}
+
+async function internalToken(tokenFile: string | undefined): Promise<string | undefined> {
+  if (tokenFile !== undefined) return (await readInput("--token-file", tokenFile)).trim();
+  const fromEnv = process.env["INTERNAL_AUTH_TOKEN"];
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined;
 }
 
 function verifyOffline(bundleJson: string, trusted: readonly TrustedKey[], digest: string | undefined): Omit<VerifyReport, "bundle"> {
@@ -134,7 +153,9 @@ export async function runVerifyCommand(opts: VerifyCommandOptions): Promise<numb
     const bundleJson = await readInput("BUNDLE", opts.bundle);
     const keys = await readKeys(opts.key);
     const outcome =
-      opts.endpoint !== undefined ? await verifyAt(opts.endpoint, bundleJson, keys.pems, opts.digest) : verifyOffline(bundleJson, keys.trusted, opts.digest);
+      opts.endpoint !== undefined
+        ? await verifyAt(opts.endpoint, await internalToken(opts.tokenFile), bundleJson, keys.pems, opts.digest)
+        : verifyOffline(bundleJson, keys.trusted, opts.digest);
     report = { ...outcome, bundle: opts.bundle };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
