@@ -222,6 +222,16 @@ describe("key rotation in VEX_STATE_DIR", () => {
     );
   });
 
+  it("with VEX_SIGNING_KEY_FILE naming no file the ring's active key signs (no new key generated)", async () => {
+    const rotated = await rotateKeyRing(dir.path);
+    const ring = await loadKeyRing(join(dir.path, "absent.pem"), dir.path, noopLogger);
+    assert.equal(ring.active.hint, rotated.activeKeyId);
+    assert.deepEqual(
+      ring.keys.map((k) => k.keyId),
+      [rotated.activeKeyId],
+    );
+  });
+
   it("with VEX_SIGNING_KEY_FILE that key signs and the ring's keys still verify", async () => {
     const rotated = await rotateKeyRing(dir.path);
     const own = freshKey();

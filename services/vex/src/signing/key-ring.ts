@@ -13,7 +13,7 @@
  * rotation copies it into keys/ so its bundles keep verifying.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@vexxy/platform";
 import { SigningKeyError } from "../errors.js";
@@ -117,7 +117,7 @@ async function readPublicKeys(ring: RingFiles, dir: string): Promise<Map<string,
 
 /**
  * Loads the key ring: with VEX_SIGNING_KEY_FILE naming a file, that key signs and the keys in
- * stateDir/keys/ verify too; else, with stateDir/keys/active, the key it names signs and every
+ * stateDir/keys/ verify too; else (unset, or naming no file), with stateDir/keys/active, the key it names signs and every
  * key in keys/ verifies; else the single key of loadSigningKey (generated on first start).
  * @throws SigningKeyError naming the file when a key is unreadable, not ECDSA P-256 (the active
  *   one), stored under a name that is not its fingerprint, or `active` names no private key.
@@ -127,7 +127,14 @@ export async function loadKeyRing(keyFile: string | undefined, stateDir: string,
   const ring = await readRingFiles(dir);
   const loaded = ring === undefined ? new Map<string, { publicKey: KeyObject; privateKey?: KeyObject }>() : await readPublicKeys(ring, dir);
   let active: SigningKey;
-  if (keyFile !== undefined || ring?.activeFingerprint === undefined) {
+  // VEX_SIGNING_KEY_FILE naming no file falls back to the ring's active key when there is one.
+  const keyFileExists =
+    keyFile !== undefined &&
+    (await access(keyFile).then(
+      () => true,
+      () => false,
+    ));
+  if (keyFileExists || ring?.activeFingerprint === undefined) {
     active = await loadSigningKey(keyFile, stateDir, logger);
   } else {
     const entry = loaded.get(ring.activeFingerprint);
