@@ -11,4 +11,5 @@ export { bpftraceScript, UNTRACED_CHANNELS, type ScriptScope } from "./tracer/bp
 export { parseIdentityOutput, type ParsedTrace } from "./tracer/bpftrace-output.js";
 export { toTraceeEvents, parseTraceeJsonLines, type TraceeEvent } from "./tracee/tracee-event.js";
 export { buildProfile, type ProfileContext } from "./ingest/build-profile.js";
+export { profileFromTrace, type TracedRun } from "./ingest/profile-from-trace.js";
 export { TracerAttachError } from "./errors.js";

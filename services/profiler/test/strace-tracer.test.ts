@@ -27,7 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { buildProfile, StraceLineParser, StraceTracer, toTraceeEvents, type TraceResult, type TraceScope, type TracedUse } from "../src/index.js";
+import { profileFromTrace, StraceLineParser, StraceTracer, type TraceResult, type TraceScope, type TracedUse } from "../src/index.js";
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -172,18 +172,8 @@ describe("strace tracer on a real cgroup (ptrace, identities read from the host 
     assert.ok(usesOf(result, "exec_script").has(identityOf(script)), "the script execve named (a relative path, from the shell's cwd)");
     assert.ok(usesOf(result, "exec").has(identityOf("/bin/dash")), "its interpreter");
     assert.ok((result.uses.find((u) => u.access === "exec" && useIdentity(u) === identityOf("/usr/bin/perl"))?.count ?? 0) >= 2, "perl, then perl again");
-    const profile = buildProfile(toTraceeEvents(result, scope()), {
-      jobId: "job",
-      attempt: 1,
-      tracer: result.tracer,
-      containerId: "c1",
-      lossReasons: result.lossReasons,
-      outcome: WorkloadOutcome.EXITED_OK,
-      durationSeconds: 1,
-      identity: result.identity,
-      untracedChannelAttempts: result.channelAttempts,
-      diagnostics: result.diagnostics,
-    });
+    // The ingestion path every tracer goes through (the profiler's sandbox.completed consumer).
+    const { profile } = profileFromTrace(result, scope(), { outcome: WorkloadOutcome.EXITED_OK, durationSeconds: 1 });
     assert.ok(profile.complete);
     assert.equal(profile.tracer, "strace");
     const [major, minor, ino] = identityOf(script).split(":");

@@ -28,8 +28,7 @@ import type { StageLedger } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
 import { AnalysisFailedSchema, ExecutionProfileSchema, ProfileReadySchema, type JobRef, type SandboxCompleted } from "@vexxy/proto";
 import { TRACE_STAGE, type TraceRegistry } from "../trace-registry.js";
-import { toTraceeEvents } from "../tracee/tracee-event.js";
-import { buildProfile } from "../ingest/build-profile.js";
+import { profileFromTrace } from "../ingest/profile-from-trace.js";
 
 export interface ProfilerStageDeps {
   readonly bus: EventBus;
@@ -118,19 +117,7 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
     return;
   }
   const result = await session.stop();
-  const events = toTraceeEvents(result, session.scope);
-  const profile = buildProfile(events, {
-    jobId: job.jobId,
-    attempt: job.attempt,
-    tracer: result.tracer,
-    containerId: session.scope.containerId,
-    lossReasons: result.lossReasons,
-    outcome: completed.outcome,
-    durationSeconds: completed.durationSeconds,
-    identity: result.identity,
-    untracedChannelAttempts: result.channelAttempts,
-    diagnostics: result.diagnostics,
-  });
+  const { events, profile } = profileFromTrace(result, session.scope, { outcome: completed.outcome, durationSeconds: completed.durationSeconds });
   // The test script's result weighs on the verdicts' confidence, and reachability reads only the profile.
   profile.exercise = [...completed.exercise];
   const base = `jobs/${job.jobId}/attempts/${job.attempt}`;
