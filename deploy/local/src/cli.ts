@@ -7,6 +7,8 @@
  *   vexxy verify BUNDLE --key PEM [--digest sha256:...] [--json] [--endpoint URL]
  *                                     check a signed VEX (exit 0 verified, 1 not verified, 2 usage)
  *   vexxy keys rotate|list --state-dir DIR   the vex service's signing keys
+ *   vexxy submit|watch|results|vex|cancel|list ...   jobs on a running mesh (--endpoint/VEXXY_ENDPOINT,
+ *                                     --token/VEXXY_TOKEN; --json on each; see job-commands.ts)
  * commander parses the arguments (a maintained parser with help, validation and sub-commands),
  * cli-progress draws the progress bar.
  */
@@ -15,6 +17,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { runAnalyzeCommand, runDemoCommand, runUpCommand } from "./commands.js";
 import { runKeysListCommand, runKeysRotateCommand } from "./keys-command.js";
 import { runVerifyCommand } from "./verify-command.js";
+import { runCancelCommand, runListCommand, runResultsCommand, runSubmitCommand, runVexCommand, runWatchCommand } from "./job-commands.js";
 
 function positiveInt(name: string): (value: string, previous?: number[]) => number[] {
   return (value, previous = []) => {
@@ -132,6 +135,93 @@ keys
   .exitOverride(usageExit2)
   .action(async (opts: { stateDir: string; json?: boolean }) => {
     process.exitCode = await runKeysListCommand(opts);
+  });
+
+// The job verbs, against a running mesh. Each takes --endpoint, --token and --json.
+function remote(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--endpoint <url>", "the orchestrator (`vexxy up` prints it)").env("VEXXY_ENDPOINT"))
+    .addOption(new Option("--token <jwt>", "bearer token (`vexxy up` prints a dev token)").env("VEXXY_TOKEN"))
+    .option("--json", "machine-readable output on stdout");
+}
+const JOB_EXIT_HELP =
+  "\nExit status: 0 done; 1 usage, missing file, or the mesh refused the request (its code printed); 2 the job ended FAILED or CANCELLED (watch).";
+
+remote(
+  program
+    .command("submit")
+    .description("queue an analysis of IMAGE with its scan and print its job id (follow it with `vexxy watch JOB`)")
+    .argument("<image>", "OCI layout directory (optionally DIR:tag), OCI archive, docker archive, or a skopeo transport")
+    .requiredOption("--scan <report>", "vulnerability report (Grype or Trivy JSON)")
+    .option("--sbom <file>", "SBOM (CycloneDX or SPDX JSON)")
+    .option("--port <n>", "a port the workload listens on (repeatable)", positiveInt("--port"), [])
+    .option("--test-script <file>", "shell script run inside the sandbox to exercise the workload")
+    .option("--timeout <seconds>", "run timeout, 60..900 (default 300)", timeoutSeconds)
+    .option("--image-name <repository>", "REPOSITORY[:TAG] the image is pushed as (names the VEX product)")
+    .option("--tag-identifiers", "also identify the VEX product by tag (not pinned to the digest)")
+    .addOption(new Option("--format <format>", "VEX formats to produce").choices(["openvex", "cyclonedx", "both"]).default("openvex"))
+    .option("--callback-url <url>", "https URL to POST a signed summary to when the job ends")
+    .option("--idempotency-key <key>", "resubmitting with the same key and body returns the first job"),
+)
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (image: string, opts: Omit<Parameters<typeof runSubmitCommand>[0], "image">) => {
+    process.exitCode = await runSubmitCommand({ image, ...opts });
+  });
+
+remote(program.command("watch").description("show a job's progress live until it ends").argument("<job>", "job id"))
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (jobId: string, opts: { endpoint?: string; token?: string; json?: boolean }) => {
+    process.exitCode = await runWatchCommand({ jobId, ...opts });
+  });
+
+remote(program.command("results").description("a finished job's verdicts as a table (every page)").argument("<job>", "job id"))
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (jobId: string, opts: { endpoint?: string; token?: string; json?: boolean }) => {
+    process.exitCode = await runResultsCommand({ jobId, ...opts });
+  });
+
+remote(
+  program
+    .command("vex")
+    .description("write one of a finished job's documents to a file")
+    .argument("<job>", "job id")
+    .addOption(
+      new Option("--kind <kind>", "the signed OpenVEX bundle, the plain OpenVEX, the CycloneDX VEX, its bundle, or the runtime SBOM")
+        .choices(["bundle", "openvex", "cyclonedx", "cyclonedx-bundle", "sbom"])
+        .default("bundle"),
+    )
+    .requiredOption("--out <file>", "where to write it ('-' for stdout)"),
+)
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (jobId: string, opts: { endpoint?: string; token?: string; json?: boolean; kind: string; out: string }) => {
+    process.exitCode = await runVexCommand({ jobId, ...opts });
+  });
+
+remote(program.command("cancel").description("cancel a queued or running job").argument("<job>", "job id").option("--reason <text>", "why (kept with the job)"))
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (jobId: string, opts: { endpoint?: string; token?: string; json?: boolean; reason?: string }) => {
+    process.exitCode = await runCancelCommand({ jobId, ...opts });
+  });
+
+remote(
+  program
+    .command("list")
+    .description("your organization's jobs, newest first")
+    .addOption(new Option("--status <status>", "only jobs in this status").choices(["queued", "running", "analyzing", "complete", "failed", "cancelled"]))
+    .option("--image-digest <sha256:hex>", "only jobs of this image digest")
+    .option("--image-ref <ref>", "only jobs of this image reference")
+    .option("--since <iso8601>", "created at or after")
+    .option("--until <iso8601>", "created before")
+    .option("--limit <n>", "jobs per page, 1..100 (default 20)", (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError("--limit must be an integer 1..100");
+      return n;
+    })
+    .option("--page-token <token>", "the next page, as printed by the previous list"),
+)
+  .addHelpText("after", JOB_EXIT_HELP)
+  .action(async (opts: Parameters<typeof runListCommand>[0]) => {
+    process.exitCode = await runListCommand(opts);
   });
 
 const debug = (): boolean => process.argv.includes("--debug") || (process.env["DEBUG"] ?? "") !== "";
