@@ -4,8 +4,10 @@
  * the target, fsync of the directory), so a reader sees the old bytes or the new ones, never a
  * torn file, and a crash leaves at most a stray temp file. Keys are validated before they touch
  * a path (see validateBlobKey), which is what keeps every path inside rootDir; no key may start
- * a segment with ".", so `.incoming` can never collide with an object. Objects do not expire
- * here: the 90-day evidence retention is a bucket lifecycle rule of the S3 store. Unlike S3, a
+ * a segment with ".", so `.incoming` can never collide with an object. With an encryption key
+ * every object is sealed with AES-256-GCM (blob-encryption.ts); sha256 stays of the plaintext.
+ * Objects do not expire by themselves: sweepExpiredBlobs (evidence-sweeper.ts) deletes old
+ * evidence, as the S3 store's bucket lifecycle rule does. Unlike S3, a
  * key cannot be both an object and a "directory" of other keys (`a` and `a/b`): the second
  * write fails with BlobStoreError.
  */
@@ -17,16 +19,30 @@ import type { BlobInfo, BlobStore, PutOptions } from "./blob-store.js";
 import { validateBlobKey, validateBlobPrefix } from "./blob-key.js";
 import { sha256Hex } from "./digest.js";
 import { BlobDigestMismatchError, BlobNotFoundError, BlobStoreConfigError, BlobStoreError } from "./errors.js";
+import { openBlob, sealBlob } from "./blob-encryption.js";
+
+export interface FilesystemBlobStoreOptions {
+  /** 32-byte AES-256-GCM key (parseBlobEncryptionKey); objects are stored in the clear without it. */
+  readonly encryptionKey?: Buffer;
+}
 
 const INCOMING = ".incoming";
 
 export class FilesystemBlobStore implements BlobStore {
   readonly rootDir: string;
+  private readonly encryptionKey: Buffer | undefined;
 
-  /** Uses rootDir (created on first write); throws BlobStoreConfigError unless it is absolute. */
-  constructor(rootDir: string) {
+  /** Uses rootDir (created on first write); throws BlobStoreConfigError unless it is absolute or for a key that is not 32 bytes. */
+  constructor(rootDir: string, options: FilesystemBlobStoreOptions = {}) {
     if (!isAbsolute(rootDir)) throw new BlobStoreConfigError(`filesystem blob store root ${JSON.stringify(rootDir)} must be an absolute path`);
+    if (options.encryptionKey !== undefined && options.encryptionKey.length !== 32) throw new BlobStoreConfigError("BLOB_ENCRYPTION_KEY must be 32 bytes");
     this.rootDir = rootDir;
+    this.encryptionKey = options.encryptionKey;
+  }
+
+  /** Whether objects are encrypted at rest. */
+  get encrypted(): boolean {
+    return this.encryptionKey !== undefined;
   }
 
   /** Writes body atomically under key; throws InvalidBlobKeyError or BlobStoreError. */
@@ -40,7 +56,7 @@ export class FilesystemBlobStore implements BlobStore {
       await mkdir(dirname(target), { recursive: true });
       const handle = await open(temp, "wx", 0o644);
       try {
-        await handle.writeFile(body);
+        await handle.writeFile(this.encryptionKey === undefined ? body : sealBlob(this.encryptionKey, key, body));
         await handle.sync();
       } finally {
         await handle.close();
@@ -54,15 +70,17 @@ export class FilesystemBlobStore implements BlobStore {
     return { key, sha256, size: body.byteLength };
   }
 
-  /** Reads the bytes under key; throws BlobNotFoundError, InvalidBlobKeyError or BlobStoreError. */
+  /** Reads the bytes under key; throws BlobNotFoundError, InvalidBlobKeyError, BlobTamperedError (encrypted store) or BlobStoreError. */
   async get(key: string): Promise<Buffer> {
     const path = this.pathOf(key);
+    let stored: Buffer;
     try {
-      return await readFile(path);
+      stored = await readFile(path);
     } catch (error) {
       if (isMissing(error)) throw new BlobNotFoundError(key, { cause: error });
       throw new BlobStoreError(`could not read blob ${JSON.stringify(key)}`, { cause: error });
     }
+    return this.encryptionKey === undefined ? stored : openBlob(this.encryptionKey, key, stored);
   }
 
   /** Reads the bytes under key and checks their sha256; throws BlobDigestMismatchError when they differ. */
@@ -104,6 +122,27 @@ export class FilesystemBlobStore implements BlobStore {
     const keys: string[] = [];
     await this.walk(base, keys);
     return keys.filter((key) => key.startsWith(prefix)).sort(compareKeys);
+  }
+
+  /**
+   * Deletes every object under prefix last written before `olderThan` (file mtime) and returns
+   * their keys, sorted. The evidence-retention sweep of this store (S3 has a lifecycle rule).
+   */
+  async deleteOlderThan(prefix: string, olderThan: Date): Promise<string[]> {
+    const removed: string[] = [];
+    for (const key of await this.list(prefix)) {
+      const path = this.pathOf(key);
+      try {
+        if ((await stat(path)).mtime.getTime() < olderThan.getTime()) {
+          await unlink(path);
+          removed.push(key);
+        }
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw new BlobStoreError(`could not sweep blob ${JSON.stringify(key)}`, { cause: error });
+      }
+    }
+    return removed;
   }
 
   private async walk(relativeDir: string, into: string[]): Promise<void> {

@@ -5,7 +5,8 @@
  * lifecycle request (s3rver does) gets a clear warning and `retention.state === "unsupported"`;
  * any other refusal fails `ready()` and every operation, because evidence that never expires is
  * a compliance bug, not a detail. The sha256 of each object is stored as user metadata
- * (`x-amz-meta-sha256`) so that operators can check objects without the database.
+ * (`x-amz-meta-sha256`) so that operators can check objects without the database. Every put
+ * requests server-side encryption (`x-amz-server-side-encryption: AES256`).
  */
 import { Client, type LifecycleConfig } from "minio";
 import type { Readable } from "node:stream";
@@ -105,6 +106,9 @@ export class S3BlobStore implements BlobStore {
       await this.client.putObject(this.bucket, key, buffer, buffer.byteLength, {
         "Content-Type": options?.contentType ?? "application/octet-stream",
         [SHA256_METADATA]: sha256,
+        // Encryption at rest with S3-managed keys, asked for on every object (a bucket default
+        // may be missing); a server that ignores it (s3rver does) stores the object unencrypted.
+        "x-amz-server-side-encryption": "AES256",
       });
     } catch (error) {
       throw new BlobStoreError(`could not write blob ${JSON.stringify(key)} to bucket ${this.bucket}`, { cause: error });
