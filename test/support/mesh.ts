@@ -49,7 +49,7 @@ export function demoInput(): Promise<DemoInput> {
 
 /** Starts the embedded stack for a test file. */
 export async function startMesh(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
-  return await startEmbeddedStack({ startTimeoutMs: 90000, ...options });
+  return await startEmbeddedStack(options);
 }
 
 /** A grpc-js client of the orchestrator of a running stack, sending the stack's dev token (or `token`). */
