@@ -123,7 +123,7 @@ describe("tracing: one trace covers a demo job in all five services", function (
     assert.ok(logged.length > 0, "some service logged a line carrying the job's trace id");
   });
 
-  it("the orchestrator serves Prometheus metrics counting the job submitted and completed, its duration, and the events it consumed", async () => {
+  it("the orchestrator serves Prometheus metrics counting the job submitted and completed, its duration, the events it consumed, and its consumers' empty queues", async () => {
     const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(response.status, 200);
     const text = await response.text();
@@ -137,5 +137,14 @@ describe("tracing: one trace covers a demo job in all five services", function (
     assert.ok((value('vexxy_analysis_duration_seconds_sum{status="COMPLETE"}') ?? 0) > 1, "the job took more than a second");
     assert.equal(value('vexxy_events_consumed_total{subject="vexxy.vex.signed",outcome="ack"}'), 1, text);
     assert.equal(value('vexxy_jobs_finished_total{status="FAILED"}'), undefined, "no job failed");
+    const depth = text.split("\n").filter((l) => l.startsWith("vexxy_queue_depth{"));
+    assert.ok(
+      depth.some((l) => l.includes('subject="vexxy.vex.signed"') && l.includes('state="pending"')),
+      `the backlog of the orchestrator's vex.signed consumer is reported:\n${depth.join("\n")}`,
+    );
+    assert.ok(
+      depth.every((l) => Number(l.slice(l.lastIndexOf("} ") + 2).split(" ")[0]) === 0),
+      `nothing is left in the queues once the job completed:\n${depth.join("\n")}`,
+    );
   });
 });

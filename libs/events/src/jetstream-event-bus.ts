@@ -16,7 +16,7 @@ import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnect
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { toBinary } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { injectTraceHeaders, noopLogger, type Logger } from "@vexxy/platform";
+import { injectTraceHeaders, noopLogger, observeQueueDepth, type Logger } from "@vexxy/platform";
 import type { ConsumeOptions, EventBus, EventHandler, Subscription } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
 import { STREAM_NAME, type Subject } from "./subjects.js";
@@ -158,10 +158,20 @@ class JetStreamEventBus implements EventBus {
         },
       }),
     );
+    // Read from JetStream at each Prometheus scrape (vexxy_queue_depth), not polled.
+    const stopObserving = observeQueueDepth(() =>
+      Promise.all(
+        specs.map(async (spec) => {
+          const info = await this.jsm.consumers.info(this.stream, consumerName(spec.durable, spec.subject, spec.instance));
+          return { consumer: info.name, subject: spec.subject, pending: info.num_pending, ackPending: info.num_ack_pending };
+        }),
+      ),
+    );
     let stopped: Promise<void> | undefined;
     const subscription: Subscription = {
       stop: () => {
         stopped ??= (async () => {
+          stopObserving();
           await Promise.all(loops.map((l) => l.stop()));
           this.subscriptions.delete(subscription);
         })();

@@ -12,8 +12,9 @@
  * | vexxy_stage_failures_total | counter | stage, reason | failures reported by a stage (sandbox failures: stage="sandbox") |
  * | vexxy_events_consumed_total | counter | subject, outcome | event deliveries handled: ack, retry (redelivered later), terminate |
  * | vexxy_event_handling_duration_seconds | histogram | subject | one delivery's handler time |
+ * | vexxy_queue_depth | gauge | consumer, subject, state | a durable consumer's messages: pending (not yet delivered) and ack_pending; every replica reports the shared consumer, so take the max, not the sum |
  */
-import { metrics, type Counter, type Histogram, type MeterProvider } from "@opentelemetry/api";
+import { metrics, type Counter, type Histogram, type MeterProvider, type ObservableCallback, type ObservableGauge } from "@opentelemetry/api";
 
 interface Instruments {
   readonly jobsSubmitted: Counter;
@@ -22,6 +23,7 @@ interface Instruments {
   readonly stageFailures: Counter;
   readonly eventsConsumed: Counter;
   readonly eventHandling: Histogram;
+  readonly queueDepth: ObservableGauge;
 }
 
 let instruments: { readonly provider: MeterProvider; readonly made: Instruments } | undefined;
@@ -40,6 +42,9 @@ function get(): Instruments {
     stageFailures: meter.createCounter("vexxy_stage_failures", { description: "failures reported by a stage" }),
     eventsConsumed: meter.createCounter("vexxy_events_consumed", { description: "event deliveries handled, by outcome" }),
     eventHandling: meter.createHistogram("vexxy_event_handling_duration_seconds", { description: "one event delivery's handler time", ...seconds }),
+    queueDepth: meter.createObservableGauge("vexxy_queue_depth", {
+      description: "messages of a durable consumer not yet delivered (pending) or delivered and not yet acknowledged (ack_pending)",
+    }),
   };
   instruments = { provider, made };
   return made;
@@ -67,4 +72,31 @@ export function recordEventConsumed(subject: string, outcome: "ack" | "retry" | 
   const m = get();
   m.eventsConsumed.add(1, { subject, outcome });
   m.eventHandling.record(seconds, { subject });
+}
+
+/** One durable consumer's backlog as JetStream reports it. */
+export interface QueueDepth {
+  readonly consumer: string;
+  readonly subject: string;
+  /** Messages not yet delivered to any subscriber. */
+  readonly pending: number;
+  /** Delivered and not yet acknowledged. */
+  readonly ackPending: number;
+}
+
+/**
+ * Reports the backlog `read` returns each time Prometheus scrapes; returns the function that
+ * stops reporting. A failing read reports nothing for that scrape.
+ */
+export function observeQueueDepth(read: () => Promise<readonly QueueDepth[]>): () => void {
+  const gauge = get().queueDepth;
+  const callback: ObservableCallback = async (result) => {
+    const depths = await read().catch(() => []);
+    for (const d of depths) {
+      result.observe(d.pending, { consumer: d.consumer, subject: d.subject, state: "pending" });
+      result.observe(d.ackPending, { consumer: d.consumer, subject: d.subject, state: "ack_pending" });
+    }
+  };
+  gauge.addCallback(callback);
+  return () => gauge.removeCallback(callback);
 }
