@@ -3,7 +3,9 @@
  * 20 demo analyses submitted at once to a fresh stack of each kind; jobs/min over the batch's
  * wall time, p50/p99 of each job's submit-to-COMPLETE time. Prints a table; copy the figures
  * into bench/RESULTS.md.
- * Usage: pnpm bench:replicas [--jobs N]
+ * Each batch's row is printed as soon as it ends (a long run on a loaded machine keeps what it
+ * measured).
+ * Usage: pnpm bench:replicas [--jobs N] [--replicas 1,2]
  */
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -16,6 +18,11 @@ import { buildDemoImage, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME 
 
 const jobsArg = process.argv.indexOf("--jobs");
 const jobs = (jobsArg > 0 ? Number(process.argv[jobsArg + 1]) : 20) || 20;
+const replicasArg = process.argv.indexOf("--replicas");
+const replicaCounts = (replicasArg > 0 ? (process.argv[replicasArg + 1] ?? "") : "1,2")
+  .split(",")
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n >= 1);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -76,14 +83,14 @@ async function batch(replicas: number): Promise<Figures> {
   }
 }
 
-const results = [await batch(1), await batch(2)];
 console.log(
   `\nVEXxy replicas benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${jobs} demo jobs at once\n`,
 );
 console.log(
   "| replicas of each service | jobs/min | p50 job | p99 job | batch wall time | outcome | load avg (1 min) at the end |\n| --- | --- | --- | --- | --- | --- | --- |",
 );
-for (const r of results) {
+for (const count of replicaCounts) {
+  const r = await batch(count);
   const outcome = Object.entries(r.statuses)
     .map(([k, v]) => `${v} ${k}`)
     .join(", ");
