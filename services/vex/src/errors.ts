@@ -49,7 +49,7 @@ export class VexNotApplicableError extends VexxyError {
   }
 }
 
-/** No writer is registered for the requested VEX format (CycloneDX VEX is not written yet). */
+/** No writer is registered for the requested VEX format. */
 export class UnsupportedVexFormatError extends InvalidFieldError {
   constructor(format: string) {
     super("format", `format: no VEX writer for ${JSON.stringify(format)}`);

@@ -6,6 +6,9 @@ export { OpenVexWriter, OPENVEX_CONTEXT, OPENVEX_ROLE } from "./writers/openvex-
 export type { VexFormat, VexWriter, VexInput, WrittenVex } from "./writers/vex-writer.js";
 export { vexWriter, supportedVexFormats } from "./writers/writer-registry.js";
 export { openVexProblems } from "./writers/openvex-validator.js";
+export { CycloneDxVexWriter, CYCLONEDX_STATE, CYCLONEDX_JUSTIFICATION, cycloneDxVexSerial } from "./writers/cyclonedx-writer.js";
+export { writeRuntimeSbom, runtimeSbomSerial, OCCURRENCES_MAX, USE_EVIDENCE_KINDS, type RuntimeSbom } from "./writers/cyclonedx-runtime-sbom.js";
+export { cycloneDxProblems } from "./writers/cyclonedx-validator.js";
 export { subcomponentPurl } from "./writers/subcomponent-purl.js";
 export { productIdentity, type ProductIdentity, type ImageNaming } from "./product-identity.js";
 export { groupVerdicts, type StatementGroup } from "./writers/statement-groups.js";
@@ -32,12 +35,13 @@ export {
   type ScanContext,
   type StatementConformance,
 } from "./conformance/self-check.js";
-export { produceVex, documentIdOf, type ProducedVex, type VexSettings } from "./produce-vex.js";
+export { produceVex, documentIdOf, vexFormatsOf, type ProducedVex, type ProducedDocument, type VexSettings } from "./produce-vex.js";
 export {
   pae,
   signStatement,
   verifyEnvelope,
   openVexStatement,
+  cycloneDxStatement,
   OPENVEX_PREDICATE_TYPE,
   IN_TOTO_PAYLOAD_TYPE,
   IN_TOTO_STATEMENT_TYPE,
@@ -70,7 +74,7 @@ export {
   type VerifyVexOptions,
   type VexVerification,
 } from "./signing/verify-vex.js";
-export { vexKeys, VEX_STAGE } from "./store/vex-keys.js";
+export { vexKeys, vexDocumentKeys, VEX_STAGE } from "./store/vex-keys.js";
 export {
   BundleVerificationError,
   InvalidVexDocumentError,

@@ -1,14 +1,19 @@
 /**
- * Turns one scored job attempt into its signed VEX: the OpenVEX document (validated), the
- * in-toto statement about the image, its DSSE envelope and the Sigstore bundle holding it.
+ * Turns one scored job attempt into its signed VEX in each format the job asks for
+ * (JobRef.vex_formats; none: OpenVEX): the document (validated), the in-toto statement about the
+ * image, its DSSE envelope and the Sigstore bundle holding it; with CycloneDX also the
+ * runtime-filtered CycloneDX SBOM. The OpenVEX document is written (and signed) in every case:
+ * the conformance self-check, which gates every format, reads it.
  */
-import type { JobRef, Verdict } from "@vexxy/proto";
+import { VexDocumentFormat, type JobRef, type Verdict } from "@vexxy/proto";
 import { checkConformance, localScanContext, registryScanContext, requireApplicable, type ConformanceReport } from "./conformance/self-check.js";
 import type { VexDocument } from "./conformance/go-vex-match.js";
 import { productIdentity } from "./product-identity.js";
-import { openVexStatement, signStatement } from "./signing/dsse.js";
+import { cycloneDxStatement, openVexStatement, signStatement } from "./signing/dsse.js";
 import type { SigningKey } from "./signing/signing-key.js";
 import { serialiseBundle, toSigstoreBundle } from "./signing/sigstore-bundle.js";
+import { writeRuntimeSbom } from "./writers/cyclonedx-runtime-sbom.js";
+import type { VexFormat, VexInput } from "./writers/vex-writer.js";
 import { vexWriter } from "./writers/writer-registry.js";
 
 /** Who states the VEX and how its ids are formed (from config). */
@@ -19,8 +24,20 @@ export interface VexSettings {
   readonly tooling: string;
 }
 
+/** One format's signed document, serialised as stored. */
+export interface ProducedDocument {
+  readonly format: VexFormat;
+  /** OpenVEX @id, or the CycloneDX serialNumber. */
+  readonly documentId: string;
+  readonly documentJson: string;
+  readonly bundleJson: string;
+  /** CycloneDX only: the runtime-filtered SBOM. */
+  readonly runtimeSbomJson?: string;
+}
+
 /** A job attempt's signed VEX, serialised as stored. */
 export interface ProducedVex {
+  /** The OpenVEX document's (written whatever the formats: the self-check reads it). */
   readonly documentId: string;
   readonly productPurl: string;
   readonly documentJson: string;
@@ -29,6 +46,22 @@ export interface ProducedVex {
   readonly conformance: ConformanceReport;
   /** With tag identifiers: the self-check against Grype scanning the local layout or archive. */
   readonly localConformance?: ConformanceReport;
+  /** The formats the job asked for, in its order (the OpenVEX entry repeats the fields above). */
+  readonly documents: readonly ProducedDocument[];
+}
+
+const FORMAT_NAMES: Readonly<Partial<Record<VexDocumentFormat, VexFormat>>> = {
+  [VexDocumentFormat.OPENVEX]: "openvex",
+  [VexDocumentFormat.CYCLONEDX]: "cyclonedx",
+};
+
+/**
+ * The formats a job asks for, each once, in its order; OpenVEX when it names none. An unset or
+ * unknown value (the orchestrator refuses them at submit) is skipped. Never throws.
+ */
+export function vexFormatsOf(job: Pick<JobRef, "vexFormats">): VexFormat[] {
+  const formats = [...new Set(job.vexFormats.map((f) => FORMAT_NAMES[f]).filter((f): f is VexFormat => f !== undefined))];
+  return formats.length > 0 ? formats : ["openvex"];
 }
 
 /**
@@ -40,7 +73,8 @@ export function documentIdOf(idBase: string, jobId: string, attempt: number): st
 }
 
 /**
- * Writes the OpenVEX of a job attempt, runs the conformance self-check and signs it.
+ * Writes the VEX of a job attempt in each format it asks for, runs the conformance self-check
+ * and signs each document.
  * @throws ProductIdentityError when the job gives no product purl (no repository name, a bad
  *   digest); InvalidVexDocumentError when the document would be invalid (no verdicts, an
  *   unjustified not_affected, a schema violation); VexNotApplicableError when a not_affected
@@ -49,26 +83,40 @@ export function documentIdOf(idBase: string, jobId: string, attempt: number): st
 export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now: Date = new Date()): ProducedVex {
   const product = productIdentity({ imageRef: job.imageRef, imageDigest: job.imageDigest, imageName: job.imageName, tagIdentifiers: job.tagIdentifiers });
   const documentId = documentIdOf(settings.idBase, job.jobId, job.attempt);
-  const written = vexWriter("openvex").write({
-    documentId,
-    author: settings.author,
-    timestamp: now,
-    products: product.products,
-    verdicts,
-    tooling: settings.tooling,
-  });
+  const input: VexInput = { documentId, author: settings.author, timestamp: now, products: product.products, verdicts, tooling: settings.tooling };
+  const written = vexWriter("openvex").write(input);
   const doc = written.document as VexDocument;
   const conformance = checkConformance(doc, written.statementVerdicts, registryScanContext(product));
   requireApplicable(conformance);
   const writtenAs = job.imageName.trim() !== "" ? job.imageName.trim().replace(/:[\w][\w.-]*$/, "") : product.subjectName;
   const localConformance = product.tagProducts.length > 0 ? checkConformance(doc, written.statementVerdicts, localScanContext(product, writtenAs)) : undefined;
   const envelope = signStatement(openVexStatement(product.subjectName, product.digestHex, written.document), key);
+  const openVex: ProducedDocument = {
+    format: "openvex",
+    documentId,
+    documentJson: written.json,
+    bundleJson: serialiseBundle(toSigstoreBundle(envelope, key.hint)),
+  };
+  const documents = vexFormatsOf(job).map((format): ProducedDocument => {
+    if (format === "openvex") return openVex;
+    const cdx = vexWriter(format).write(input);
+    const sbom = writeRuntimeSbom(input);
+    const cdxEnvelope = signStatement(cycloneDxStatement(product.subjectName, product.digestHex, cdx.document), key);
+    return {
+      format,
+      documentId: String(cdx.document["serialNumber"]),
+      documentJson: cdx.json,
+      bundleJson: serialiseBundle(toSigstoreBundle(cdxEnvelope, key.hint)),
+      runtimeSbomJson: sbom.json,
+    };
+  });
   return {
     documentId,
     productPurl: product.purl,
-    documentJson: written.json,
-    bundleJson: serialiseBundle(toSigstoreBundle(envelope, key.hint)),
+    documentJson: openVex.documentJson,
+    bundleJson: openVex.bundleJson,
     conformance,
     ...(localConformance !== undefined ? { localConformance } : {}),
+    documents,
   };
 }

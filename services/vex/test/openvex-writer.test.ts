@@ -243,10 +243,11 @@ describe("OpenVEX v0.2.0 writer", () => {
     assert.equal(statements.length, 1);
   });
 
-  it("registers the OpenVEX writer only; CycloneDX VEX is refused with UnsupportedVexFormatError until it is written", () => {
-    assert.deepEqual(supportedVexFormats(), ["openvex"]);
+  it("registers the OpenVEX and CycloneDX writers; another format is refused with UnsupportedVexFormatError", () => {
+    assert.deepEqual(supportedVexFormats(), ["openvex", "cyclonedx"]);
     assert.equal(vexWriter("openvex").format, "openvex");
-    assert.throws(() => vexWriter("cyclonedx"), UnsupportedVexFormatError);
+    assert.equal(vexWriter("cyclonedx").format, "cyclonedx");
+    assert.throws(() => vexWriter("spdx"), UnsupportedVexFormatError);
   });
 
   it("gives each job attempt its own stable document id under VEX_ID_BASE", () => {

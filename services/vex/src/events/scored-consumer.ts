@@ -2,13 +2,15 @@
  * Consumes vexxy.reachability.scored (durable "vex") and vexxy.analysis.cancelled.
  *
  * reachability.scored: claims (job, "vex", attempt) in the ledger, reads the verdicts from the
- * blob the event names (its sha256 checked; events carry no verdict lists), writes the OpenVEX document
- * (validated), runs the conformance self-check (would Grype and Trivy apply each not_affected
- * statement?) and signs it (in-toto statement, DSSE, Sigstore bundle), stores
- * jobs/<job>/attempts/<n>/{openvex.json, openvex.sigstore.json, vex-signing.pub.pem,
- * vex-conformance.json}, records
- * the vex.signed event in the ledger row (state done) and publishes vexxy.vex.signed with the
- * document id, the BlobRefs, the verdicts blob's ref and count and the profile summary passed through.
+ * blob the event names (its sha256 checked; events carry no verdict lists), writes the VEX in each
+ * format the job asks for (job.vex_formats; none: OpenVEX), each validated, runs the conformance
+ * self-check (would Grype and Trivy apply each not_affected statement?) and signs each document
+ * (in-toto statement, DSSE, Sigstore bundle), stores jobs/<job>/attempts/<n>/{openvex.json,
+ * openvex.sigstore.json | cyclonedx-vex.json, cyclonedx-vex.sigstore.json, sbom.runtime.cdx.json;
+ * vex-signing.pub.pem, vex-conformance.json}, records the vex.signed event in the ledger row
+ * (state done) and publishes vexxy.vex.signed with one VexDocumentRef per format (the OpenVEX one
+ * also in document_id/document/bundle), the verdicts blob's ref and count and the profile summary
+ * passed through.
  * A verdicts blob that is missing or does not match its sha256 publishes vexxy.analysis.failed
  * {stage "vex", reason "input_missing" | "input_altered", retryable true}: a new attempt scores again.
  * A job that yields no valid document (no verdicts, an unjustified not_affected, no repository
@@ -33,17 +35,20 @@ import {
   BlobRefSchema,
   ReachabilityScoredSchema,
   VexConformanceSchema,
+  VexDocumentFormat,
+  VexDocumentRefSchema,
   VexSignedSchema,
   type AnalysisCancelled,
   type BlobRef,
   type JobRef,
   type ReachabilityScored,
   type Verdict,
+  type VexDocumentRef,
 } from "@vexxy/proto";
 import { InvalidVexDocumentError, ProductIdentityError, VexNotApplicableError } from "../errors.js";
-import { produceVex, type VexSettings } from "../produce-vex.js";
+import { produceVex, type ProducedDocument, type VexSettings } from "../produce-vex.js";
 import type { SigningKey } from "../signing/signing-key.js";
-import { VEX_STAGE, vexKeys } from "../store/vex-keys.js";
+import { VEX_STAGE, vexDocumentKeys, vexKeys } from "../store/vex-keys.js";
 
 /** What the consumer needs; service.ts builds it. */
 export interface VexStageDeps {
@@ -109,12 +114,12 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
   }
   const keys = vexKeys(job.jobId, job.attempt);
   const report = { registry: produced.conformance, ...(produced.localConformance !== undefined ? { local: produced.localConformance } : {}) };
-  const [document, bundle, publicKey, conformanceBlob] = await Promise.all([
-    deps.blobs.put(keys.document, Buffer.from(produced.documentJson), { contentType: "application/json" }),
-    deps.blobs.put(keys.bundle, Buffer.from(produced.bundleJson), { contentType: "application/json" }),
+  const [documents, publicKey, conformanceBlob] = await Promise.all([
+    Promise.all(produced.documents.map((d) => storeDocument(deps.blobs, job, d))),
     deps.blobs.put(keys.publicKey, Buffer.from(deps.key.publicKeyPem), { contentType: "application/x-pem-file" }),
     deps.blobs.put(keys.conformance, Buffer.from(`${JSON.stringify(report, null, 2)}\n`), { contentType: "application/json" }),
   ]);
+  const openVex = documents.find((d) => d.format === VexDocumentFormat.OPENVEX);
   const conformance = create(VexConformanceSchema, {
     notAffected: produced.conformance.notAffected,
     grypeSuppressed: produced.conformance.grypeSuppressed,
@@ -126,9 +131,10 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
   });
   const signed = create(VexSignedSchema, {
     job,
-    documentId: produced.documentId,
-    document: blobRef(document),
-    bundle: blobRef(bundle),
+    documentId: openVex?.documentId ?? documents[0]?.documentId ?? produced.documentId,
+    ...(openVex?.document !== undefined ? { document: openVex.document } : {}),
+    ...(openVex?.bundle !== undefined ? { bundle: openVex.bundle } : {}),
+    documents,
     publicKey: blobRef(publicKey),
     // Only an event from a publisher older than blob-only events lacks the blob; its (small) inline list passes through.
     ...(scored.verdictsBlob !== undefined && scored.verdictsBlob.key !== "" ? { verdictsBlob: scored.verdictsBlob } : { verdicts }),
@@ -147,8 +153,34 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     job: job.jobId,
     attempt: job.attempt,
     documentId: produced.documentId,
+    formats: produced.documents.map((d) => d.format).join(","),
     verdicts: verdicts.length,
     conformance: produced.conformance.summary,
+  });
+}
+
+const WIRE_FORMAT: Readonly<Record<ProducedDocument["format"], VexDocumentFormat>> = {
+  openvex: VexDocumentFormat.OPENVEX,
+  cyclonedx: VexDocumentFormat.CYCLONEDX,
+};
+
+/** Stores one format's document, bundle (and runtime SBOM) under the attempt's keys. */
+async function storeDocument(blobs: BlobStore, job: JobRef, produced: ProducedDocument): Promise<VexDocumentRef> {
+  const keys = vexDocumentKeys(job.jobId, job.attempt, produced.format);
+  const json = { contentType: "application/json" };
+  const [document, bundle, sbom] = await Promise.all([
+    blobs.put(keys.document, Buffer.from(produced.documentJson), json),
+    blobs.put(keys.bundle, Buffer.from(produced.bundleJson), json),
+    keys.runtimeSbom !== undefined && produced.runtimeSbomJson !== undefined
+      ? blobs.put(keys.runtimeSbom, Buffer.from(produced.runtimeSbomJson), json)
+      : Promise.resolve(undefined),
+  ]);
+  return create(VexDocumentRefSchema, {
+    format: WIRE_FORMAT[produced.format],
+    documentId: produced.documentId,
+    document: blobRef(document),
+    bundle: blobRef(bundle),
+    ...(sbom !== undefined ? { runtimeSbom: blobRef(sbom) } : {}),
   });
 }
 

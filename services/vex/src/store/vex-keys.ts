@@ -1,4 +1,5 @@
 /** Where a job attempt's VEX lives in object storage, and the ledger stage name. */
+import type { VexFormat } from "../writers/vex-writer.js";
 
 /** The stage name of this service's ledger rows (job, "vex", attempt). */
 export const VEX_STAGE = "vex";
@@ -16,4 +17,17 @@ export function vexKeys(jobId: string, attempt: number): { document: string; bun
     publicKey: `${base}/vex-signing.pub.pem`,
     conformance: `${base}/vex-conformance.json`,
   };
+}
+
+/**
+ * Object keys of one format's artifacts of a job attempt, named as the CLI writes them:
+ * openvex.json and openvex.sigstore.json; cyclonedx-vex.json, cyclonedx-vex.sigstore.json and
+ * the runtime SBOM sbom.runtime.cdx.json. Never throws.
+ */
+export function vexDocumentKeys(jobId: string, attempt: number, format: VexFormat): { document: string; bundle: string; runtimeSbom?: string } {
+  const base = `jobs/${jobId}/attempts/${attempt}`;
+  if (format === "cyclonedx") {
+    return { document: `${base}/cyclonedx-vex.json`, bundle: `${base}/cyclonedx-vex.sigstore.json`, runtimeSbom: `${base}/sbom.runtime.cdx.json` };
+  }
+  return { document: `${base}/openvex.json`, bundle: `${base}/openvex.sigstore.json` };
 }

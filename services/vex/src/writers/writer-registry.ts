@@ -1,12 +1,16 @@
 /**
- * The registered VEX writers, by format. Only finished writers are registered: asking for a
- * format without one (CycloneDX VEX, for now) is an error, never an empty document.
+ * The registered VEX writers, by format: OpenVEX v0.2.0 and CycloneDX 1.6 VEX. Asking for a
+ * format without a writer is an error, never an empty document.
  */
 import type { VexFormat, VexWriter } from "./vex-writer.js";
 import { OpenVexWriter } from "./openvex-writer.js";
+import { CycloneDxVexWriter } from "./cyclonedx-writer.js";
 import { UnsupportedVexFormatError } from "../errors.js";
 
-const WRITERS: ReadonlyMap<VexFormat, VexWriter> = new Map<VexFormat, VexWriter>([["openvex", new OpenVexWriter()]]);
+const WRITERS: ReadonlyMap<VexFormat, VexWriter> = new Map<VexFormat, VexWriter>([
+  ["openvex", new OpenVexWriter()],
+  ["cyclonedx", new CycloneDxVexWriter()],
+]);
 
 /** The formats that can be written now. */
 export function supportedVexFormats(): VexFormat[] {

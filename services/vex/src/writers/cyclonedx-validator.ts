@@ -1,0 +1,132 @@
+/**
+ * Validation of CycloneDX 1.6 JSON documents (the VEX and the runtime SBOM): the official
+ * schema (draft-07, with the SPDX licence list and JSF schemas it references) by ajv, plus the
+ * rules the schema cannot state: every bom-ref unique, every affects[].ref naming a component
+ * of the document, and no (vulnerability, component) pair in two vulnerabilities[] entries,
+ * which would let consumers read two analyses of one finding.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+
+let validator: ValidateFunction | undefined;
+
+/** Top-level lists whose uniqueItems is checked in linear time here rather than by ajv. */
+const UNIQUE_LISTS = ["components", "services", "dependencies", "vulnerabilities"] as const;
+
+/** JSON with object keys sorted: equal for deep-equal JSON values, whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** The schema's uniqueItems of the top-level lists, in linear time. */
+function duplicateItems(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const name of UNIQUE_LISTS) {
+    const list = doc[name];
+    if (!Array.isArray(list)) continue;
+    const seen = new Map<string, number>();
+    list.forEach((item: unknown, i) => {
+      const key = canonicalJson(item);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else problems.push(`/${name} must NOT have duplicate items (items ## ${first} and ${i} are identical)`);
+    });
+  }
+  return problems;
+}
+
+function schema(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`../schema/${name}`, import.meta.url)), "utf8")) as Record<string, unknown>;
+}
+
+function schemaValidator(): ValidateFunction {
+  if (validator === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    (addFormatsModule as unknown as (a: Ajv) => void)(ajv);
+    // Formats of the schema that ajv-formats does not define.
+    ajv.addFormat("iri-reference", true);
+    ajv.addFormat("idn-email", true);
+    ajv.addSchema(schema("spdx.schema.json"));
+    ajv.addSchema(schema("jsf-0.82.schema.json"));
+    const bom = schema("bom-1.6.schema.json") as { properties?: Record<string, { uniqueItems?: boolean }> };
+    // ajv checks uniqueItems by deep-comparing every pair: quadratic, minutes for 10,000
+    // components. The top-level lists' uniqueItems is checked by duplicateItems instead (same rule).
+    for (const name of UNIQUE_LISTS) {
+      const list = bom.properties?.[name];
+      if (list?.uniqueItems !== true) throw new Error(`the CycloneDX schema no longer declares ${name} uniqueItems`);
+      delete list.uniqueItems;
+    }
+    validator = ajv.compile(bom);
+  }
+  return validator;
+}
+
+interface VulnerabilityLike {
+  id?: string;
+  affects?: { ref?: unknown }[];
+}
+
+/** Every bom-ref of the document, with its JSON pointer (components nested at any depth). */
+function bomRefs(doc: Record<string, unknown>): { ref: string; at: string }[] {
+  const found: { ref: string; at: string }[] = [];
+  const visit = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) {
+      for (const [i, item] of node.entries()) visit(item, `${at}/${i}`);
+      return;
+    }
+    if (typeof node !== "object" || node === null) return;
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (key === "bom-ref" && typeof value === "string") found.push({ ref: value, at });
+      else if (typeof value === "object") visit(value, `${at}/${key}`);
+    }
+  };
+  visit(doc, "");
+  return found;
+}
+
+/** The references rules: unique bom-refs, resolvable affects, one entry per (vulnerability, component). */
+function referenceProblems(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const refs = new Map<string, string>();
+  for (const { ref, at } of bomRefs(doc)) {
+    const first = refs.get(ref);
+    if (first !== undefined) problems.push(`${at}/bom-ref ${JSON.stringify(ref)} is also the bom-ref of ${first || "/"}`);
+    else refs.set(ref, at);
+  }
+  const vulnerabilities = Array.isArray(doc["vulnerabilities"]) ? (doc["vulnerabilities"] as VulnerabilityLike[]) : [];
+  const stated = new Map<string, number>();
+  vulnerabilities.forEach((v, i) => {
+    (v.affects ?? []).forEach((a, j) => {
+      const ref = typeof a.ref === "string" ? a.ref : "";
+      if (!refs.has(ref)) problems.push(`/vulnerabilities/${i}/affects/${j}/ref ${JSON.stringify(ref)} names no bom-ref of the document`);
+      const key = `${v.id ?? ""}\u0000${ref}`;
+      const first = stated.get(key);
+      if (first !== undefined && first !== i) {
+        problems.push(`/vulnerabilities/${i} states ${v.id ?? "?"} for ${ref} again (first in /vulnerabilities/${first})`);
+      } else stated.set(key, i);
+    });
+  });
+  return problems;
+}
+
+/**
+ * Every problem with a CycloneDX 1.6 JSON document, each starting with the JSON pointer it
+ * concerns: the schema's violations, then the reference rules. Empty when valid. Never throws;
+ * the schema is compiled on first use.
+ */
+export function cycloneDxProblems(doc: unknown): string[] {
+  const validate = schemaValidator();
+  const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
+  if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
+    problems.push(...duplicateItems(doc as Record<string, unknown>), ...referenceProblems(doc as Record<string, unknown>));
+  }
+  return problems;
+}
