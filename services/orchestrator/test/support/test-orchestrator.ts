@@ -94,7 +94,15 @@ export async function grpcError(call: Promise<unknown>): Promise<{ code: number;
     await call;
   } catch (err) {
     const e = err as { code?: number; details?: string };
-    return { code: e.code ?? -1, details: e.details ?? String(err) };
+    // grpc-message travels percent-encoded; grpc-js leaves some escapes (%3A) in details.
+    const details = e.details ?? String(err);
+    let decoded = details;
+    try {
+      decoded = decodeURIComponent(details);
+    } catch {
+      // A literal "%" in the message: keep it as sent.
+    }
+    return { code: e.code ?? -1, details: decoded };
   }
   throw new Error("the call succeeded");
 }
