@@ -14,13 +14,16 @@ import {
   ListAnalysesResponseSchema,
   ReachabilityResultSchema,
   SubmitAnalysisResponseSchema,
+  VexDocumentSchema,
+  VexFormat,
   WatchAnalysisResponseSchema,
   type ReachabilityResult,
+  type VexDocument,
 } from "@vexxy/proto";
 import type { BlobStore } from "@vexxy/blobstore";
 import { FailedPreconditionError, InvalidFieldError, NotFoundError, type Logger } from "@vexxy/platform";
 import { randomUUID } from "node:crypto";
-import type { IAnalysisJob } from "./store/entities.js";
+import type { IAnalysisJob, StoredVexDocument } from "./store/entities.js";
 import type { JobStore, ListCursor } from "./store/job-store.js";
 import type { AuditLog } from "./store/audit-log.js";
 import type { AuditAction } from "./store/entities.js";
@@ -286,11 +289,13 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       const offset = decodePageToken(req.pageToken);
       await audited(context, "results_read", job, { pageToken: req.pageToken, omitVex: req.omitVex });
       const { vexDocument, vexBundle, vexPublicKey, reachabilityVerdicts } = job;
-      if (vexDocument == null && reachabilityVerdicts == null && (job.reachabilityResults ?? []).length === 0) {
+      const formats = job.vexDocuments ?? [];
+      if (vexDocument == null && formats.length === 0 && reachabilityVerdicts == null && (job.reachabilityResults ?? []).length === 0) {
         // The scan had no findings (completed at submit): nothing to state, so no VEX document.
         return create(GetAnalysisResultsResponseSchema, { jobId: job.id, executionProfile: toApiProfile(job.executionProfile ?? null) });
       }
-      if (vexDocument == null || vexBundle == null || vexPublicKey == null) {
+      // A job that asked for CycloneDX only has no OpenVEX document (vex_document empty).
+      if (((vexDocument == null || vexBundle == null) && formats.length === 0) || vexPublicKey == null) {
         throw new FailedPreconditionError(`job_id ${job.id}: the analysis completed without a signed VEX`);
       }
       const results = reachabilityVerdicts != null ? await verdictResults.read(job.id, reachabilityVerdicts) : toApiResults(job.reachabilityResults ?? []);
@@ -299,9 +304,16 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       // The documents come with the first page only (they grow with the results too), and
       // only below 2 MiB: larger ones are read with DownloadVex (vex-download.ts).
       const firstPage = req.pageToken === "";
-      const omitted = firstPage && vexTooLargeInline(vexDocument, vexBundle);
+      const omitted =
+        firstPage &&
+        ((vexDocument != null && vexBundle != null && vexTooLargeInline(vexDocument, vexBundle)) ||
+          formats.some((d) => vexTooLargeInline(d.document, { ...d.bundle, size: d.bundle.size + (d.runtimeSbom?.size ?? 0) })));
       const withVex = !req.omitVex && firstPage && !omitted;
-      const [doc, bundle] = withVex ? await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle)]) : [undefined, undefined];
+      const [doc, bundle] =
+        withVex && vexDocument != null && vexBundle != null
+          ? await Promise.all([blobs.getVerified(vexDocument), blobs.getVerified(vexBundle)])
+          : [undefined, undefined];
+      const vexDocuments = withVex ? await Promise.all(formats.map((d) => readVexDocument(blobs, d))) : [];
       const key = !req.omitVex && firstPage ? await blobs.getVerified(vexPublicKey) : undefined;
       return create(GetAnalysisResultsResponseSchema, {
         jobId: job.id,
@@ -313,7 +325,12 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
         ...(key !== undefined ? { signingPublicKeyPem: key.toString("utf8") } : {}),
         nextPageToken: end < results.length ? encodePageToken(end) : "",
         totalResults: results.length,
-        ...(firstPage ? { vexOmitted: omitted, vexDocumentInfo: blobInfo(vexDocument), vexBundleInfo: blobInfo(vexBundle) } : {}),
+        vexDocuments,
+        ...(firstPage && vexDocument != null && vexBundle != null
+          ? { vexOmitted: omitted, vexDocumentInfo: blobInfo(vexDocument), vexBundleInfo: blobInfo(vexBundle) }
+          : firstPage
+            ? { vexOmitted: omitted }
+            : {}),
       });
     },
 
@@ -369,4 +386,20 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
       });
     },
   };
+}
+
+/** One format's signed VEX as the API returns it, each blob's sha256 checked. */
+async function readVexDocument(blobs: BlobStore, stored: StoredVexDocument): Promise<VexDocument> {
+  const [document, bundle, sbom] = await Promise.all([
+    blobs.getVerified(stored.document),
+    blobs.getVerified(stored.bundle),
+    stored.runtimeSbom !== undefined ? blobs.getVerified(stored.runtimeSbom) : Promise.resolve(undefined),
+  ]);
+  return create(VexDocumentSchema, {
+    format: stored.format === "cyclonedx" ? VexFormat.CYCLONEDX : VexFormat.OPENVEX,
+    documentId: stored.documentId,
+    document: document.toString("utf8"),
+    bundle: bundle.toString("utf8"),
+    ...(sbom !== undefined ? { runtimeSbom: sbom.toString("utf8") } : {}),
+  });
 }

@@ -8,10 +8,10 @@
  * commit is repaired by the reconciler (the phase deadline passes and the job is re-driven).
  */
 import { create } from "@bufbuild/protobuf";
-import { AnalysisCancelledSchema, AnalysisRequestedSchema, JobRefSchema, type JobRef } from "@vexxy/proto";
+import { AnalysisCancelledSchema, AnalysisRequestedSchema, JobRefSchema, VexDocumentFormat, type JobRef, type VexDocumentRef } from "@vexxy/proto";
 import { Subjects, eventMsgId, type EventBus, type InboundEvent, type Subject } from "@vexxy/events";
 import { recordJobFinished, recordJobSubmitted, recordStageFailure, type Logger } from "@vexxy/platform";
-import type { IAnalysisJob, StoredBlobRef } from "./store/entities.js";
+import type { IAnalysisJob, StoredBlobRef, StoredVexDocument } from "./store/entities.js";
 import type { JobStore } from "./store/job-store.js";
 import { DISPATCHED_STEP, STAGE_AWAITED_IN_PHASE, STEP_BY_SUBJECT, advances, isFinal } from "./job-phases.js";
 import { toStoredProfile, toStoredResults } from "./verdict-mapping.js";
@@ -41,6 +41,7 @@ function jobRef(job: IAnalysisJob): JobRef {
     imageDigest: job.imageDigest,
     imageName: job.config.imageName ?? "",
     tagIdentifiers: job.config.tagIdentifiers === true,
+    vexFormats: (job.config.vexFormats ?? ["openvex"]).map((f) => (f === "cyclonedx" ? VexDocumentFormat.CYCLONEDX : VexDocumentFormat.OPENVEX)),
     scan: { key: job.scan.key, sha256: job.scan.sha256, size: BigInt(job.scan.size) },
     ...(job.sbom != null ? { sbom: { key: job.sbom.key, sha256: job.sbom.sha256, size: BigInt(job.sbom.size) } } : {}),
   });
@@ -52,6 +53,26 @@ function blobOf(ref: { key: string; sha256: string; size: bigint } | undefined):
 
 function secondsSince(date: Date): number {
   return (Date.now() - date.getTime()) / 1000;
+}
+
+/** vex.signed's documents as stored; null when the event lists none (a publisher before formats existed). */
+function storedVexDocuments(documents: readonly VexDocumentRef[]): StoredVexDocument[] | null {
+  if (documents.length === 0) return null;
+  return documents.flatMap((d): StoredVexDocument[] => {
+    const document = blobOf(d.document);
+    const bundle = blobOf(d.bundle);
+    const runtimeSbom = blobOf(d.runtimeSbom);
+    if (document === null || bundle === null) return [];
+    return [
+      {
+        format: d.format === VexDocumentFormat.CYCLONEDX ? "cyclonedx" : "openvex",
+        documentId: d.documentId,
+        document,
+        bundle,
+        ...(runtimeSbom !== null ? { runtimeSbom } : {}),
+      },
+    ];
+  });
 }
 
 function secondsFromNow(seconds: number): Date {
@@ -178,6 +199,7 @@ export class JobLifecycle {
     job.vexDocument = blobOf(signed.document);
     job.vexBundle = blobOf(signed.bundle);
     job.vexPublicKey = blobOf(signed.publicKey);
+    job.vexDocuments = storedVexDocuments(signed.documents);
     const verdicts = blobOf(signed.verdictsBlob);
     if (verdicts !== null && verdicts.key !== "") {
       // The results are read from the blob when asked for; the row keeps its key and digest.

@@ -3,10 +3,10 @@
  * comes back as InvalidArgument with that field in the message. Defaults from the seeds are
  * applied here, once.
  */
-import type { SubmitAnalysisRequest } from "@vexxy/proto";
+import { VexFormat, type SubmitAnalysisRequest } from "@vexxy/proto";
 import { InvalidFieldError } from "@vexxy/platform";
 import { parseVulnerabilityReport } from "@vexxy/scan-report";
-import type { StoredConfig } from "./store/entities.js";
+import type { StoredConfig, StoredVexFormat } from "./store/entities.js";
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 const IMAGE_REF_TRANSPORTS = ["oci:", "oci-archive:", "docker-archive:", "docker://"] as const;
@@ -142,8 +142,34 @@ export function validateSubmit(
       environment: Object.freeze(environment),
       imageName,
       tagIdentifiers: req.tagIdentifiers,
+      vexFormats: Object.freeze(validVexFormats(req.vexFormats)),
     }),
     callbackUrl,
     idempotencyKey,
   });
+}
+
+const VEX_FORMATS: Readonly<Partial<Record<VexFormat, StoredVexFormat>>> = {
+  [VexFormat.OPENVEX]: "openvex",
+  [VexFormat.CYCLONEDX]: "cyclonedx",
+};
+
+/**
+ * The requested VEX formats, in order; [openvex] when none is named.
+ * @throws InvalidFieldError naming vex_formats[i] for an unset or unknown format or one named twice.
+ */
+export function validVexFormats(formats: readonly VexFormat[]): StoredVexFormat[] {
+  const out: StoredVexFormat[] = [];
+  for (const [i, format] of formats.entries()) {
+    const name = VEX_FORMATS[format];
+    if (name === undefined) {
+      throw new InvalidFieldError(
+        `vex_formats[${i}]`,
+        `vex_formats[${i}] must be VEX_FORMAT_OPENVEX or VEX_FORMAT_CYCLONEDX (got ${VexFormat[format] ?? format})`,
+      );
+    }
+    if (out.includes(name)) throw new InvalidFieldError(`vex_formats[${i}]`, `vex_formats[${i}] names ${name} a second time`);
+    out.push(name);
+  }
+  return out.length > 0 ? out : ["openvex"];
 }

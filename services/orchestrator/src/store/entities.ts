@@ -21,6 +21,20 @@ export interface StoredConfig {
   readonly imageName?: string;
   /** Also identify the VEX product by tag (opt-in; a tag is not pinned to the digest). */
   readonly tagIdentifiers?: boolean;
+  /** The VEX formats to produce, each once; absent in rows from before it existed (OpenVEX). */
+  readonly vexFormats?: readonly StoredVexFormat[];
+}
+
+/** A VEX format as stored. */
+export type StoredVexFormat = "openvex" | "cyclonedx";
+
+/** One format's signed VEX as stored (from vex.signed's documents). */
+export interface StoredVexDocument {
+  readonly format: StoredVexFormat;
+  readonly documentId: string;
+  readonly document: StoredBlobRef;
+  readonly bundle: StoredBlobRef;
+  readonly runtimeSbom?: StoredBlobRef;
 }
 
 /** Object-store reference as stored. */
@@ -66,6 +80,8 @@ export const AnalysisJob = defineEntity({
     vexDocument: p.json<StoredBlobRef>().nullable(),
     vexBundle: p.json<StoredBlobRef>().nullable(),
     vexPublicKey: p.json<StoredBlobRef>().nullable(),
+    /** Every format's signed VEX; null for jobs completed before formats existed (vex_document is their OpenVEX). */
+    vexDocuments: p.json<StoredVexDocument[]>().nullable(),
     idempotencyKey: p.string().nullable(),
     callbackUrl: p.text().nullable(),
     createdAt: p.datetime(),

@@ -98,6 +98,7 @@ export class JobStore {
         vexDocument: null,
         vexBundle: null,
         vexPublicKey: null,
+        vexDocuments: null,
         idempotencyKey: job.idempotencyKey,
         callbackUrl: job.callbackUrl,
         createdAt: now,

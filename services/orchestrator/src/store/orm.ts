@@ -6,6 +6,7 @@ import { Migration20261122230000 } from "./migrations/Migration20261122230000.js
 import { Migration20261202123000 } from "./migrations/Migration20261202123000.js";
 import { Migration20261202160000 } from "./migrations/Migration20261202160000.js";
 import { Migration20261202161000 } from "./migrations/Migration20261202161000.js";
+import { Migration20261202163000 } from "./migrations/Migration20261202163000.js";
 
 export const ORCHESTRATOR_SCHEMA = "orchestrator";
 
@@ -20,6 +21,7 @@ export async function openOrchestratorOrm(databaseUrl: string): Promise<MikroORM
       { name: "Migration20261202123000", class: Migration20261202123000 },
       { name: "Migration20261202160000", class: Migration20261202160000 },
       { name: "Migration20261202161000", class: Migration20261202161000 },
+      { name: "Migration20261202163000", class: Migration20261202163000 },
     ],
   });
 }
