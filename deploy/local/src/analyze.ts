@@ -1,12 +1,13 @@
 /**
  * One analysis through a running mesh: submit the image and its scan to the orchestrator,
- * show progress from WatchAnalysis, then write openvex.json, openvex.sigstore.json,
- * results.json and vex-signing.pub.pem into the output directory.
+ * show progress from WatchAnalysis, then write results.json, vex-signing.pub.pem and, per format
+ * asked for, openvex.json and openvex.sigstore.json (OpenVEX) or cyclonedx-vex.json,
+ * cyclonedx-vex.sigstore.json and sbom.runtime.cdx.json (CycloneDX) into the output directory.
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerInterceptor } from "@vexxy/auth";
-import { AnalysisService, AnalysisStatus, VexArtifact, type GetAnalysisResultsResponse } from "@vexxy/proto";
+import { AnalysisService, AnalysisStatus, VexArtifact, VexFormat, type GetAnalysisResultsResponse } from "@vexxy/proto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ImageInput } from "./image-input.js";
@@ -28,12 +29,17 @@ export interface AnalyzeRequest {
   readonly imageName?: string;
   /** Also identify the VEX product by tag (for scans of the local layout). */
   readonly tagIdentifiers?: boolean;
+  /** The VEX formats to produce; default OpenVEX only. */
+  readonly formats?: readonly VexFormat[];
 }
 
 export interface AnalyzeOutcome {
   readonly jobId: string;
   readonly results: GetAnalysisResultsResponse;
-  readonly files: Readonly<Record<"openvex" | "bundle" | "results" | "publicKey", string>>;
+  /** The files written: results and publicKey always, the others per format. */
+  readonly files: Readonly<
+    Record<"results" | "publicKey", string> & Partial<Record<"openvex" | "bundle" | "cyclonedx" | "cyclonedxBundle" | "runtimeSbom", string>>
+  >;
 }
 
 /** Raised when the analysis ends FAILED or CANCELLED; carries the job's error message. */
@@ -67,6 +73,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
     imageDigest: req.image.imageDigest,
     imageName: req.imageName ?? req.image.imageName ?? "",
     tagIdentifiers: req.tagIdentifiers === true,
+    vexFormats: [...(req.formats ?? [])],
     vulnerabilityReport: report,
     sbom,
     config: {
@@ -90,15 +97,30 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalyzeOutcome> {
   }
   const results = await client.getAnalysisResults({ jobId });
   await mkdir(req.outDir, { recursive: true });
-  const files = {
-    openvex: join(req.outDir, "openvex.json"),
-    bundle: join(req.outDir, "openvex.sigstore.json"),
+  const formats = req.formats === undefined || req.formats.length === 0 ? [VexFormat.OPENVEX] : req.formats;
+  const files: { -readonly [K in keyof AnalyzeOutcome["files"]]: AnalyzeOutcome["files"][K] } = {
     results: join(req.outDir, "results.json"),
     publicKey: join(req.outDir, "vex-signing.pub.pem"),
   };
-  // Streamed, not taken from the results: a large scan's documents exceed one message's limit.
-  await downloadVexTo(client, jobId, VexArtifact.DOCUMENT, files.openvex);
-  await downloadVexTo(client, jobId, VexArtifact.BUNDLE, files.bundle);
+  if (formats.includes(VexFormat.OPENVEX)) {
+    files.openvex = join(req.outDir, "openvex.json");
+    files.bundle = join(req.outDir, "openvex.sigstore.json");
+    // Streamed, not taken from the results: a large scan's documents exceed one message's limit.
+    await downloadVexTo(client, jobId, VexArtifact.DOCUMENT, files.openvex);
+    await downloadVexTo(client, jobId, VexArtifact.BUNDLE, files.bundle);
+  }
+  if (formats.includes(VexFormat.CYCLONEDX)) {
+    const cdx = results.vexDocuments.find((d) => d.format === VexFormat.CYCLONEDX);
+    if (cdx === undefined || cdx.document === "") {
+      throw new AnalysisEndedError(jobId, "COMPLETE", "the results carry no CycloneDX VEX (too large to send inline, or the mesh predates CycloneDX)");
+    }
+    files.cyclonedx = join(req.outDir, "cyclonedx-vex.json");
+    files.cyclonedxBundle = join(req.outDir, "cyclonedx-vex.sigstore.json");
+    files.runtimeSbom = join(req.outDir, "sbom.runtime.cdx.json");
+    await writeFile(files.cyclonedx, cdx.document);
+    await writeFile(files.cyclonedxBundle, cdx.bundle);
+    await writeFile(files.runtimeSbom, cdx.runtimeSbom);
+  }
   await writeFile(files.publicKey, results.signingPublicKeyPem);
   const rows = results.reachabilityResults.map((r) => ({
     vulnerability: r.cveId,

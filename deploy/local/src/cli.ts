@@ -56,6 +56,11 @@ program
     "REPOSITORY[:TAG] the image is pushed as (names the VEX product so scanners match it); default: the archive's RepoTags or the layout's full ref.name",
   )
   .option("--tag-identifiers", "also identify the VEX product by tag, so Grype scanning the local layout matches it (a tag is not pinned to the digest)")
+  .addOption(
+    new Option("--format <format>", "VEX formats: openvex (openvex.json), cyclonedx (cyclonedx-vex.json + sbom.runtime.cdx.json) or both")
+      .choices(["openvex", "cyclonedx", "both"])
+      .default("openvex"),
+  )
   .action(
     async (
       image: string,
@@ -70,6 +75,7 @@ program
         token?: string;
         imageName?: string;
         tagIdentifiers?: boolean;
+        format?: string;
       },
     ) => {
       process.exitCode = await runAnalyzeCommand({ image, ...opts });

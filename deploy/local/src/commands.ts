@@ -6,6 +6,7 @@ import { analyze, AnalysisEndedError } from "./analyze.js";
 import { resolveImageInput } from "./image-input.js";
 import { startEmbeddedStack, REPO_ROOT, type EmbeddedStack } from "./embedded-stack.js";
 import { createAnalysisProgress } from "./progress-bar.js";
+import { parseVexFormats } from "./job-commands.js";
 import { buildDemoImage } from "./demo-image.js";
 
 export interface AnalyzeCommandOptions {
@@ -21,6 +22,8 @@ export interface AnalyzeCommandOptions {
   readonly token?: string;
   readonly imageName?: string;
   readonly tagIdentifiers?: boolean;
+  /** openvex (default), cyclonedx or both. */
+  readonly format?: string;
 }
 
 /** The repository the demo image is named by (a documentation host; push it there and scan it to match). */
@@ -98,6 +101,7 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
         outDir: resolve(opts.out),
         ...(imageName !== undefined ? { imageName } : {}),
         ...(opts.tagIdentifiers === true ? { tagIdentifiers: true } : {}),
+        formats: parseVexFormats(opts.format),
         onProgress: (phase, percent, status) => progress.update(phase, percent, status),
       });
       progress.stop();
@@ -111,8 +115,12 @@ export async function runAnalyzeCommand(opts: AnalyzeCommandOptions): Promise<nu
         );
       }
       console.log(`\n${renderVerdictTable(outcome.results.reachabilityResults)}\n`);
-      console.log(`signed VEX (Sigstore bundle, DSSE over in-toto): ${outcome.files.bundle}`);
-      console.log(`OpenVEX document:                                  ${outcome.files.openvex}`);
+      const f = outcome.files;
+      if (f.bundle !== undefined) console.log(`signed VEX (Sigstore bundle, DSSE over in-toto): ${f.bundle}`);
+      if (f.openvex !== undefined) console.log(`OpenVEX document:                                  ${f.openvex}`);
+      if (f.cyclonedxBundle !== undefined) console.log(`signed CycloneDX VEX (Sigstore bundle):           ${f.cyclonedxBundle}`);
+      if (f.cyclonedx !== undefined) console.log(`CycloneDX 1.6 VEX:                                 ${f.cyclonedx}`);
+      if (f.runtimeSbom !== undefined) console.log(`runtime SBOM (components seen in use):            ${f.runtimeSbom}`);
       console.log(`verdicts with evidence:                            ${outcome.files.results}`);
       console.log(`public key:                                        ${outcome.files.publicKey}`);
       return 0;
