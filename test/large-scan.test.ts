@@ -142,7 +142,7 @@ describe("verdicts at any scale: a 20,000-finding scan through the real mesh", f
     const demoResults = await mesh.client.unary("getAnalysisResults", { jobId: demo.jobId, omitVex: true });
 
     // The image's real packages, from the catalogue the sandbox wrote for the demo job.
-    const blobs = createBlobStore(mesh.stack.blobStoreUrl);
+    const blobs = createBlobStore(mesh.stack.blobStoreUrl, { encryptionKey: mesh.stack.blobEncryptionKey });
     const catalogue = fromJsonString(ImageCatalogueSchema, (await blobs.get(`jobs/${demo.jobId}/attempts/1/catalogue.json`)).toString("utf8"), {
       ignoreUnknownFields: true,
     });

@@ -38,7 +38,7 @@ describe("the demo image through the real mesh with the strace tracer (TRACER=st
     assert.ok(summary?.traceComplete, `trace complete (loss: ${summary?.lossReasons.join(",")})`);
     assert.ok((summary?.filesAccessed ?? 0) > 0 && (summary?.executablesRun ?? 0) > 0);
 
-    const blobs = createBlobStore(stack.blobStoreUrl);
+    const blobs = createBlobStore(stack.blobStoreUrl, { encryptionKey: stack.blobEncryptionKey });
     const profile = JSON.parse((await blobs.get(`jobs/${submitted.jobId}/attempts/1/profile.json`)).toString("utf8")) as {
       tracer?: string;
       identity?: string;

@@ -12,7 +12,8 @@
  * profiler than the one the shared durable hands the run's end to: cross-replica routing is
  * exercised, not avoided.
  */
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, startNatsServer, startPostgres, tempDir } from "@vexxy/local-servers";
@@ -49,6 +50,8 @@ export interface EmbeddedStack {
   readonly natsUrl: string;
   readonly databaseUrl: string;
   readonly blobStoreUrl: string;
+  /** The key the filesystem blob store encrypts with (read blobs with createBlobStore(blobStoreUrl, { encryptionKey })). */
+  readonly blobEncryptionKey: string;
   /** Each service's first replica. */
   readonly services: Readonly<Record<ServiceName, ServiceProcess>>;
   /** Every replica, by service. */
@@ -98,6 +101,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       for (let i = 0; i < counts[name]; i++) replicaUrls[name].push(`http://127.0.0.1:${await freePort()}`);
     }
     const urls = Object.fromEntries(SERVICE_NAMES.map((n) => [n, replicaUrls[n][0]!])) as Record<ServiceName, string>;
+    const secrets = await stackSecrets(join(stateDir, "secrets"));
     const common: Record<string, string> = {
       HOST: "127.0.0.1",
       NATS_URL: nats.url,
@@ -107,6 +111,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       SANDBOX_WORK_DIR: join(stateDir, "sandbox"),
       VEX_STATE_DIR: join(stateDir, "vex"),
       ...credentials.env,
+      ...secrets,
       ...options.commonEnv,
     };
     const replicas = {} as Record<ServiceName, ServiceProcess[]>;
@@ -160,6 +165,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       natsUrl: nats.url,
       databaseUrl,
       blobStoreUrl,
+      blobEncryptionKey: common["BLOB_ENCRYPTION_KEY"] ?? secrets.BLOB_ENCRYPTION_KEY,
       services,
       devToken: credentials.devToken,
       internalAuthToken: credentials.internalToken,
@@ -187,4 +193,28 @@ function replicaCounts(option: EmbeddedStackOptions["replicas"]): Record<Service
     counts[name] = n;
   }
   return counts;
+}
+
+/**
+ * The embedded stack's own secrets, made once per state dir and kept (a new blob key would make
+ * every stored blob unreadable): BLOB_ENCRYPTION_KEY for the filesystem store and WEBHOOK_SECRET
+ * for completion webhooks, with http callbacks to loopback receivers allowed.
+ */
+async function stackSecrets(dir: string): Promise<{ BLOB_ENCRYPTION_KEY: string; WEBHOOK_SECRET: string; WEBHOOK_ALLOW_LOOPBACK_HTTP: string }> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const kept = async (name: string, make: () => string): Promise<string> => {
+    const path = join(dir, name);
+    try {
+      return (await readFile(path, "utf8")).trim();
+    } catch {
+      const value = make();
+      await writeFile(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+      return value;
+    }
+  };
+  return {
+    BLOB_ENCRYPTION_KEY: await kept("blob-encryption-key", () => randomBytes(32).toString("hex")),
+    WEBHOOK_SECRET: await kept("webhook-secret", () => `whsec_${randomBytes(32).toString("base64")}`),
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: "true",
+  };
 }

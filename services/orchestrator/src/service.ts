@@ -4,7 +4,7 @@
  */
 import { AnalysisService } from "@vexxy/proto";
 import { connectEventBus, type EventBus } from "@vexxy/events";
-import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
+import { createBlobStore, startEvidenceSweeper, type BlobStore } from "@vexxy/blobstore";
 import { createLogger, startServer, type Logger } from "@vexxy/platform";
 import { JwtVerifier, jwtAuthInterceptor } from "@vexxy/auth";
 import { QuotaStore } from "./store/quota-store.js";
@@ -56,7 +56,8 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
   const orm = await openOrchestratorOrm(config.databaseUrl);
   const closers: (() => Promise<void>)[] = [() => orm.close(true)];
   try {
-    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const blobs =
+      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "orchestrator", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const store = new JobStore(orm.em);
@@ -103,6 +104,11 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     closers.push(() => subscription.stop());
     const reconciler = startReconciler(lifecycle, config.reconcileIntervalMs, logger);
     closers.push(() => reconciler.stop());
+    if (config.evidenceRetentionDays !== undefined) {
+      // Filesystem store only (a no-op on S3, whose bucket lifecycle rule expires evidence).
+      const sweeper = startEvidenceSweeper(blobs, config.evidenceRetentionDays, 3_600_000, logger);
+      closers.push(() => sweeper.stop());
+    }
     if (config.webhooks !== undefined && callbackGuard !== undefined && webhookKey !== undefined) {
       const w = config.webhooks;
       const dispatcher = new WebhookDispatcher(

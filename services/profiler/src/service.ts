@@ -42,7 +42,8 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
     const tracer = overrides.tracer ?? createTracer(config);
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "profiler", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
-    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const blobs =
+      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "profiler", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const instanceId = newInstanceId("profiler");

@@ -38,7 +38,8 @@ export async function startReachabilityService(config: ReachabilityConfig, overr
   try {
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "reachability", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
-    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const blobs =
+      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "reachability", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const verdicts = new VerdictStore(blobs, ledger);

@@ -55,7 +55,8 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
     const driver = overrides.driver ?? createSandboxDriver(config, limits);
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "sandbox", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
-    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const blobs =
+      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "sandbox", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const tracer = overrides.tracer ?? new ProfilerTraceAttacher(config.profilerUrl, config.internalAuthToken);

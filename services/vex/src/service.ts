@@ -51,7 +51,8 @@ export async function startVexService(config: VexConfig, overrides: VexOverrides
     const key = keys.active;
     const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "vex", logger }));
     if (overrides.ledger === undefined) closers.push(() => ledger.close());
-    const blobs = overrides.blobs ?? createBlobStore(config.blobStoreUrl);
+    const blobs =
+      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
     const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "vex", streamName: config.natsStream, logger }));
     if (overrides.bus === undefined) closers.push(() => bus.close());
     const server = await startServer({
