@@ -124,12 +124,13 @@ async function runToEnd(client: ApiClient, submit: ReturnType<typeof demoSubmit>
 
 describe("verdicts at any scale: a 20,000-finding scan through the real mesh", function () {
   this.timeout(1800000);
-  // The mesh as useMesh() starts it, with a longer start timeout: on a loaded shared machine the
-  // five services have taken more than useMesh's 90 s just to load.
+  // The mesh as useMesh() starts it, with longer start and tracer-attach timeouts: on a loaded
+  // shared machine the five services have taken more than useMesh's 90 s just to load, and
+  // bpftrace more than the default 10 s to attach (as in the red-team suite).
   const mesh = {} as MeshContext;
   before(async () => {
     mesh.demo = await demoInput();
-    mesh.stack = await startMesh({ startTimeoutMs: 600000 });
+    mesh.stack = await startMesh({ startTimeoutMs: 600000, commonEnv: { TRACE_ATTACH_TIMEOUT_MS: "60000" } });
     mesh.client = apiClient(mesh.stack);
   });
   after(async () => {
