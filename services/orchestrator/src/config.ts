@@ -20,6 +20,11 @@ export interface OrchestratorConfig extends MeshServiceConfig {
   readonly webhooks?: OrchestratorWebhookConfig;
   /** Filesystem store only: blobs under jobs/ older than this are swept (S3 uses a lifecycle rule). */
   readonly evidenceRetentionDays?: number;
+  /**
+   * A second, HTTP/1.1 listener with the same handlers, for browser clients (Connect-web,
+   * gRPC-Web need HTTP/1.1; the main port is cleartext HTTP/2). Absent: none. 0: a free port.
+   */
+  readonly http1Port?: number;
 }
 
 /** AUTH_* (see @vexxy/auth), RUNTIME_ANALYSIS_TIERS and QUOTA_* settings. */
@@ -67,7 +72,12 @@ export function readOrchestratorConfig(): OrchestratorConfig {
     auth: authEnv(),
     ...webhookEnv(),
     evidenceRetentionDays: env.int("EVIDENCE_RETENTION_DAYS", { default: 90, min: 1, max: 3650 }),
+    ...http1Env(),
   }));
+}
+
+function http1Env(): { http1Port?: number } {
+  return env.optionalString("HTTP1_PORT") === undefined ? {} : { http1Port: env.port("HTTP1_PORT") };
 }
 
 function tierList(value: string): string[] {

@@ -29,6 +29,8 @@ import { parseWebhookSecret } from "./webhooks/webhook-signature.js";
 export interface RunningOrchestrator {
   readonly port: number;
   readonly url: string;
+  /** `http://host:port` of the HTTP/1.1 listener (Connect-web, gRPC-Web), when HTTP1_PORT is set. */
+  readonly http1Url: string | undefined;
   readonly store: JobStore;
   /** Monthly quota rows (usage, per-organization overrides). */
   readonly quota: QuotaStore;
@@ -92,6 +94,7 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
       serviceName: "orchestrator",
       host: config.host,
       port: config.port,
+      ...(config.http1Port !== undefined ? { http1Port: config.http1Port } : {}),
       routes: routes(handlers),
       services: [AnalysisService],
       logger,
@@ -126,6 +129,7 @@ export async function startOrchestratorService(config: OrchestratorConfig, overr
     return {
       port: server.port,
       url: server.url,
+      http1Url: server.http1Url,
       store,
       quota: quotaStore,
       webhooks,

@@ -31,7 +31,11 @@ export const NO_FINDING_SCAN = Buffer.from(JSON.stringify({ matches: [] }));
 export const DIGEST = `sha256:${"c".repeat(64)}`;
 
 /** Starts PostgreSQL, nats-server and the orchestrator with `auth` (its JWKS must exist already). */
-export async function startTestOrchestrator(name: string, auth: (dir: string) => Promise<OrchestratorAuthConfig>): Promise<TestOrchestrator> {
+export async function startTestOrchestrator(
+  name: string,
+  auth: (dir: string) => Promise<OrchestratorAuthConfig>,
+  options: { readonly http1Port?: number } = {},
+): Promise<TestOrchestrator> {
   const dir = await tempDir(name);
   const pg = await startPostgres();
   const nats = await startNatsServer();
@@ -66,6 +70,7 @@ export async function startTestOrchestrator(name: string, auth: (dir: string) =>
         watchPollMs: 100,
         imageTransports: ["oci:"],
         auth: await auth(dir.path),
+        ...(options.http1Port !== undefined ? { http1Port: options.http1Port } : {}),
       }),
       { logger: noopLogger, blobs: new FilesystemBlobStore(`${dir.path}/blobs`) },
     );
