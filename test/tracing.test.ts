@@ -29,7 +29,7 @@ async function readSpans(dir: string): Promise<SpanRecord[]> {
 
 describe("tracing: one trace covers a demo job in all five services", function () {
   this.timeout(600_000);
-  let dir: string;
+  let dir = "";
   let stack: EmbeddedStack | undefined;
   let client: ApiClient | undefined;
   let demo: DemoInput;
@@ -57,7 +57,7 @@ describe("tracing: one trace covers a demo job in all five services", function (
   after(async () => {
     client?.close();
     await stack?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== "") await rm(dir, { recursive: true, force: true });
   });
 
   it("the SubmitAnalysis span is the root of a trace holding each service's consumer spans for the job, every parent inside the trace, and the logs carry its trace id", async () => {

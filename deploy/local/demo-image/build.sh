@@ -68,7 +68,19 @@ fi
 started=$(date +%s)
 log "cache miss: building (key $inputs_key)"
 rm -f "$cache_dir/inputs.sha256"
-work=$(mktemp -d "$cache_dir/.build.XXXXXX")
+# debootstrap cannot build into, nor cache packages under, a path holding whitespace (its chroot
+# and mount handling split on it: "chroot .../clone dir/... /bin/true" fails), so a clone under
+# such a path builds in a temp dir outside it and keeps its downloads in /var/cache/vexxy.
+case "$cache_dir" in
+  *[[:space:]]*)
+    work=$(mktemp -d "/var/tmp/vexxy-demo-build.XXXXXX")
+    debs=/var/cache/vexxy/demo-image-debs
+    ;;
+  *)
+    work=$(mktemp -d "$cache_dir/.build.XXXXXX")
+    debs=$cache_dir/debs
+    ;;
+esac
 # debootstrap mounts proc/sys in the target while it runs; never recurse into a live mount.
 unmount_under() {
   local m
@@ -77,7 +89,6 @@ unmount_under() {
 cleanup() { unmount_under "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 rootfs=$work/rootfs
-debs=$cache_dir/debs
 mkdir -p "$debs"
 
 log "1/6 debootstrap --variant=$variant $suite from $mirror (downloads cached in $debs)"

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statfsSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { WorkloadOutcome } from "@vexxy/proto";
 import { tempDir, type TempDir } from "@vexxy/testkit";
 import { allCgroupDirsFor, controllerPathFor } from "../src/driver/cgroup-layout.js";
@@ -12,7 +13,7 @@ import type { SandboxProcess, SandboxSpec } from "../src/driver/sandbox-driver.j
 import { asFailure } from "../src/sandbox-stage.js";
 import { makeBusyboxRootfs } from "./helpers/busybox-rootfs.js";
 
-const PROBE_SOURCE = new URL("./helpers/containment-probe.c", import.meta.url).pathname;
+const PROBE_SOURCE = fileURLToPath(new URL("./helpers/containment-probe.c", import.meta.url));
 
 /** Probes the profile must refuse, with the errno each must get. */
 const DENIED: Record<string, string> = {

@@ -351,6 +351,7 @@ describe("VEX service (real nats-server, embedded Postgres, filesystem blob stor
         BLOB_STORE_URL: `file://${join(dir.path, "blobs")}`,
         VEX_STATE_DIR: stateDir,
         LOG_LEVEL: "info",
+        INTERNAL_AUTH_TOKEN: TEST_INTERNAL_TOKEN,
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
