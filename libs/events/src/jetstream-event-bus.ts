@@ -26,6 +26,8 @@ import { INSTANCE_INACTIVE_THRESHOLD_MS, consumerName, ensureConsumer, type Cons
 import { startPullLoop, type PullLoop } from "./pull-loop.js";
 import { watchConnection, type ConnectionState } from "./connection-state.js";
 
+/** How long close() lets drain() flush before it closes the connection outright. */
+const DRAIN_TIMEOUT_MS = 5000;
 /** How to reach NATS and which stream to use. */
 export interface EventBusOptions {
   /** nats:// URL(s). */
@@ -215,7 +217,21 @@ class JetStreamEventBus implements EventBus {
   async close(): Promise<void> {
     for (const sub of this.presence.splice(0)) sub.unsubscribe();
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+    if (this.nc.isClosed()) return;
+    // drain() needs a live server: while the server is gone it fails (or never finishes) and the
+    // connection would keep reconnecting forever, timers and all. Close it outright then.
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.nc.drain().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained || !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 }
 
