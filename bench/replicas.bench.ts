@@ -57,6 +57,13 @@ async function batch(replicas: number): Promise<Figures> {
     return await next(req);
   };
   const client = createClient(AnalysisService, createGrpcTransport({ baseUrl: stack.urls.orchestrator, interceptors: [bearer] }));
+  // An interrupted bench stops its stack (the sandboxes tear their containers down) before exiting:
+  // a killed one left held runc containers behind.
+  const onSignal = (): void => {
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const t0 = Date.now();
     const perJob: number[] = [];
@@ -79,6 +86,8 @@ async function batch(replicas: number): Promise<Figures> {
     );
     return { replicas, wallSeconds: (Date.now() - t0) / 1000, perJob, statuses, load: loadavg()[0] ?? Number.NaN };
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await stack.stop();
   }
 }
