@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { TraceDiagnostics, TraceResult, TraceScope, TraceSession, Tracer } from "./tracer.js";
+import { describeExit, type TraceDiagnostics, type TraceResult, type TraceScope, type TraceSession, type Tracer } from "./tracer.js";
 import { bpftraceScript, IDENTITY_MAPS, MAPS_DONE, UNTRACED_CHANNELS } from "./bpftrace-script.js";
 import { parseIdentityOutput } from "./bpftrace-output.js";
 import { TracerAttachError } from "../errors.js";
@@ -64,11 +64,6 @@ export function cgroupRelativePath(cgroupPath: string, level: number): string {
 /** The untraced-channel syscalls this kernel has (one it lacks answers ENOSYS: no channel). */
 function availableChannels(): string[] {
   return UNTRACED_CHANNELS.filter((sc) => existsSync(join(TRACEFS, "events/syscalls", `sys_exit_${sc}`)));
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal !== null) return `signal ${signal}`;
-  return code === null ? "running" : `exit ${code}`;
 }
 
 export class BpftraceTracer implements Tracer {

@@ -20,7 +20,17 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, statSync } from "node:fs";
-import type { ChannelAttempt, TraceDiagnostics, TracedUse, TraceResult, TraceScope, TraceSession, Tracer, UseAccess } from "./tracer.js";
+import {
+  describeExit,
+  type ChannelAttempt,
+  type TraceDiagnostics,
+  type TracedUse,
+  type TraceResult,
+  type TraceScope,
+  type TraceSession,
+  type Tracer,
+  type UseAccess,
+} from "./tracer.js";
 import { UNTRACED_CHANNELS } from "./bpftrace-script.js";
 import { fdPath, firstStringArg, splitArgs, StraceLineParser, type StraceSyscall } from "./strace-output.js";
 import { ProcRootView, type KernelIdentity } from "./proc-root-view.js";
@@ -249,11 +259,6 @@ export class StraceTraceState {
     const uses = [...this.uses.values()].map((u) => ({ ...u }));
     return { uses, channelAttempts, lossReasons };
   }
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal !== null) return `signal ${signal}`;
-  return code === null ? "running" : `exit ${code}`;
 }
 
 export class StraceTracer implements Tracer {

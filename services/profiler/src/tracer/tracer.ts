@@ -118,3 +118,9 @@ export interface Tracer {
    */
   start(scope: TraceScope, deadlineMs: number): Promise<TraceSession>;
 }
+
+/** A tracer process's end for diagnostics: "signal SIGKILL", "exit 1", or "running" while it lives. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal !== null) return `signal ${signal}`;
+  return code === null ? "running" : `exit ${code}`;
+}
