@@ -13,7 +13,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { fromBinary } from "@bufbuild/protobuf";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { recordEventConsumed, withExtractedTraceContext, type Logger } from "@vexxy/platform";
-import type { EventHandler, InboundEvent } from "./event-bus.js";
+import type { EventHandler, InboundEventOf } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
 import type { Subject } from "./subjects.js";
 import { PermanentEventError } from "./errors.js";
@@ -92,7 +92,8 @@ export async function deliver(msg: JsMsg, subject: Subject, handler: EventHandle
     } catch (cause) {
       throw new PermanentEventError(`the ${subject} payload does not decode as ${EVENT_SCHEMAS[subject].typeName}`, { cause });
     }
-    const event: InboundEvent = { subject, payload, msgId, deliveryCount, headers };
+    // payload was decoded with subject's own schema: the pair is one member of the union.
+    const event = { subject, payload, msgId, deliveryCount, headers } as InboundEventOf<Subject>;
     await withExtractedTraceContext(headers, () =>
       tracer().startActiveSpan(
         `${subject} process`,

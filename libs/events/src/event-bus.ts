@@ -18,20 +18,27 @@ export interface InboundEvent<S extends Subject = Subject> {
 }
 
 /**
- * Handles one event. Resolve to ack it; throw to have it redelivered after the backoff; throw
- * PermanentEventError to have it terminated. Must be idempotent: any event can come again.
+ * A delivered event of one of the subjects S, as a union by subject: comparing `event.subject`
+ * with a subject narrows `event.payload` to that subject's message (no casts in handlers).
  */
-export type EventHandler = (event: InboundEvent) => Promise<void>;
+export type InboundEventOf<S extends Subject> = S extends Subject ? InboundEvent<S> : never;
+
+/**
+ * Handles one event of the subjects consumed. Resolve to ack it; throw to have it redelivered
+ * after the backoff; throw PermanentEventError to have it terminated. Must be idempotent: any
+ * event can come again.
+ */
+export type EventHandler<S extends Subject = Subject> = (event: InboundEventOf<S>) => Promise<void>;
 
 /** What consume() receives and how deliveries are retried. */
-export interface ConsumeOptions {
+export interface ConsumeOptions<S extends Subject = Subject> {
   /**
    * Durable consumer name (Durables.*). On nats-server 2.9 (one filter per consumer) it becomes
    * one JetStream consumer per subject, named `<durable>_<subject with _ for .>`.
    */
   readonly durable: string;
   /** Subjects this consumer receives (at least one). */
-  readonly subjects: readonly Subject[];
+  readonly subjects: readonly S[];
   /** Deliveries before an event is given up and terminated (default 5; -1 unlimited). */
   readonly maxDeliver?: number;
   /**
@@ -86,7 +93,7 @@ export interface EventBus {
    * consumer(s) first; keeps pulling across nats-server restarts until stop().
    * @throws EventConsumerError when a consumer cannot be created; RangeError for bad options.
    */
-  consume(options: ConsumeOptions, handler: EventHandler): Promise<Subscription>;
+  consume<S extends Subject>(options: ConsumeOptions<S>, handler: EventHandler<S>): Promise<Subscription>;
   /**
    * Answers presence probes for instanceId (core NATS, outside the stream) until close(), so
    * other processes can ask instanceAlive(instanceId). (The JetStream bus has it; a test

@@ -117,7 +117,10 @@ class JetStreamEventBus implements EventBus {
     throw new EventPublishError(subject, msgId, { cause: lastError });
   }
 
-  async consume(options: ConsumeOptions, handler: EventHandler): Promise<Subscription> {
+  async consume<S extends Subject>(options: ConsumeOptions<S>, handler: EventHandler<S>): Promise<Subscription> {
+    // Each pull loop pulls one subject of S and decodes it with that subject's schema, so the
+    // handler is only ever given an InboundEventOf<S>: the one widening of the handler's type.
+    const anySubjectHandler = handler as EventHandler;
     const maxDeliver = options.maxDeliver ?? CONSUME_DEFAULTS.maxDeliver;
     if (maxDeliver !== -1) positiveInt("maxDeliver", maxDeliver);
     const ackWaitMs = positiveInt("ackWaitMs", options.ackWaitMs ?? CONSUME_DEFAULTS.ackWaitMs);
@@ -152,7 +155,7 @@ class JetStreamEventBus implements EventBus {
         subject: spec.subject,
         concurrency,
         settings,
-        handler,
+        handler: anySubjectHandler,
         logger: this.logger,
         ensureConsumer: async () => {
           await this.ensureStreamQuietly();

@@ -50,6 +50,12 @@ export const EVENT_SCHEMAS: { readonly [S in Subject]: GenMessage<PayloadBySubje
   [Subjects.vexSigned]: VexSignedSchema,
 });
 
+/** The schema of subject's payload, typed by the subject (for generic code over subjects). */
+export function schemaOf<S extends Subject>(subject: S): GenMessage<EventPayload<S>> {
+  // EVENT_SCHEMAS is keyed so that each subject maps to its own payload's schema.
+  return EVENT_SCHEMAS[subject] as GenMessage<EventPayload<S>>;
+}
+
 /** The Nats-Msg-Id for one stage's event of one job attempt: stable across redelivery. */
 export function eventMsgId(subject: Subject, jobId: string, attempt: number): string {
   return `${subject}:${jobId}:${attempt}`;
