@@ -219,7 +219,9 @@ describe("StageLifecycle (embedded Postgres ledger, real nats-server)", function
     const view = await legacy.get(failed.jobId, 1);
     assert.deepEqual([view?.failure?.reason, view?.failure?.retryable], ["trace_lost", true]);
     assert.equal(await legacy.run(failed, async () => create(ProfileReadySchema, {})), "replayed");
-    assert.equal((published[0]?.payload as EventPayload<typeof Subjects.analysisFailed>).reason, "trace_lost");
+    const first = published[0];
+    assert.ok(first !== undefined && first.subject === Subjects.analysisFailed);
+    assert.equal((first.payload as EventPayload<typeof Subjects.analysisFailed>).reason, "trace_lost");
   });
 
   it("startMeshService wires a service, refuses to start without the internal secret, and closes what it opened", async () => {
