@@ -276,7 +276,14 @@ describe("StageLifecycle (embedded Postgres ledger, real nats-server)", function
         service: ReachabilityService,
         async assemble() {
           assembled = true;
-          return { handlers: {}, extra: {} };
+          return {
+            handlers: {
+              async getVerdicts() {
+                throw new ConnectError("none here", Code.NotFound);
+              },
+            },
+            extra: {},
+          };
         },
       }),
       (e: unknown) => e instanceof ConfigError && /INTERNAL_AUTH_TOKEN/.test(e.message),

@@ -2,16 +2,11 @@
  * Wires the VEX service: the signing key, the stage ledger (Postgres schema "vex"), object
  * storage, the event bus, the VexService server and the reachability.scored consumer.
  */
-import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
-import { connectEventBus, type EventBus } from "@vexxy/events";
-import { openStageLedger, type StageLedger } from "@vexxy/ledger";
-import { createLogger, startServer, type Logger } from "@vexxy/platform";
-import { internalAuthInterceptor } from "@vexxy/auth";
 import { VexService } from "@vexxy/proto";
+import { startMeshService, type MeshOverrides } from "@vexxy/stage";
 import type { VexConfig } from "./config.js";
 import { consumeScoredEvents } from "./events/scored-consumer.js";
 import type { VexSettings } from "./produce-vex.js";
-import { routes } from "./server.js";
 import { loadKeyRing, singleKeyRing } from "./signing/key-ring.js";
 import type { SigningKey } from "./signing/signing-key.js";
 import { vexHandlers } from "./vex-rpc.js";
@@ -30,11 +25,7 @@ export interface RunningVex {
 }
 
 /** Parts a test may supply (the service then does not close them). */
-export interface VexOverrides {
-  readonly logger?: Logger;
-  readonly bus?: EventBus;
-  readonly blobs?: BlobStore;
-  readonly ledger?: StageLedger;
+export interface VexOverrides extends MeshOverrides {
   readonly key?: SigningKey;
 }
 
@@ -44,41 +35,25 @@ export interface VexOverrides {
  *   or the server when Postgres or NATS cannot be reached or the port is taken.
  */
 export async function startVexService(config: VexConfig, overrides: VexOverrides = {}): Promise<RunningVex> {
-  const logger = overrides.logger ?? createLogger("vex", { level: config.logLevel });
-  const closers: Array<() => Promise<void>> = [];
-  try {
-    const keys = overrides.key !== undefined ? singleKeyRing(overrides.key) : await loadKeyRing(config.signingKeyFile, config.stateDir, logger);
-    const key = keys.active;
-    const ledger = overrides.ledger ?? (await openStageLedger({ databaseUrl: config.databaseUrl, schema: "vex", logger }));
-    if (overrides.ledger === undefined) closers.push(() => ledger.close());
-    const blobs =
-      overrides.blobs ?? createBlobStore(config.blobStoreUrl, config.blobEncryptionKey !== undefined ? { encryptionKey: config.blobEncryptionKey } : {});
-    const bus = overrides.bus ?? (await connectEventBus({ servers: config.natsUrl, name: "vex", streamName: config.natsStream, logger }));
-    if (overrides.bus === undefined) closers.push(() => bus.close());
-    const server = await startServer({
-      serviceName: "vex",
-      host: config.host,
-      port: config.port,
-      routes: routes(vexHandlers({ ledger, blobs, keys })),
-      services: [VexService],
-      logger,
-      interceptors: [internalAuthInterceptor(config.internalAuthToken)],
-    });
-    closers.push(() => server.close());
-    const settings: VexSettings = { author: config.author, idBase: config.idBase, tooling: VEX_TOOLING };
-    const subscription = await consumeScoredEvents({ bus, blobs, ledger, key, settings, logger }, config.eventAckWaitMs);
-    closers.push(() => subscription.stop());
-    logger.info("VEX signing key", { keyHint: key.hint, verificationKeys: keys.keys.length });
-    return {
-      port: server.port,
-      url: server.url,
-      publicKeyPem: key.publicKeyPem,
-      async close() {
-        for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error("close failed", { error: String(error) }));
-      },
-    };
-  } catch (error) {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-    throw error;
-  }
+  return await startMeshService({
+    name: "vex",
+    config,
+    overrides,
+    service: VexService,
+    async assemble({ logger, blobs, bus, openLedger, onClose }) {
+      const keys = overrides.key !== undefined ? singleKeyRing(overrides.key) : await loadKeyRing(config.signingKeyFile, config.stateDir, logger);
+      const key = keys.active;
+      const ledger = await openLedger();
+      const settings: VexSettings = { author: config.author, idBase: config.idBase, tooling: VEX_TOOLING };
+      logger.info("VEX signing key", { keyHint: key.hint, verificationKeys: keys.keys.length });
+      return {
+        handlers: vexHandlers({ ledger, blobs, keys }),
+        async afterListen() {
+          const subscription = await consumeScoredEvents({ bus, blobs, ledger, key, settings, logger }, config.eventAckWaitMs);
+          onClose(() => subscription.stop());
+        },
+        extra: { publicKeyPem: key.publicKeyPem },
+      };
+    },
+  });
 }

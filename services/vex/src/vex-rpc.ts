@@ -9,6 +9,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { BlobStore } from "@vexxy/blobstore";
 import type { StageLedger } from "@vexxy/ledger";
 import { InvalidFieldError, NotFoundError } from "@vexxy/platform";
+import { viewOf } from "@vexxy/stage";
 import { createPublicKey } from "node:crypto";
 import { GetSigningKeyResponseSchema, GetVexResponseSchema, VerifyBundleResponseSchema, VerifyVexResponseSchema, type VexService } from "@vexxy/proto";
 import { BundleVerificationError, VexNotReadyError } from "./errors.js";
@@ -16,7 +17,7 @@ import { keyHint } from "./signing/signing-key.js";
 import type { KeyRing } from "./signing/key-ring.js";
 import { verifyBundle } from "./signing/verify-bundle.js";
 import { isImageDigest, verifyVex, type TrustedKey } from "./signing/verify-vex.js";
-import { VEX_STAGE, vexKeys } from "./store/vex-keys.js";
+import { VEX_RECORD_FORMAT, VEX_STAGE, vexKeys } from "./store/vex-keys.js";
 
 /** What the handlers read. */
 export interface VexRpcDeps {
@@ -46,14 +47,14 @@ export function vexHandlers(deps: VexRpcDeps): ServiceImpl<typeof VexService> {
     async getVex(req) {
       const jobId = req.jobId.trim();
       if (jobId === "") throw new InvalidFieldError("job_id", "job_id is required");
-      const rows = (await deps.ledger.listByJob(jobId)).filter((r) => r.stage === VEX_STAGE);
+      const rows = (await deps.ledger.listByJob(jobId)).filter((r) => r.stage === VEX_STAGE).map((r) => viewOf(VEX_RECORD_FORMAT, r));
       const latest = rows.sort((a, b) => b.attempt - a.attempt)[0];
       if (latest === undefined) throw new NotFoundError(`job_id ${jobId}: no VEX for this job`);
       if (latest.state !== "done") throw new VexNotReadyError(`job_id ${jobId}: the VEX of attempt ${latest.attempt} is not signed (${latest.state})`);
       const keys = vexKeys(jobId, latest.attempt);
       const [doc, bundle] = await Promise.all([deps.blobs.get(keys.document), deps.blobs.get(keys.bundle)]);
       return create(GetVexResponseSchema, {
-        documentId: String(latest.outcome["documentId"] ?? ""),
+        documentId: latest.event?.documentId ?? "",
         documentJson: doc.toString("utf8"),
         bundleJson: bundle.toString("utf8"),
       });

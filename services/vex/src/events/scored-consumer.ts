@@ -17,6 +17,7 @@
  * name for the product, a not_affected statement neither tool would apply) publishes
  * vexxy.analysis.failed {stage "vex", retryable false} and records it.
  *
+ * The claim, replay, record and publish are the shared stage lifecycle (@vexxy/stage).
  * Failure: anything else (store, database or bus unreachable) throws, so the event is
  * redelivered with backoff. Redelivery: a done row re-publishes the recorded vex.signed (same
  * Nats-Msg-Id, so the stream de-duplicates it) and writes nothing, so a job attempt never gets
@@ -25,30 +26,30 @@
  * analysis.cancelled: marks the attempt's row cancelled when not yet signed, so a later scored
  * event of that attempt is acknowledged and dropped.
  */
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { Durables, Subjects, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
+import { create, fromJsonString } from "@bufbuild/protobuf";
+import { Durables, Subjects, type EventBus, type InboundEventOf, type Subscription } from "@vexxy/events";
 import type { BlobInfo, BlobStore } from "@vexxy/blobstore";
-import type { StageLedger, StageRecord } from "@vexxy/ledger";
+import type { StageLedger } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
+import { StageFailure, StageLifecycle } from "@vexxy/stage";
 import {
-  AnalysisFailedSchema,
   BlobRefSchema,
   ReachabilityScoredSchema,
   VexConformanceSchema,
   VexDocumentFormat,
   VexDocumentRefSchema,
   VexSignedSchema,
-  type AnalysisCancelled,
   type BlobRef,
   type JobRef,
   type ReachabilityScored,
   type Verdict,
   type VexDocumentRef,
+  type VexSigned,
 } from "@vexxy/proto";
 import { InvalidVexDocumentError, ProductIdentityError, VexNotApplicableError } from "../errors.js";
 import { produceVex, type ProducedDocument, type VexSettings } from "../produce-vex.js";
 import type { SigningKey } from "../signing/signing-key.js";
-import { VEX_STAGE, vexDocumentKeys, vexKeys } from "../store/vex-keys.js";
+import { VEX_RECORD_FORMAT, VEX_STAGE, vexDocumentKeys, vexKeys } from "../store/vex-keys.js";
 
 /** What the consumer needs; service.ts builds it. */
 export interface VexStageDeps {
@@ -60,57 +61,49 @@ export interface VexStageDeps {
   readonly logger: Logger;
 }
 
+const VEX_SUBJECTS = [Subjects.reachabilityScored, Subjects.analysisCancelled] as const;
+
+/** The VEX stage's lifecycle: one per consumer (a started row is worked again). */
+export function vexLifecycle(deps: Pick<VexStageDeps, "bus" | "ledger" | "logger">): StageLifecycle<typeof Subjects.vexSigned> {
+  return new StageLifecycle({ ...VEX_RECORD_FORMAT, stage: VEX_STAGE, onStarted: "redo" }, deps);
+}
+
 /** Starts the durable consumer. @throws when the bus cannot create it. */
 export async function consumeScoredEvents(deps: VexStageDeps, ackWaitMs: number): Promise<Subscription> {
-  return await deps.bus.consume({ durable: Durables.vex, subjects: [Subjects.reachabilityScored, Subjects.analysisCancelled], ackWaitMs }, (event) =>
-    handleVexEvent(deps, event),
-  );
+  const lifecycle = vexLifecycle(deps);
+  return await deps.bus.consume({ durable: Durables.vex, subjects: VEX_SUBJECTS, ackWaitMs }, (event) => handleVexEvent(deps, event, lifecycle));
 }
 
 /**
  * Handles one delivery (exported for tests).
  * @throws when the work must be redelivered (object store, database or bus unreachable).
  */
-export async function handleVexEvent(deps: VexStageDeps, event: InboundEvent): Promise<void> {
-  if (event.subject === Subjects.reachabilityScored) await onScored(deps, event.payload as ReachabilityScored);
-  else if (event.subject === Subjects.analysisCancelled) await onCancelled(deps, event.payload as AnalysisCancelled);
+export async function handleVexEvent(deps: VexStageDeps, event: InboundEventOf<(typeof VEX_SUBJECTS)[number]>, lifecycle = vexLifecycle(deps)): Promise<void> {
+  if (event.subject === Subjects.reachabilityScored) {
+    const scored = event.payload;
+    await lifecycle.run(scored.job, ({ job }) => signVex(deps, job, scored));
+  } else {
+    await lifecycle.cancel(event.payload.job, event.payload.reason);
+  }
 }
 
 function blobRef(info: BlobInfo): BlobRef {
   return create(BlobRefSchema, { key: info.key, sha256: info.sha256, size: BigInt(info.size) });
 }
 
-async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise<void> {
-  const job = scored.job;
-  if (job === undefined || job.jobId === "" || job.attempt === 0) {
-    deps.logger.warn("reachability.scored without job id or attempt dropped", { job: job?.jobId ?? "" });
-    return;
-  }
-  const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
-  if (!claimed && (await replay(deps, job, record))) return;
-
-  let verdicts: Verdict[];
-  try {
-    verdicts = await loadVerdicts(deps.blobs, scored, job);
-  } catch (error) {
-    if (!(error instanceof VerdictsUnreadable)) throw error;
-    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason: error.reason, message: error.message, retryable: true });
-    await publishFailure(deps, job, error.reason, error.message, true);
-    deps.logger.warn("verdicts unreadable", { job: job.jobId, attempt: job.attempt, reason: error.reason, message: error.message });
-    return;
-  }
-
+/**
+ * The work: verdicts read back, documents written, validated, self-checked, signed and stored.
+ * @throws StageFailure when no valid document can come of this attempt; anything else to be redelivered.
+ */
+async function signVex(deps: VexStageDeps, job: JobRef, scored: ReachabilityScored): Promise<VexSigned> {
+  const verdicts = await loadVerdicts(deps.blobs, scored, job);
   let produced: ReturnType<typeof produceVex>;
   try {
     produced = produceVex(job, verdicts, deps.key, deps.settings);
   } catch (error) {
     const reason = failureReason(error, verdicts);
     if (reason === undefined) throw error;
-    const message = (error as Error).message;
-    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "failed", { reason, message, retryable: false });
-    await publishFailure(deps, job, reason, message);
-    deps.logger.warn("VEX not produced", { job: job.jobId, attempt: job.attempt, reason, message });
-    return;
+    throw new StageFailure(reason, (error as Error).message, false, { cause: error });
   }
   const keys = vexKeys(job.jobId, job.attempt);
   const report = { registry: produced.conformance, ...(produced.localConformance !== undefined ? { local: produced.localConformance } : {}) };
@@ -142,21 +135,17 @@ async function onScored(deps: VexStageDeps, scored: ReachabilityScored): Promise
     conformance,
     ...(scored.profile !== undefined ? { profile: scored.profile } : {}),
   });
-  await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "done", {
-    documentId: produced.documentId,
-    productPurl: produced.productPurl,
-    keyHint: deps.key.hint,
-    signed: toJsonString(VexSignedSchema, signed),
-  });
-  await deps.bus.publish(Subjects.vexSigned, signed, eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
   deps.logger.info("VEX signed", {
     job: job.jobId,
     attempt: job.attempt,
     documentId: produced.documentId,
+    productPurl: produced.productPurl,
+    keyHint: deps.key.hint,
     formats: produced.documents.map((d) => d.format).join(","),
     verdicts: verdicts.length,
     conformance: produced.conformance.summary,
   });
+  return signed;
 }
 
 const WIRE_FORMAT: Readonly<Record<ProducedDocument["format"], VexDocumentFormat>> = {
@@ -192,14 +181,10 @@ function failureReason(error: unknown, verdicts: readonly Verdict[]): string | u
   return undefined;
 }
 
-/** The verdicts blob cannot be used; a new attempt (a new blob) may succeed. */
-export class VerdictsUnreadable extends Error {
-  constructor(
-    readonly reason: "input_missing" | "input_altered",
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+/** The verdicts blob cannot be used; a new attempt (a new blob) may succeed (retryable). */
+export class VerdictsUnreadable extends StageFailure {
+  constructor(reason: "input_missing" | "input_altered", message: string, options?: { cause?: unknown }) {
+    super(reason, message, true, options);
     this.name = "VerdictsUnreadable";
   }
 }
@@ -241,45 +226,4 @@ export async function loadVerdicts(blobs: BlobStore, scored: ReachabilityScored,
     );
   }
   return stored.verdicts;
-}
-
-/** Re-publishes what an earlier delivery recorded; false when the work must be (re)done. */
-async function replay(deps: VexStageDeps, job: JobRef, record: StageRecord): Promise<boolean> {
-  switch (record.state) {
-    case "done": {
-      const signed = record.outcome["signed"];
-      if (typeof signed !== "string") return false;
-      await deps.bus.publish(Subjects.vexSigned, fromJsonString(VexSignedSchema, signed), eventMsgId(Subjects.vexSigned, job.jobId, job.attempt));
-      deps.logger.info("redelivered reachability.scored: re-published the recorded vex.signed", { job: job.jobId, attempt: job.attempt });
-      return true;
-    }
-    case "failed":
-      await publishFailure(
-        deps,
-        job,
-        String(record.outcome["reason"] ?? "vex_failed"),
-        String(record.outcome["message"] ?? ""),
-        record.outcome["retryable"] === true,
-      );
-      return true;
-    case "cancelled":
-      deps.logger.info("reachability.scored of a cancelled attempt dropped", { job: job.jobId, attempt: job.attempt });
-      return true;
-    default:
-      return false;
-  }
-}
-
-async function publishFailure(deps: VexStageDeps, job: JobRef, reason: string, message: string, retryable = false): Promise<void> {
-  const failed = create(AnalysisFailedSchema, { job, stage: VEX_STAGE, reason, message, retryable });
-  await deps.bus.publish(Subjects.analysisFailed, failed, `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:${VEX_STAGE}`);
-}
-
-async function onCancelled(deps: VexStageDeps, cancelled: AnalysisCancelled): Promise<void> {
-  const job = cancelled.job;
-  if (job === undefined || job.jobId === "" || job.attempt === 0) return;
-  const { claimed, record } = await deps.ledger.claim(job.jobId, VEX_STAGE, job.attempt);
-  if (claimed || record.state === "started") {
-    await deps.ledger.update(job.jobId, VEX_STAGE, job.attempt, "cancelled", { reason: cancelled.reason });
-  }
 }

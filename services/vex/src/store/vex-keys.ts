@@ -1,8 +1,13 @@
-/** Where a job attempt's VEX lives in object storage, and the ledger stage name. */
+/** Where a job attempt's VEX lives in object storage, and the ledger stage name and row format. */
+import { Subjects } from "@vexxy/events";
+import type { StageRecordFormat } from "@vexxy/stage";
 import type { VexFormat } from "../writers/vex-writer.js";
 
 /** The stage name of this service's ledger rows (job, "vex", attempt). */
 export const VEX_STAGE = "vex";
+
+/** A done row records the vex.signed event (rows before the typed outcome: a JSON string under "signed"). */
+export const VEX_RECORD_FORMAT: StageRecordFormat<typeof Subjects.vexSigned, never> = { done: Subjects.vexSigned, legacyEventKey: "signed" };
 
 /**
  * Object keys of one job attempt's VEX artifacts: jobs/<job>/attempts/<n>/openvex.json,
