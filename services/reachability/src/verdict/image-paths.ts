@@ -6,6 +6,9 @@
 
 // The kernel's own limit on symlinks followed in one lookup.
 const MAX_LINK_HOPS = 40;
+const SLASH = 0x2f;
+// What normaliseAbsolute changes: "//", a "." segment, a trailing "/" after a name.
+const NEEDS_NORMALISING = /\/\/|\/\.(?:\/|$)|.\/$/;
 
 /**
  * Lexically normalises an absolute path: collapses repeated slashes and "." segments and drops
@@ -13,7 +16,9 @@ const MAX_LINK_HOPS = 40;
  * Returns "" for a relative path.
  */
 export function normaliseAbsolute(path: string): string {
-  if (!path.startsWith("/")) return "";
+  if (path.charCodeAt(0) !== SLASH) return "";
+  // Most paths (every catalogue path, most traced ones) are normal already: no copy.
+  if (!NEEDS_NORMALISING.test(path)) return path;
   const parts = path.split("/").filter((part) => part !== "" && part !== ".");
   return `/${parts.join("/")}`;
 }
@@ -41,8 +46,9 @@ export class ImagePathResolver {
   resolve(path: string): string | undefined {
     const start = normaliseAbsolute(path);
     if (start === "") return undefined;
-    if (this.cache.has(start)) return this.cache.get(start);
-    const resolved = this.walk(start);
+    const cached = this.cache.get(start);
+    if (cached !== undefined || this.cache.has(start)) return cached;
+    const resolved = this.links.size === 0 || this.noLinkOnTheWay(start) ? start : this.walk(start);
     this.cache.set(start, resolved);
     return resolved;
   }
@@ -50,6 +56,18 @@ export class ImagePathResolver {
   /** Whether path (as given) is itself a symlink in the image. */
   isLink(path: string): boolean {
     return this.links.has(normaliseAbsolute(path));
+  }
+
+  /**
+   * Whether no prefix of a normalised path (nor the path) is a link and it has no ".." segment:
+   * then walking it would follow nothing and give it back unchanged.
+   */
+  private noLinkOnTheWay(path: string): boolean {
+    for (let cut = path.indexOf("/", 1); cut !== -1; cut = path.indexOf("/", cut + 1)) {
+      if (this.links.has(path.slice(0, cut))) return false;
+    }
+    if (this.links.has(path)) return false;
+    return !(path.endsWith("/..") || path.includes("/../"));
   }
 
   private walk(start: string): string | undefined {

@@ -14,10 +14,15 @@ const BIN_DIR = /\/s?bin\/[^/]+$/;
 
 /** Path -> owning packages, plus a basename index for suffix lookups of relative paths. */
 export class PackageFileIndex {
-  private readonly owners = new Map<string, Set<number>>();
-  private readonly byBasename = new Map<string, Array<{ path: string; pkg: number }>>();
-  private readonly interpreterFiles = new Map<number, string[]>();
+  // Owners in the order they were credited; a package is credited a path at most once.
+  private readonly owners = new Map<string, number[]>();
+  // Every (path, package) credit in order, for the indexes built on first use.
+  private readonly creditedPaths: string[] = [];
+  private readonly creditedPkgs: number[] = [];
+  private byBasename: Map<string, Array<{ path: string; pkg: number }>> | undefined;
+  private interpreterFiles: Map<number, string[]> | undefined;
   private readonly fileLists: boolean[];
+  private readonly parentCache = new Map<string, string | undefined>();
 
   /**
    * Indexes every package of the catalogue (index = position in catalogue.packages).
@@ -32,13 +37,15 @@ export class PackageFileIndex {
   ) {
     this.fileLists = catalogue.packages.map((pkg) => pkg.files.length > 0 || pkg.resolvedFiles.length > 0);
     const linkTargets: Array<{ path: string; pkg: number }> = [];
+    // Packages are indexed in order, so a package's repeated credit of a path is always the
+    // last owner of that path: add() checks only the last.
     catalogue.packages.forEach((pkg, i) => {
       for (const listed of pkg.files) {
         const path = normaliseAbsolute(listed);
         if (path === "" || path === "/") continue;
         const located = this.resolveParent(path);
         this.add(path, i);
-        if (located !== undefined) this.add(located, i);
+        if (located !== undefined && located !== path) this.add(located, i);
         if (located !== undefined && resolver.isLink(located)) {
           const target = resolver.resolve(path);
           if (target !== undefined && target !== "/") linkTargets.push({ path: target, pkg: i });
@@ -52,28 +59,26 @@ export class PackageFileIndex {
         else linkTargets.push({ path, pkg: i });
       }
     });
-    const directlyOwned = new Set(this.owners.keys());
+    // A target no package lists directly; the paths credited here are the only new keys.
+    const viaLink = new Set<string>();
     for (const { path, pkg } of linkTargets) {
-      if (!directlyOwned.has(path)) this.add(path, pkg);
-    }
-    for (const [path, pkgs] of this.owners) {
-      if (!INTERPRETER_NAME.test(basename(path)) || !BIN_DIR.test(path)) continue;
-      for (const pkg of pkgs) {
-        const list = this.interpreterFiles.get(pkg) ?? [];
-        if (!list.includes(path)) list.push(path);
-        this.interpreterFiles.set(pkg, list);
-      }
+      if (this.owners.has(path) && !viaLink.has(path)) continue;
+      viaLink.add(path);
+      this.add(path, pkg);
     }
   }
 
   /** Packages owning the path as given or after resolving its symlinks. */
   ownersOf(path: string): number[] {
-    const found = new Set<number>();
     const normal = normaliseAbsolute(path);
-    for (const spelling of [normal, this.resolver.resolve(path)]) {
-      if (spelling === undefined || spelling === "") continue;
-      for (const pkg of this.owners.get(spelling) ?? []) found.add(pkg);
-    }
+    if (normal === "") return [];
+    const resolved = this.resolver.resolve(normal);
+    const direct = this.owners.get(normal);
+    const viaLinks = resolved !== undefined && resolved !== "" && resolved !== normal ? this.owners.get(resolved) : undefined;
+    if (viaLinks === undefined) return direct !== undefined ? [...direct] : [];
+    if (direct === undefined) return [...viaLinks];
+    const found = new Set<number>(direct);
+    for (const pkg of viaLinks) found.add(pkg);
     return [...found];
   }
 
@@ -89,7 +94,7 @@ export class PackageFileIndex {
     if (last === undefined || last === "..") return [];
     // A ".." in the middle can land anywhere: only the final name still narrows the owner.
     const suffix = parts.includes("..") ? `/${last}` : `/${parts.join("/")}`;
-    return (this.byBasename.get(last) ?? []).filter((entry) => entry.path.endsWith(suffix));
+    return (this.basenameIndex().get(last) ?? []).filter((entry) => entry.path.endsWith(suffix));
   }
 
   /** Whether the package has any file list at all (otherwise nothing can be mapped to it). */
@@ -99,30 +104,58 @@ export class PackageFileIndex {
 
   /** The package's files that look like a script interpreter in a bin directory. */
   interpreterFilesOf(pkg: number): readonly string[] {
+    if (this.interpreterFiles === undefined) {
+      const found = new Map<number, string[]>();
+      for (const [path, pkgs] of this.owners) {
+        if (!INTERPRETER_NAME.test(basename(path)) || !BIN_DIR.test(path)) continue;
+        for (const owner of pkgs) {
+          const list = found.get(owner) ?? [];
+          if (!list.includes(path)) list.push(path);
+          found.set(owner, list);
+        }
+      }
+      this.interpreterFiles = found;
+    }
     return this.interpreterFiles.get(pkg) ?? [];
+  }
+
+  /** Credits by basename, in credit order (built on the first suffix lookup). */
+  private basenameIndex(): Map<string, Array<{ path: string; pkg: number }>> {
+    if (this.byBasename === undefined) {
+      const index = new Map<string, Array<{ path: string; pkg: number }>>();
+      this.creditedPaths.forEach((path, i) => {
+        const name = basename(path);
+        const list = index.get(name) ?? [];
+        list.push({ path, pkg: this.creditedPkgs[i] ?? -1 });
+        index.set(name, list);
+      });
+      this.byBasename = index;
+    }
+    return this.byBasename;
   }
 
   /** The path with its directories' symlinks resolved, the last component kept as is. */
   private resolveParent(path: string): string | undefined {
     const cut = path.lastIndexOf("/");
     if (cut <= 0) return path;
-    const parent = this.resolver.resolve(path.slice(0, cut));
+    const dir = path.slice(0, cut);
+    let parent = this.parentCache.get(dir);
+    if (parent === undefined && !this.parentCache.has(dir)) {
+      parent = this.resolver.resolve(dir);
+      this.parentCache.set(dir, parent);
+    }
     if (parent === undefined) return undefined;
+    if (parent === dir) return path;
     return `${parent === "/" ? "" : parent}/${path.slice(cut + 1)}`;
   }
 
   private add(path: string, pkg: number): void {
-    let set = this.owners.get(path);
-    if (set === undefined) {
-      set = new Set();
-      this.owners.set(path, set);
-    }
-    if (set.has(pkg)) return;
-    set.add(pkg);
-    const name = basename(path);
-    const list = this.byBasename.get(name) ?? [];
-    list.push({ path, pkg });
-    this.byBasename.set(name, list);
+    const list = this.owners.get(path);
+    if (list === undefined) this.owners.set(path, [pkg]);
+    else if (list[list.length - 1] !== pkg) list.push(pkg);
+    else return;
+    this.creditedPaths.push(path);
+    this.creditedPkgs.push(pkg);
   }
 }
 

@@ -178,12 +178,18 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
   const index = new PackageFileIndex(catalogue, resolver);
   const byIdentity = catalogue.identity === "inode" && profile.identity === "inode";
   const claimsIdentity = profile.identity === "inode";
-  const filesById = new Map<string, CataloguedFile>();
-  const filesByPath = new Map<string, CataloguedFile>();
-  for (const file of catalogue.files) {
-    if (file.id !== undefined) filesById.set(identityKey(file.id), file);
-    for (const path of file.paths) filesByPath.set(normaliseAbsolute(path), file);
-  }
+  const filesById = new FilesByIdentity();
+  if (byIdentity) for (const file of catalogue.files) if (file.id !== undefined) filesById.set(file.id, file);
+  // Path lookups are needed for every use of a path-only trace, but in an "inode" trace only
+  // for ELF interpreters: built on first use.
+  let filesByPath: Map<string, CataloguedFile> | undefined;
+  const fileAtPath = (path: string): CataloguedFile | undefined => {
+    if (filesByPath === undefined) {
+      filesByPath = new Map();
+      for (const file of catalogue.files) for (const listed of file.paths) filesByPath.set(normaliseAbsolute(listed), file);
+    }
+    return filesByPath.get(path);
+  };
   const interpreters = new Map<string, string>();
   for (const [binary, interpreter] of Object.entries(catalogue.elfInterpreters)) {
     for (const key of [normaliseAbsolute(binary), resolver.resolve(binary)]) {
@@ -192,52 +198,67 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
   }
 
   const touches = new Map<number, Touch[]>();
-  const seenTouch = new Set<string>();
-  const credit = (owners: Iterable<number>, item: Touch): void => {
+  // Package -> kind -> paths already credited (a touch is recorded once per kind and path).
+  const seenTouch = new Map<number, Map<Touch["kind"], Set<string>>>();
+  const credit = (owners: readonly number[], item: Touch): void => {
     for (const pkg of owners) {
-      const key = `${pkg}\u0000${item.kind}\u0000${item.path}`;
-      if (seenTouch.has(key)) continue;
-      seenTouch.add(key);
-      const list = touches.get(pkg) ?? [];
-      list.push(item);
-      touches.set(pkg, list);
+      let kinds = seenTouch.get(pkg);
+      if (kinds === undefined) {
+        kinds = new Map();
+        seenTouch.set(pkg, kinds);
+      }
+      let paths = kinds.get(item.kind);
+      if (paths === undefined) {
+        paths = new Set();
+        kinds.set(item.kind, paths);
+      }
+      if (paths.has(item.path)) continue;
+      paths.add(item.path);
+      const list = touches.get(pkg);
+      if (list === undefined) touches.set(pkg, [item]);
+      else list.push(item);
     }
   };
   // Owners of a path inside the image: the catalogued file's owners, else the package lists.
   const ownersOfPath = (path: string): { owners: number[]; file: CataloguedFile | undefined } => {
     const normal = normaliseAbsolute(path);
     const resolved = resolver.resolve(path);
-    const file = filesByPath.get(normal) ?? (resolved !== undefined ? filesByPath.get(resolved) : undefined);
-    const owners = new Set<number>(file?.owners ?? []);
-    for (const pkg of index.ownersOf(path)) owners.add(pkg);
+    const file = fileAtPath(normal) ?? (resolved !== undefined ? fileAtPath(resolved) : undefined);
+    const listed = index.ownersOf(path);
+    if (file === undefined || file.owners.length === 0) return { owners: listed, file };
+    const owners = new Set<number>(file.owners);
+    for (const pkg of listed) owners.add(pkg);
     return { owners: [...owners], file };
   };
 
   const unattributed: string[] = [];
   const unowned = new Set<string>();
   const executed: string[] = [];
+  const executedSet = new Set<string>();
   const withoutInterpreter: string[] = [];
-  const used = new Set<string>();
-  const execs = new Set<string>();
-  const maps = new Set<string>();
+  const withoutInterpreterSet = new Set<string>();
+  // Distinct files, by catalogued file (identity or path match) or else by key.
+  const used = new Set<CataloguedFile | string>();
+  const execs = new Set<CataloguedFile | string>();
+  const maps = new Set<CataloguedFile | string>();
   let execIdentityMatches = 0;
 
   for (const use of profile.uses) {
     const label = use.path !== "" ? use.path : "(no path label)";
     const isCode = use.access === "exec" || use.access === "exec_script" || use.access === "mmap_exec";
-    let owners: number[] = [];
+    let owners: readonly number[] = [];
     let file: CataloguedFile | undefined;
     let names: readonly string[] = [];
-    let key: string;
+    let key: CataloguedFile | string;
     if (claimsIdentity && use.id === undefined) {
       unattributed.push(`${use.access} of ${label} carries no file identity in an "inode" trace`);
       continue;
     }
     if (byIdentity && use.id !== undefined) {
-      key = identityKey(use.id);
-      file = filesById.get(key);
+      file = filesById.get(use.id);
+      key = file ?? identityKey(use.id);
       if (file !== undefined && use.access === "exec") execIdentityMatches += 1;
-      owners = [...(file?.owners ?? [])];
+      owners = file?.owners ?? [];
       names = file?.paths ?? [];
     } else {
       if (!use.path.startsWith("/") || use.pathTruncated) {
@@ -278,7 +299,10 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
       continue;
     }
     execs.add(key);
-    if (!executed.includes(shown)) executed.push(shown);
+    if (!executedSet.has(shown)) {
+      executedSet.add(shown);
+      executed.push(shown);
+    }
     credit(owners, {
       kind: "code_executed",
       path: shown,
@@ -301,7 +325,10 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     }
     if (!found && use.access !== "exec_script" && !(file !== undefined && file.kind === "elf_executable")) {
       // A "#!" script run by exec whose interpreter the catalogue does not name.
-      if (!withoutInterpreter.includes(shown)) withoutInterpreter.push(shown);
+      if (!withoutInterpreterSet.has(shown)) {
+        withoutInterpreterSet.add(shown);
+        withoutInterpreter.push(shown);
+      }
     }
   }
 
@@ -327,6 +354,46 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     librariesMapped: maps.size,
   };
 }
+
+/**
+ * Catalogued files by (device, inode): one map per device, keyed by the inode as a number
+ * (as a bigint beyond 2^53), so a lookup builds no string.
+ */
+class FilesByIdentity {
+  private readonly devices = new Map<string, Map<number | bigint, CataloguedFile>>();
+  private lastMajor = -1;
+  private lastMinor = -1;
+  private last: Map<number | bigint, CataloguedFile> | undefined;
+
+  set(id: FileIdentity, file: CataloguedFile): void {
+    let device = this.device(id);
+    if (device === undefined) {
+      device = new Map();
+      this.devices.set(`${id.devMajor}:${id.devMinor}`, device);
+      this.last = device;
+    }
+    device.set(inodeKey(id.inode), file);
+  }
+
+  get(id: FileIdentity): CataloguedFile | undefined {
+    return this.device(id)?.get(inodeKey(id.inode));
+  }
+
+  private device(id: FileIdentity): Map<number | bigint, CataloguedFile> | undefined {
+    if (id.devMajor !== this.lastMajor || id.devMinor !== this.lastMinor) {
+      this.lastMajor = id.devMajor;
+      this.lastMinor = id.devMinor;
+      this.last = this.devices.get(`${id.devMajor}:${id.devMinor}`);
+    }
+    return this.last;
+  }
+}
+
+function inodeKey(inode: bigint): number | bigint {
+  return inode <= MAX_SAFE_INODE ? Number(inode) : inode;
+}
+
+const MAX_SAFE_INODE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function formatUseCount(use: FileUse): string {
   if (use.count === 0n) return "(count not recorded)";
