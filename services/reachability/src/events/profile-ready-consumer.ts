@@ -13,6 +13,7 @@
  * undecodable artifact publishes analysis.failed too (retryable for blobs: a new attempt
  * writes new ones).
  *
+ * The claim, replay, record and publish are the shared stage lifecycle (@vexxy/stage).
  * Failure: anything else (store or database unreachable) throws, so the event is redelivered
  * with backoff. Redelivery: a row already done re-publishes the recorded result, a failed row
  * its failure (same Nats-Msg-Id, de-duplicated by the stream); a "started" row means an
@@ -21,31 +22,16 @@
  * profile.ready of that attempt is acknowledged and dropped.
  */
 import { create } from "@bufbuild/protobuf";
-import { Durables, Subjects, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
+import { Durables, Subjects, type EventBus, type InboundEventOf, type Subscription } from "@vexxy/events";
 import type { BlobStore } from "@vexxy/blobstore";
-import type { StageLedger, StageRecord } from "@vexxy/ledger";
-import {
-  AnalysisFailedSchema,
-  ReachabilityScoredSchema,
-  type AnalysisCancelled,
-  type AnalysisFailed,
-  type BlobRef,
-  type JobRef,
-  type ProfileReady,
-  type ReachabilityScored,
-} from "@vexxy/proto";
+import type { StageLedger } from "@vexxy/ledger";
+import { StageFailure, StageLifecycle, type StageLogger } from "@vexxy/stage";
+import { ReachabilityScoredSchema, type BlobRef, type JobRef, type ProfileReady, type ReachabilityScored } from "@vexxy/proto";
+import { parseVulnerabilityReport } from "@vexxy/scan-report";
 import { decodeCatalogue, decodeProfile, tightenProfile } from "../artifacts.js";
 import { ArtifactDecodeError, ScanFormatError } from "../errors.js";
-import { parseVulnerabilityReport } from "@vexxy/scan-report";
-import { REACHABILITY_STAGE, type VerdictStore, verdictsRefOf } from "../store/verdict-store.js";
+import { REACHABILITY_RECORD_FORMAT, REACHABILITY_STAGE, type VerdictStore } from "../store/verdict-store.js";
 import { scoreReachability } from "../verdict/decide-verdicts.js";
-
-/** The few logging calls the consumer makes (the platform logger fits). */
-export interface StageLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** What the handler needs. */
 export interface ReachabilityStageDeps {
@@ -53,33 +39,26 @@ export interface ReachabilityStageDeps {
   readonly blobs: BlobStore;
   readonly ledger: StageLedger;
   readonly verdicts: VerdictStore;
-  readonly logger: StageLogger;
+  readonly logger: StageLogger & { error(message: string, fields?: Record<string, unknown>): void };
 }
 
-/** A failure the stage reports instead of retrying. */
-class StageFailure extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "StageFailure";
-  }
+const REACHABILITY_SUBJECTS = [Subjects.profileReady, Subjects.analysisCancelled] as const;
+
+/** The stage's lifecycle: scoring is deterministic and overwrites, so a started row is worked again. */
+export function reachabilityLifecycle(deps: Pick<ReachabilityStageDeps, "bus" | "ledger" | "logger">): StageLifecycle<typeof Subjects.reachabilityScored> {
+  return new StageLifecycle({ ...REACHABILITY_RECORD_FORMAT, stage: REACHABILITY_STAGE, onStarted: "redo", classify: asStageFailure }, deps);
 }
 
 /** Starts the durable consumer. */
 export async function consumeReachabilityEvents(deps: ReachabilityStageDeps, options: { ackWaitMs?: number } = {}): Promise<Subscription> {
+  const lifecycle = reachabilityLifecycle(deps);
   return await deps.bus.consume(
     {
       durable: Durables.reachability,
-      subjects: [Subjects.profileReady, Subjects.analysisCancelled],
+      subjects: REACHABILITY_SUBJECTS,
       ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
     },
-    async (event) => {
-      await handleReachabilityEvent(deps, event);
-    },
+    (event) => handleReachabilityEvent(deps, event, lifecycle),
   );
 }
 
@@ -87,69 +66,25 @@ export async function consumeReachabilityEvents(deps: ReachabilityStageDeps, opt
  * Handles one delivered event (exported for tests).
  * @throws when the work must be redelivered (infrastructure unreachable).
  */
-export async function handleReachabilityEvent(deps: ReachabilityStageDeps, event: InboundEvent): Promise<void> {
+export async function handleReachabilityEvent(
+  deps: ReachabilityStageDeps,
+  event: InboundEventOf<(typeof REACHABILITY_SUBJECTS)[number]>,
+  lifecycle = reachabilityLifecycle(deps),
+): Promise<void> {
   if (event.subject === Subjects.profileReady) {
-    await onProfileReady(deps, event.payload as ProfileReady);
-  } else if (event.subject === Subjects.analysisCancelled) {
-    await onCancelled(deps, event.payload as AnalysisCancelled);
-  }
-}
-
-async function onProfileReady(deps: ReachabilityStageDeps, ready: ProfileReady): Promise<void> {
-  const job = ready.job;
-  if (job === undefined || job.jobId === "" || job.attempt === 0) {
-    deps.logger.warn("profile.ready without job id or attempt dropped", { job: job?.jobId ?? "" });
-    return;
-  }
-  const { claimed, record } = await deps.ledger.claim(job.jobId, REACHABILITY_STAGE, job.attempt);
-  if (!claimed && (await replay(deps, job, record))) return;
-
-  try {
-    const scored = await score(deps, job, ready);
-    const ref = await deps.verdicts.save(job.jobId, job.attempt, scored);
-    await deps.ledger.update(job.jobId, REACHABILITY_STAGE, job.attempt, "done", {
-      verdicts: { key: ref.key, sha256: ref.sha256, size: Number(ref.size) },
-      verdictCount: scored.verdicts.length,
+    const ready = event.payload;
+    await lifecycle.run(ready.job, async ({ job }) => {
+      const scored = await score(deps, job, ready);
+      const ref = await deps.verdicts.save(job.jobId, job.attempt, scored);
+      deps.logger.info("reachability scored", { job: job.jobId, attempt: job.attempt, verdicts: scored.verdicts.length });
+      return scoredEvent(scored, ref);
     });
-    await deps.bus.publish(Subjects.reachabilityScored, scoredEvent(scored, ref), eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
-    deps.logger.info("reachability scored", { job: job.jobId, attempt: job.attempt, verdicts: scored.verdicts.length });
-  } catch (error) {
-    const failure = asStageFailure(error);
-    if (failure === undefined) throw error;
-    await deps.ledger.update(job.jobId, REACHABILITY_STAGE, job.attempt, "failed", {
-      reason: failure.reason,
-      message: failure.message,
-      retryable: failure.retryable,
-    });
-    await publishFailure(deps, job, failure.reason, failure.message, failure.retryable);
-    deps.logger.warn("reachability failed", { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message });
+  } else {
+    await lifecycle.cancel(event.payload.job, event.payload.reason);
   }
 }
 
-/** Re-publishes what an earlier delivery recorded; false when the work must be (re)done. */
-async function replay(deps: ReachabilityStageDeps, job: JobRef, record: StageRecord): Promise<boolean> {
-  switch (record.state) {
-    case "done": {
-      const ref = verdictsRefOf(record);
-      if (ref === undefined) return false;
-      const scored = await deps.verdicts.load(ref);
-      await deps.bus.publish(Subjects.reachabilityScored, scoredEvent(scored, ref), eventMsgId(Subjects.reachabilityScored, job.jobId, job.attempt));
-      return true;
-    }
-    case "failed": {
-      const { reason, message, retryable } = record.outcome;
-      await publishFailure(deps, job, String(reason ?? "reachability_failed"), String(message ?? ""), retryable === true);
-      return true;
-    }
-    case "cancelled":
-      deps.logger.info("profile.ready of a cancelled attempt dropped", { job: job.jobId, attempt: job.attempt });
-      return true;
-    default:
-      return false;
-  }
-}
-
-async function score(deps: ReachabilityStageDeps, job: JobRef, ready: ProfileReady) {
+async function score(deps: ReachabilityStageDeps, job: JobRef, ready: ProfileReady): Promise<ReachabilityScored> {
   const scanRef = required(job.scan, "job.scan");
   const profileRef = required(ready.profile, "profile");
   const catalogueRef = required(ready.catalogue, "catalogue");
@@ -194,23 +129,9 @@ async function fetch(deps: ReachabilityStageDeps, ref: BlobRef, what: string): P
   }
 }
 
+/** The failure of an unreadable report or artifact (final for the attempt), or undefined. */
 function asStageFailure(error: unknown): StageFailure | undefined {
-  if (error instanceof StageFailure) return error;
   if (error instanceof ScanFormatError) return new StageFailure("invalid_vulnerability_report", error.message, false, { cause: error });
   if (error instanceof ArtifactDecodeError) return new StageFailure(`invalid_${error.artifact}`, error.message, false, { cause: error });
   return undefined;
-}
-
-async function publishFailure(deps: ReachabilityStageDeps, job: JobRef, reason: string, message: string, retryable: boolean): Promise<void> {
-  const failed: AnalysisFailed = create(AnalysisFailedSchema, { job, stage: REACHABILITY_STAGE, reason, message, retryable });
-  await deps.bus.publish(Subjects.analysisFailed, failed, `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:${REACHABILITY_STAGE}`);
-}
-
-async function onCancelled(deps: ReachabilityStageDeps, cancelled: AnalysisCancelled): Promise<void> {
-  const job = cancelled.job;
-  if (job === undefined || job.jobId === "" || job.attempt === 0) return;
-  const { claimed, record } = await deps.ledger.claim(job.jobId, REACHABILITY_STAGE, job.attempt);
-  if (claimed || record.state === "started") {
-    await deps.ledger.update(job.jobId, REACHABILITY_STAGE, job.attempt, "cancelled", { reason: cancelled.reason });
-  }
 }

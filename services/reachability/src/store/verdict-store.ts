@@ -6,7 +6,9 @@
  */
 import { fromJsonString, toJsonString, create } from "@bufbuild/protobuf";
 import type { BlobStore } from "@vexxy/blobstore";
+import { Subjects } from "@vexxy/events";
 import type { StageLedger, StageRecord } from "@vexxy/ledger";
+import { viewOf, type StageRecordFormat } from "@vexxy/stage";
 import { BlobRefSchema, ReachabilityScoredSchema, type BlobRef, type ReachabilityScored } from "@vexxy/proto";
 import { VerdictsNotFoundError } from "../errors.js";
 
@@ -18,13 +20,13 @@ export function verdictsKey(jobId: string, attempt: number): string {
   return `jobs/${jobId}/attempts/${attempt}/verdicts.json`;
 }
 
-/** A ledger outcome's pointer to the verdicts blob, or undefined. */
+/** A done row records the reachability.scored event, which points at the verdicts blob. */
+export const REACHABILITY_RECORD_FORMAT: StageRecordFormat<typeof Subjects.reachabilityScored, never> = { done: Subjects.reachabilityScored };
+
+/** A ledger row's pointer to the verdicts blob (from its recorded event), or undefined. */
 export function verdictsRefOf(record: StageRecord): BlobRef | undefined {
-  const ref = record.outcome["verdicts"];
-  if (typeof ref !== "object" || ref === null) return undefined;
-  const { key, sha256, size } = ref as Record<string, unknown>;
-  if (typeof key !== "string" || typeof sha256 !== "string") return undefined;
-  return create(BlobRefSchema, { key, sha256, size: BigInt(typeof size === "number" ? size : 0) });
+  const ref = viewOf(REACHABILITY_RECORD_FORMAT, record).event?.verdictsBlob;
+  return ref !== undefined && ref.key !== "" && ref.sha256 !== "" ? ref : undefined;
 }
 
 /** Reads and writes an attempt's scored result. */
