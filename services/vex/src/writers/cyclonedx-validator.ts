@@ -9,38 +9,27 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { duplicateItems, type ItemPath } from "./unique-items.js";
 
 let validator: ValidateFunction | undefined;
 
 /** Top-level lists whose uniqueItems is checked in linear time here rather than by ajv. */
 const UNIQUE_LISTS = ["components", "services", "dependencies", "vulnerabilities"] as const;
 
-/** JSON with object keys sorted: equal for deep-equal JSON values, whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
+/** What each list's items are bucketed by before the full comparison (unique-items.ts). */
+const BUCKETS: Readonly<Record<(typeof UNIQUE_LISTS)[number], readonly ItemPath[]>> = {
+  components: [["bom-ref"], ["purl"], ["name"], ["version"]],
+  services: [["bom-ref"], ["name"]],
+  dependencies: [["ref"]],
+  vulnerabilities: [["bom-ref"], ["id"]],
+};
 
-/** The schema's uniqueItems of the top-level lists, in linear time. */
-function duplicateItems(doc: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  for (const name of UNIQUE_LISTS) {
+/** The schema's uniqueItems of the top-level lists. */
+function duplicateListItems(doc: Record<string, unknown>): string[] {
+  return UNIQUE_LISTS.flatMap((name) => {
     const list = doc[name];
-    if (!Array.isArray(list)) continue;
-    const seen = new Map<string, number>();
-    list.forEach((item: unknown, i) => {
-      const key = canonicalJson(item);
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else problems.push(`/${name} must NOT have duplicate items (items ## ${first} and ${i} are identical)`);
-    });
-  }
-  return problems;
+    return Array.isArray(list) ? duplicateItems(list, `/${name}`, BUCKETS[name]) : [];
+  });
 }
 
 function schema(name: string): Record<string, unknown> {
@@ -58,7 +47,7 @@ function schemaValidator(): ValidateFunction {
     ajv.addSchema(schema("jsf-0.82.schema.json"));
     const bom = schema("bom-1.6.schema.json") as { properties?: Record<string, { uniqueItems?: boolean }> };
     // ajv checks uniqueItems by deep-comparing every pair: quadratic, minutes for 10,000
-    // components. The top-level lists' uniqueItems is checked by duplicateItems instead (same rule).
+    // components. The top-level lists' uniqueItems is checked by duplicateListItems instead (same rule).
     for (const name of UNIQUE_LISTS) {
       const list = bom.properties?.[name];
       if (list?.uniqueItems !== true) throw new Error(`the CycloneDX schema no longer declares ${name} uniqueItems`);
@@ -126,7 +115,7 @@ export function cycloneDxProblems(doc: unknown): string[] {
   const validate = schemaValidator();
   const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
   if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
-    problems.push(...duplicateItems(doc as Record<string, unknown>), ...referenceProblems(doc as Record<string, unknown>));
+    problems.push(...duplicateListItems(doc as Record<string, unknown>), ...referenceProblems(doc as Record<string, unknown>));
   }
   return problems;
 }

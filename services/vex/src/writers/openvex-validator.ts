@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { duplicateItems, type ItemPath } from "./unique-items.js";
 
 let validator: ValidateFunction | undefined;
 
@@ -19,7 +20,7 @@ function schemaValidator(): ValidateFunction {
       properties?: { statements?: { uniqueItems?: boolean } };
     };
     // ajv checks uniqueItems by deep-comparing every pair: quadratic, a minute for 20,000
-    // statements. That one constraint is checked by duplicateStatements instead (same rule).
+    // statements. That one constraint is checked by duplicateItems instead (same rule).
     if (schema.properties?.statements?.uniqueItems !== true) throw new Error("the OpenVEX schema no longer declares statements uniqueItems");
     delete schema.properties.statements.uniqueItems;
     validator = ajv.compile(schema);
@@ -34,29 +35,8 @@ interface StatementLike {
   action_statement?: string;
 }
 
-/** JSON with object keys sorted: equal for deep-equal JSON values, whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/** The schema's statements uniqueItems, in linear time: a problem for each statement equal to an earlier one. */
-function duplicateStatements(statements: readonly unknown[]): string[] {
-  const seen = new Map<string, number>();
-  const problems: string[] = [];
-  statements.forEach((s, i) => {
-    const key = canonicalJson(s);
-    const first = seen.get(key);
-    if (first === undefined) seen.set(key, i);
-    else problems.push(`/statements must NOT have duplicate items (items ## ${first} and ${i} are identical)`);
-  });
-  return problems;
-}
+// Statements are bucketed by vulnerability, status and first subcomponent (unique-items.ts).
+const STATEMENT_BUCKET: readonly ItemPath[] = [["vulnerability"], ["status"], ["products", 0, "subcomponents", 0, "@id"]];
 
 /**
  * Every problem with an OpenVEX document, each starting with the JSON pointer it concerns:
@@ -68,7 +48,7 @@ export function openVexProblems(doc: unknown): string[] {
   const validate = schemaValidator();
   const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
   const raw = typeof doc === "object" && doc !== null ? (doc as { statements?: unknown }).statements : undefined;
-  if (Array.isArray(raw)) problems.push(...duplicateStatements(raw));
+  if (Array.isArray(raw)) problems.push(...duplicateItems(raw, "/statements", STATEMENT_BUCKET));
   const statements = Array.isArray(raw) ? raw.filter((s): s is StatementLike => typeof s === "object" && s !== null) : [];
   statements.forEach((s, i) => {
     if (s.status !== "not_affected" && (s.justification !== undefined || s.impact_statement !== undefined)) {
