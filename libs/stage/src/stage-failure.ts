@@ -5,6 +5,9 @@
 
 /** A failure the stage reports instead of retrying the delivery. */
 export class StageFailure extends Error {
+  /** The work was lost with a process (recorded "interrupted", not "failed"). */
+  readonly interrupted: boolean;
+
   /**
    * @param reason machine-readable cause, e.g. "invalid_vulnerability_report", "trace_lost"
    * @param message what happened, for people (names the field or object at fault)
@@ -14,10 +17,11 @@ export class StageFailure extends Error {
     readonly reason: string,
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; interrupted?: boolean } = {},
   ) {
-    super(message, options);
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "StageFailure";
+    this.interrupted = options.interrupted === true;
   }
 }
 

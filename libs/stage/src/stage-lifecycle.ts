@@ -136,7 +136,7 @@ export class StageLifecycle<S extends Subject, P = never> {
       }
       const failure = error instanceof StageFailure ? error : this.spec.classify?.(error);
       if (failure === undefined) throw error;
-      await this.fail(job, failure, "failed", progress);
+      await this.fail(job, failure, failure.interrupted ? "interrupted" : "failed", progress);
       logger.warn(`${stage} failed`, { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message });
       return "failed";
     }

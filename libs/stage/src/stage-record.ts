@@ -64,7 +64,7 @@ export function viewOf<S extends Subject, P>(format: StageRecordFormat<S, P>, re
     owner: asString(outcome["instanceId"]),
     progress: format.progress?.(isObject(outcome["progress"]) ? outcome["progress"] : outcome),
     event: record.state === "done" ? recordedEvent(format, outcome) : undefined,
-    failure: record.state === "failed" || record.state === "interrupted" ? recordedFailure(outcome) : undefined,
+    failure: record.state === "failed" || record.state === "interrupted" ? recordedFailure(outcome, record.state === "interrupted") : undefined,
     cancelReason: record.state === "cancelled" ? (asString(outcome["cancelReason"]) ?? asString(outcome["reason"]) ?? "cancelled") : undefined,
   };
 }
@@ -81,9 +81,9 @@ function recordedEvent<S extends Subject>(format: StageRecordFormat<S, unknown>,
   return undefined;
 }
 
-function recordedFailure(outcome: Readonly<Record<string, unknown>>): StageFailure {
+function recordedFailure(outcome: Readonly<Record<string, unknown>>, interrupted: boolean): StageFailure {
   const fields = isObject(outcome["failure"]) ? outcome["failure"] : outcome;
-  return new StageFailure(asString(fields["reason"]) ?? "stage_failed", asString(fields["message"]) ?? "", fields["retryable"] === true);
+  return new StageFailure(asString(fields["reason"]) ?? "stage_failed", asString(fields["message"]) ?? "", fields["retryable"] === true, { interrupted });
 }
 
 /** The outcome JSON of a row in each state (what the lifecycle writes). */

@@ -4,9 +4,15 @@
  * sandbox.completed, and this process's fan-out consumer finishes the trace (see
  * events/sandbox-events-consumer.ts).
  */
+import { Subjects } from "@vexxy/events";
+import type { StageRecordFormat } from "@vexxy/stage";
 import type { TraceSession } from "./tracer/tracer.js";
 
+/** The ledger stage of a job attempt's trace (claimed by StartTrace, finished by sandbox.completed). */
 export const TRACE_STAGE = "trace";
+
+/** A done trace row records the profile.ready event (rows before the typed outcome: a JSON string under "ready"). */
+export const TRACE_RECORD_FORMAT: StageRecordFormat<typeof Subjects.profileReady, never> = { done: Subjects.profileReady, legacyEventKey: "ready" };
 
 export class TraceRegistry {
   private readonly sessions = new Map<string, TraceSession>();

@@ -17,17 +17,20 @@
  * reconciler re-drives the job.
  * sandbox.failed / analysis.cancelled: every replica stops and throws away its live trace of
  * the job (fan-out), and the ledger row is marked cancelled.
+ * The claim, replay, record and publish are the shared stage lifecycle (@vexxy/stage); the row
+ * was claimed by StartTrace, so a completion continues it.
  * Failure: an unreachable store or database throws and the event is redelivered (to the same
  * process on its fan-out consumer). A presence probe without an answer throws too (redelivered
  * later). Redelivery: a done row re-publishes the recorded profile.ready; a lost row its failure.
  */
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { Durables, Subjects, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { Durables, Subjects, type EventBus, type InboundEventOf, type Subscription } from "@vexxy/events";
 import type { BlobStore } from "@vexxy/blobstore";
 import type { StageLedger } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
-import { AnalysisFailedSchema, ExecutionProfileSchema, ProfileReadySchema, type JobRef, type SandboxCompleted } from "@vexxy/proto";
-import { TRACE_STAGE, type TraceRegistry } from "../trace-registry.js";
+import { StageFailure, StageLifecycle, analysisFailedPublisher } from "@vexxy/stage";
+import { ExecutionProfileSchema, ProfileReadySchema, type JobRef, type ProfileReady, type SandboxCompleted } from "@vexxy/proto";
+import { TRACE_RECORD_FORMAT, TRACE_STAGE, type TraceRegistry } from "../trace-registry.js";
 import { profileFromTrace } from "../ingest/profile-from-trace.js";
 
 export interface ProfilerStageDeps {
@@ -44,15 +47,30 @@ export interface ProfilerStageDeps {
 /** Which consumer delivered an event: the service's shared durable, or this process's own. */
 export type Delivery = "shared" | "instance";
 
-const SUBJECTS = [Subjects.sandboxCompleted, Subjects.sandboxFailed, Subjects.analysisCancelled];
+const SUBJECTS = [Subjects.sandboxCompleted, Subjects.sandboxFailed, Subjects.analysisCancelled] as const;
+type ProfilerEvent = InboundEventOf<(typeof SUBJECTS)[number]>;
+
+/** The failure stage name of a lost trace (analysis.failed {stage "profiler"}). */
+const FAILURE_STAGE = "profiler";
+
+/** The trace stage's lifecycle: StartTrace claimed the row, the completion continues it. */
+export function traceLifecycle(deps: Pick<ProfilerStageDeps, "bus" | "ledger" | "logger" | "instanceId">): StageLifecycle<typeof Subjects.profileReady> {
+  return new StageLifecycle(
+    { ...TRACE_RECORD_FORMAT, stage: TRACE_STAGE, onStarted: "continue", publishFailure: analysisFailedPublisher(FAILURE_STAGE) },
+    deps,
+  );
+}
 
 /** Starts the shared durable consumer and this process's fan-out consumer. */
 export async function consumeSandboxEvents(deps: ProfilerStageDeps, ackWaitMs: number): Promise<Subscription> {
-  const shared = await deps.bus.consume({ durable: Durables.profiler, subjects: SUBJECTS, ackWaitMs }, (event) => handleSandboxEvent(deps, event, "shared"));
+  const lifecycle = traceLifecycle(deps);
+  const shared = await deps.bus.consume({ durable: Durables.profiler, subjects: SUBJECTS, ackWaitMs }, (event) =>
+    handleSandboxEvent(deps, event, "shared", lifecycle),
+  );
   let own: Subscription;
   try {
     own = await deps.bus.consume({ durable: Durables.profiler, subjects: SUBJECTS, ackWaitMs, instance: deps.instanceId }, (event) =>
-      handleSandboxEvent(deps, event, "instance"),
+      handleSandboxEvent(deps, event, "instance", lifecycle),
     );
   } catch (error) {
     await shared.stop();
@@ -76,45 +94,41 @@ async function handlesCompletion(deps: ProfilerStageDeps, completed: SandboxComp
   return !(await deps.bus.instanceAlive(owner));
 }
 
-/** Publishes the trace_lost failure of an attempt. */
-export async function publishTraceLost(deps: Pick<ProfilerStageDeps, "bus">, job: JobRef, message: string): Promise<void> {
-  await deps.bus.publish(
-    Subjects.analysisFailed,
-    create(AnalysisFailedSchema, { job, stage: "profiler", reason: "trace_lost", message, retryable: true }),
-    `${eventMsgId(Subjects.analysisFailed, job.jobId, job.attempt)}:profiler`,
-  );
+/** The failure of an attempt whose trace is gone: the run is not evidence; a new attempt may be. */
+export function traceLost(message: string): StageFailure {
+  return new StageFailure("trace_lost", message, true, { interrupted: true });
 }
 
 /** Handles one delivery (exported for tests; delivery "shared" is what a single replica does). */
-export async function handleSandboxEvent(deps: ProfilerStageDeps, event: InboundEvent, delivery: Delivery = "shared"): Promise<void> {
-  const job = (event.payload as { job?: JobRef }).job;
+export async function handleSandboxEvent(
+  deps: ProfilerStageDeps,
+  event: ProfilerEvent,
+  delivery: Delivery = "shared",
+  lifecycle = traceLifecycle(deps),
+): Promise<void> {
+  const job = event.payload.job;
   if (job === undefined || job.jobId === "") return;
   if (event.subject !== Subjects.sandboxCompleted) {
     const session = deps.registry.take(job.jobId, job.attempt);
     if (session !== undefined) await session.discard();
-    const row = await deps.ledger.get(job.jobId, TRACE_STAGE, job.attempt);
-    if (row?.state === "started") await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "cancelled", { reason: event.subject });
+    if ((await lifecycle.get(job.jobId, job.attempt))?.state === "started") await lifecycle.cancel(job, event.subject);
     return;
   }
-  const completed = event.payload as SandboxCompleted;
+  const completed = event.payload;
   if (!(await handlesCompletion(deps, completed, delivery))) return;
-  const { record } = await deps.ledger.claim(job.jobId, TRACE_STAGE, job.attempt);
-  if (record.state === "done" && typeof record.outcome["ready"] === "string") {
-    await deps.bus.publish(
-      Subjects.profileReady,
-      fromJsonString(ProfileReadySchema, record.outcome["ready"]),
-      eventMsgId(Subjects.profileReady, job.jobId, job.attempt),
-    );
-    return;
-  }
+  await lifecycle.run(job, ({ job: attempt }) => finishTrace(deps, attempt, completed));
+}
+
+/**
+ * The work: stops the attempt's live trace, stores the raw events and the profile, and returns
+ * the profile.ready event.
+ * @throws StageFailure trace_lost when this process holds no live trace of the attempt.
+ */
+async function finishTrace(deps: ProfilerStageDeps, job: JobRef, completed: SandboxCompleted): Promise<ProfileReady> {
   const session = deps.registry.take(job.jobId, job.attempt);
-  if (session === undefined || record.state !== "started") {
+  if (session === undefined) {
     const holder = completed.profilerInstanceId === "" ? "this profiler" : `profiler ${completed.profilerInstanceId}`;
-    const message = `no live trace for attempt ${job.attempt} in ${holder} (it restarted during the run or the trace was ${record.state}); the run is not evidence`;
-    if (record.state === "started") await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "interrupted", { reason: "trace_lost" });
-    await publishTraceLost(deps, job, message);
-    deps.logger.warn("trace lost", { job: job.jobId, attempt: job.attempt });
-    return;
+    throw traceLost(`no live trace for attempt ${job.attempt} in ${holder} (it restarted during the run); the run is not evidence`);
   }
   const result = await session.stop();
   const { events, profile } = profileFromTrace(result, session.scope, { outcome: completed.outcome, durationSeconds: completed.durationSeconds });
@@ -144,7 +158,6 @@ export async function handleSandboxEvent(deps: ProfilerStageDeps, event: Inbound
         ? profile.uses.filter((u) => u.access === "exec").length
         : profile.files.filter((f) => f.access === "exec" && f.countOk > 0n).length,
   });
-  await deps.ledger.update(job.jobId, TRACE_STAGE, job.attempt, "done", { profileKey: profileBlob.key, ready: toJsonString(ProfileReadySchema, ready) });
-  await deps.bus.publish(Subjects.profileReady, ready, eventMsgId(Subjects.profileReady, job.jobId, job.attempt));
   deps.logger.info("profile ready", { job: job.jobId, attempt: job.attempt, events: events.length, complete: profile.complete, loss: profile.lossReasons });
+  return ready;
 }
