@@ -15,7 +15,7 @@ import { create } from "@bufbuild/protobuf";
 import { AnalysisStatus, SubmitAnalysisRequestSchema } from "@vexxy/proto";
 import { tempDir } from "@vexxy/testkit";
 import { buildDemoImage, orchestratorClient, resolveImageInput, startEmbeddedStack, DEMO_IMAGE_NAME } from "@vexxy/deploy-local";
-import { LocalRuncDriver, prepareImage, containerIdFor } from "@vexxy/sandbox";
+import { RuncRuntime, prepareImage, containerIdFor } from "@vexxy/sandbox";
 import { BpftraceTracer } from "@vexxy/profiler";
 import { stageTimings } from "./stage-timings.js";
 
@@ -52,7 +52,7 @@ for (let i = 0; i < runs; i++) {
 rows.push(["unpack (prepareImage)", median(ours), "tar -xzf", median(tarx)]);
 
 // 2. The entrypoint under runc, traced and untraced.
-const driver = new LocalRuncDriver({ workDir: join(work.path, "bundles") });
+const driver = new RuncRuntime({ workDir: join(work.path, "bundles") });
 const tracer = new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 65536, stopTimeoutMs: 30000 });
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const workloads = {
@@ -68,7 +68,9 @@ for (const [label, args] of Object.entries(workloads)) {
     for (const withTrace of [false, true]) {
       const id = containerIdFor(`bench${withTrace ? "t" : "u"}${i}${label.length}00000`, 1);
       const handle = await driver.create({ containerId: id, rootfsDir, process: { args, env: [PATH, "DEMO_SLEEP_SECONDS=0"], cwd: "/", uid: 0, gid: 0 } });
-      const session = withTrace ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
+      const session = withTrace
+        ? await tracer.start({ kind: "host_cgroup", jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000)
+        : undefined;
       const t = process.hrtime.bigint();
       await driver.start(id);
       const res = await driver.wait(id, 300000);

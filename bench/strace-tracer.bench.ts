@@ -9,7 +9,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "@vexxy/testkit";
 import { buildDemoImage, resolveImageInput } from "@vexxy/deploy-local";
-import { LocalRuncDriver, prepareImage, containerIdFor } from "@vexxy/sandbox";
+import { RuncRuntime, prepareImage, containerIdFor } from "@vexxy/sandbox";
 import { BpftraceTracer, StraceTracer, ensureTracefs, type Tracer } from "@vexxy/profiler";
 
 const arg = (name: string, fallback: number): number => {
@@ -28,7 +28,7 @@ const image = await resolveImageInput(demo.ociLayoutDir);
 const work = await tempDir("bench-strace");
 try {
   const prepared = await prepareImage({ imageRef: image.imageRef, expectedDigest: image.imageDigest, workDir: join(work.path, "image") });
-  const driver = new LocalRuncDriver({ workDir: join(work.path, "bundles") });
+  const driver = new RuncRuntime({ workDir: join(work.path, "bundles") });
   const tracers: Record<"bpftrace" | "strace", Tracer> = {
     bpftrace: new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 65536, stopTimeoutMs: 30000 }),
     strace: new StraceTracer({ stracePath: "strace", stopTimeoutMs: 30000 }),
@@ -54,7 +54,9 @@ try {
         process: { args: workload, env: [PATH], cwd: "/", uid: 0, gid: 0 },
       });
       const session =
-        mode === "untraced" ? undefined : await tracers[mode].start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 30000);
+        mode === "untraced"
+          ? undefined
+          : await tracers[mode].start({ kind: "host_cgroup", jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 30000);
       loads.push(loadavg()[0] ?? 0);
       const t = process.hrtime.bigint();
       await driver.start(id);

@@ -18,7 +18,7 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "@vexxy/testkit";
 import { buildDemoImage, resolveImageInput } from "@vexxy/deploy-local";
-import { LocalRuncDriver, prepareImage, containerIdFor } from "@vexxy/sandbox";
+import { RuncRuntime, prepareImage, containerIdFor } from "@vexxy/sandbox";
 import { BpftraceTracer, ensureTracefs } from "@vexxy/profiler";
 
 const arg = (name: string, fallback: number): number => {
@@ -90,7 +90,7 @@ const image = await resolveImageInput(demo.ociLayoutDir);
 const work = await tempDir("bench-tracer");
 try {
   const prepared = await prepareImage({ imageRef: image.imageRef, expectedDigest: image.imageDigest, workDir: join(work.path, "image") });
-  const driver = new LocalRuncDriver({ workDir: join(work.path, "bundles") });
+  const driver = new RuncRuntime({ workDir: join(work.path, "bundles") });
   const tracer = new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 65536, stopTimeoutMs: 30000 });
   const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   // Opens (every file under /usr/share and /usr/lib read), execs (one cat per batch, one perl per
@@ -113,7 +113,9 @@ try {
         process: { args: workload, env: [PATH], cwd: "/", uid: 0, gid: 0 },
       });
       const identitySession =
-        mode === "identity" ? await tracer.start({ jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000) : undefined;
+        mode === "identity"
+          ? await tracer.start({ kind: "host_cgroup", jobId: "bench", attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path }, 15000)
+          : undefined;
       const pathSession = mode === "path-only" ? await startPathOnly(pathOnlyScript(handle.cgroupV2Path), work.path) : undefined;
       const t = process.hrtime.bigint();
       await driver.start(id);

@@ -4,7 +4,7 @@
  * One prepared root per run: the demo image unpacked by the sandbox's own intake (prepareImage)
  * into a temp dir, the workloads of every case stored under /opt/redteam (with a hard link and
  * symlinks "in the image"), one catalogue built on it. Each case runs through the real
- * LocalRuncDriver with the real seccomp profile and the real BpftraceTracer, in the sandbox
+ * RuncRuntime (the local driver's container half) with the real seccomp profile and the real BpftraceTracer, in the sandbox
  * stage's order (create -> tracer start -> start -> wait -> tracer stop -> destroy), then the
  * profile is scored against a Grype-format scan naming every installed package.
  *
@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { VexJustification, VexStatus, WorkloadOutcome, type ImageCatalogue, type Verdict } from "@vexxy/proto";
 import { tempDir, type TempDir } from "@vexxy/testkit";
 import { buildDemoImage, resolveImageInput } from "@vexxy/deploy-local";
-import { LocalRuncDriver, allCgroupDirsFor, buildCatalogue, prepareImage, type SandboxWaitResult } from "@vexxy/sandbox";
+import { RuncRuntime, allCgroupDirsFor, buildCatalogue, prepareImage, type SandboxWaitResult } from "@vexxy/sandbox";
 import { BpftraceTracer, buildProfile, toTraceeEvents, type TraceResult, type TraceScope } from "@vexxy/profiler";
 import { parseVulnerabilityReport, scoreReachability, type VulnerabilityReport } from "@vexxy/reachability";
 import { dpkgOwnersByIdentity, installedPackages, parseSelfReport, type IdentityKey, type SelfReport } from "./support/red-team/ground-truth.js";
@@ -259,9 +259,9 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
   let catalogue: ImageCatalogue;
   let report: VulnerabilityReport;
   let owners: Map<IdentityKey, Set<string>>;
-  let withProfile: LocalRuncDriver;
-  let withoutProfile: LocalRuncDriver;
-  const created = new Set<{ driver: LocalRuncDriver; id: string }>();
+  let withProfile: RuncRuntime;
+  let withoutProfile: RuncRuntime;
+  const created = new Set<{ driver: RuncRuntime; id: string }>();
   const everyId: string[] = [];
   const tracer = new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 65536, stopTimeoutMs: 30000 });
   const summary: SummaryRow[] = [];
@@ -289,8 +289,8 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
         `control ${control} is installed`,
       );
     report = parseVulnerabilityReport(grypeScanFor(installed, prepared.manifestDigest));
-    withProfile = new LocalRuncDriver({ workDir: join(dir.path, "bundles") });
-    withoutProfile = new LocalRuncDriver({ workDir: join(dir.path, "bundles-unconfined"), omitSeccomp: true });
+    withProfile = new RuncRuntime({ workDir: join(dir.path, "bundles") });
+    withoutProfile = new RuncRuntime({ workDir: join(dir.path, "bundles-unconfined"), omitSeccomp: true });
   });
 
   after(async () => {
@@ -320,7 +320,7 @@ describe(`red-team verdicts on real runc + bpftrace: ${CASES.map((c, i) => `(${i
     const handle = await driver.create({ containerId: id, rootfsDir, process: { args: c.args, env: [PATH, "LC_ALL=C"], cwd: "/", uid: 0, gid: 0 } });
     const entry = { driver, id };
     created.add(entry);
-    const scope: TraceScope = { jobId: `rt-${id}`, attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path };
+    const scope: TraceScope = { kind: "host_cgroup", jobId: `rt-${id}`, attempt: 1, containerId: id, cgroupPath: handle.cgroupV2Path };
     let trace: TraceResult;
     let waited: SandboxWaitResult;
     try {

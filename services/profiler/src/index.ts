@@ -1,7 +1,21 @@
 /** @vexxy/profiler: the tracer seam, the bpftrace and strace tracers, Tracee-shaped ingestion and the ProfilerService. */
 export { startProfilerService, type RunningProfiler, type ProfilerOverrides } from "./service.js";
 export { readProfilerConfig, type ProfilerConfig } from "./config.js";
-export type { Tracer, TraceSession, TraceScope, TraceResult, PathCount, TracedUse, ChannelAttempt, TraceDiagnostics, UseAccess } from "./tracer/tracer.js";
+export type {
+  Tracer,
+  TraceSession,
+  TraceScope,
+  TraceScopeKind,
+  TraceOwner,
+  HostCgroupScope,
+  ContainerScope,
+  TraceResult,
+  PathCount,
+  TracedUse,
+  ChannelAttempt,
+  TraceDiagnostics,
+  UseAccess,
+} from "./tracer/tracer.js";
 export { BpftraceTracer, ensureTracefs, cgroupLevel } from "./tracer/bpftrace-tracer.js";
 export { StraceTracer, StraceTraceState, type StraceOptions } from "./tracer/strace-tracer.js";
 export { StraceLineParser, decodeHex, type StraceRecord, type StraceSyscall } from "./tracer/strace-output.js";

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { BpftraceTracer, buildProfile, parseTraceeJsonLines, toTraceeEvents, type TraceResult, type TraceScope, type TracedUse } from "../src/index.js";
+import { BpftraceTracer, buildProfile, parseTraceeJsonLines, toTraceeEvents, type TraceResult, type HostCgroupScope, type TracedUse } from "../src/index.js";
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -57,7 +57,7 @@ describe("bpftrace tracer on a real cgroup (file identities read in the kernel)"
   this.timeout(60000);
   let cgroup: string;
   let work: string;
-  const scope = (): TraceScope => ({ jobId: "job", attempt: 1, containerId: "c1", cgroupPath: cgroup });
+  const scope = (): HostCgroupScope => ({ kind: "host_cgroup", jobId: "job", attempt: 1, containerId: "c1", cgroupPath: cgroup });
   const tracer = new BpftraceTracer({ bpftracePath: "bpftrace", mapKeysMax: 4096, stopTimeoutMs: 15000 });
 
   beforeEach(() => {

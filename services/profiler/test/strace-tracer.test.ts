@@ -27,7 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { profileFromTrace, StraceLineParser, StraceTracer, type TraceResult, type TraceScope, type TracedUse } from "../src/index.js";
+import { profileFromTrace, StraceLineParser, StraceTracer, type TraceResult, type HostCgroupScope, type TracedUse } from "../src/index.js";
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -78,7 +78,7 @@ describe("strace tracer on a real cgroup (ptrace, identities read from the host 
   this.timeout(60000);
   let cgroup: string;
   let work: string;
-  const scope = (): TraceScope => ({ jobId: "job", attempt: 1, containerId: "c1", cgroupPath: cgroup });
+  const scope = (): HostCgroupScope => ({ kind: "host_cgroup", jobId: "job", attempt: 1, containerId: "c1", cgroupPath: cgroup });
   const tracer = new StraceTracer({ stracePath: "strace", stopTimeoutMs: 15000 });
 
   async function trace(script: string): Promise<TraceResult> {

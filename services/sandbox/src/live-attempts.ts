@@ -16,6 +16,8 @@ export interface LiveAttempt {
   /** Set by cancel(); the run checks it after every step. */
   cancelled: boolean;
   cancelReason: string;
+  /** Aborted by cancel(): stops the driver's create (image intake) early. */
+  readonly abort: AbortController;
 }
 
 /** The registry. */
@@ -24,7 +26,7 @@ export class LiveAttempts {
 
   /** Registers an attempt; returns it. */
   add(jobId: string, attempt: number, containerId: string): LiveAttempt {
-    const live: LiveAttempt = { jobId, attempt, containerId, created: false, cancelled: false, cancelReason: "" };
+    const live: LiveAttempt = { jobId, attempt, containerId, created: false, cancelled: false, cancelReason: "", abort: new AbortController() };
     this.byKey.set(key(jobId, attempt), live);
     return live;
   }

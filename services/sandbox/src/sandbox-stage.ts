@@ -1,14 +1,16 @@
 /**
  * The sandbox stage: one job attempt from image to torn-down container, and its cancellation.
  *
- * run: prepare the image (digest checked, unpacked safely) into <workDir>/<job>/<attempt>,
- * store its catalogue at jobs/<job>/attempts/<n>/catalogue.json, create the container, have
- * the profiler attach (StartTrace, bounded by the attach deadline; without an answer the
- * container is destroyed and the workload never runs), publish sandbox.started, start it,
- * run the test script with `runc exec` when the job has one, wait with the job's timeout,
- * destroy, and publish sandbox.completed. Image problems end in sandbox.failed {retryable
- * false} naming the field; anything else in sandbox.failed {retryable true}. Whatever happens,
- * the container and the unpacked image are removed.
+ * run: the driver creates the sandbox from the job's image reference (image intake with the
+ * digest checked, the catalogue, the container: all behind SandboxDriver, so no host path is
+ * seen here), the catalogue is stored at jobs/<job>/attempts/<n>/catalogue.json, the profiler
+ * attaches to the driver's trace scope (StartTrace, bounded by the attach deadline; without an
+ * answer the sandbox is destroyed and the workload never runs), sandbox.started is published,
+ * the workload started, the test script run with the driver's exec when the job has one, the
+ * run waited on with the job's timeout, the sandbox destroyed, and sandbox.completed published.
+ * Image problems end in sandbox.failed {retryable false} naming the field; anything else in
+ * sandbox.failed {retryable true}. A cancel aborts the driver's create (intake stops early).
+ * Whatever happens, destroy removes the container and the image taken in for it.
  *
  * Replicas: the ledger row records this process's instance id right after the claim, and
  * sandbox.started/completed name this process and the profiler replica that holds the trace
@@ -18,8 +20,6 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { rm, rmdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { BlobStore } from "@vexxy/blobstore";
 import { Subjects, eventMsgId, ownerGone, type EventBus } from "@vexxy/events";
 import type { StageLedger, StageRecord } from "@vexxy/ledger";
@@ -37,16 +37,15 @@ import {
   type ExerciseStep,
   type JobRef,
 } from "@vexxy/proto";
-import { buildCatalogue, serializeCatalogue } from "./catalogue/index.js";
+import { serializeCatalogue } from "./catalogue/index.js";
 import { containerIdFor } from "./driver/container-id.js";
 import type { SandboxDriver, SandboxLimits, SandboxWaitResult } from "./driver/sandbox-driver.js";
 import { InvalidSandboxSpecError, SandboxRefusedError } from "./driver/driver-errors.js";
 import { SandboxStageError, TraceNotAttachedError } from "./errors.js";
-import { ImageIntakeError, prepareImage } from "./image/index.js";
+import { ImageIntakeError } from "./image/index.js";
 import type { LiveAttempts, LiveAttempt } from "./live-attempts.js";
 import { SANDBOX_STAGE, catalogueKey, completionOutcome, recordedCompletion, recordedFailure } from "./store/sandbox-attempts.js";
 import type { AttachedTrace, TraceAttacher } from "./trace-attacher.js";
-import { workloadProcess } from "./workload-process.js";
 
 /** What the stage needs. */
 export interface SandboxStageDeps {
@@ -60,9 +59,7 @@ export interface SandboxStageDeps {
   /** This process's instance id (random per process). */
   readonly instanceId: string;
   readonly settings: {
-    readonly workDir: string;
     readonly traceAttachTimeoutMs: number;
-    readonly maxUnpackedBytes: number;
     readonly limits: SandboxLimits;
   };
 }
@@ -130,8 +127,6 @@ export class SandboxStage {
       await this.deps.driver
         .destroy(containerId)
         .catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
-      await rm(this.attemptDir(job), { recursive: true, force: true }).catch(() => undefined);
-      await this.removeAttemptArtifacts(job);
       live.remove(attempt);
     }
   }
@@ -172,7 +167,6 @@ export class SandboxStage {
       await this.deps.driver
         .destroy(containerId)
         .catch((error: unknown) => this.deps.logger.error("destroy of an interrupted sandbox failed", { container: containerId, error: String(error) }));
-      await rm(join(this.deps.settings.workDir, row.jobId, String(row.attempt)), { recursive: true, force: true }).catch(() => undefined);
       const message = `the sandbox service stopped while attempt ${row.attempt} was ${row.outcome["phase"] === "running" ? "running" : "being prepared"}; its container was removed`;
       await this.deps.ledger.update(row.jobId, SANDBOX_STAGE, row.attempt, "interrupted", { ...row.outcome, reason: "interrupted", message, retryable: true });
       await this.publishFailed(create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }), "interrupted", message, true);
@@ -211,24 +205,26 @@ export class SandboxStage {
 
   private async run(job: JobRef, request: AnalysisRequested, attempt: LiveAttempt): Promise<void> {
     const { driver, bus, ledger, settings } = this.deps;
-    const workDir = this.attemptDir(job);
-    const image = await prepareImage({ imageRef: job.imageRef, expectedDigest: job.imageDigest, workDir, maxUnpackedBytes: settings.maxUnpackedBytes });
+    const handle = await driver.create(
+      {
+        containerId: attempt.containerId,
+        image: { ref: job.imageRef, expectedDigest: job.imageDigest },
+        environment: request.config?.environment ?? {},
+        limits: settings.limits,
+      },
+      attempt.abort.signal,
+    );
+    attempt.created = true;
     this.checkCancelled(attempt);
-    const catalogue = await buildCatalogue(image.rootfsDir, image.manifestDigest);
-    const stored = await this.deps.blobs.put(catalogueKey(job.jobId, job.attempt), Buffer.from(serializeCatalogue(catalogue), "utf8"), {
+    const stored = await this.deps.blobs.put(catalogueKey(job.jobId, job.attempt), Buffer.from(serializeCatalogue(handle.catalogue), "utf8"), {
       contentType: "application/json",
     });
     const catalogueRef: BlobRef = create(BlobRefSchema, { key: stored.key, sha256: stored.sha256, size: BigInt(stored.size) });
-    const process = await workloadProcess(image.rootfsDir, image.imageConfig, request.config?.environment ?? {});
-    this.checkCancelled(attempt);
-
-    const handle = await driver.create({ containerId: attempt.containerId, rootfsDir: image.rootfsDir, process, limits: settings.limits });
-    attempt.created = true;
     this.checkCancelled(attempt);
     let trace: AttachedTrace;
     try {
       trace = await this.deps.tracer.startTrace(
-        { jobId: job.jobId, attempt: job.attempt, containerId: handle.containerId, cgroupPath: handle.cgroupV2Path },
+        { jobId: job.jobId, attempt: job.attempt, containerId: handle.containerId, scope: handle.traceScope },
         settings.traceAttachTimeoutMs,
       );
     } catch (error) {
@@ -240,7 +236,8 @@ export class SandboxStage {
       create(SandboxStartedSchema, {
         job,
         containerId: handle.containerId,
-        cgroupPath: handle.cgroupV2Path,
+        // The event's cgroup fields describe a host-cgroup sandbox; other scopes leave them empty.
+        cgroupPath: handle.traceScope.kind === "host_cgroup" ? handle.traceScope.cgroupV2Path : "",
         cgroupId: trace.cgroupId,
         catalogue: catalogueRef,
         startedAt: timestampNow(),
@@ -267,9 +264,8 @@ export class SandboxStage {
     const steps: ExerciseStep[] = [entrypointStep(result)];
     if (scriptStep !== undefined) steps.push(await scriptStep);
     this.checkCancelled(attempt);
+    // The container and the customer's unpacked image are gone before anyone hears the run ended.
     await driver.destroy(handle.containerId);
-    // The customer's unpacked image is gone before anyone hears the run ended.
-    await rm(this.attemptDir(job), { recursive: true, force: true });
 
     const completed = create(SandboxCompletedSchema, {
       job,
@@ -341,6 +337,7 @@ export class SandboxStage {
   private async cancelLive(attempt: LiveAttempt, reason: string): Promise<void> {
     attempt.cancelled = true;
     attempt.cancelReason = reason;
+    attempt.abort.abort(new Error(`cancelled: ${reason}`));
     await this.deps.ledger.update(attempt.jobId, SANDBOX_STAGE, attempt.attempt, "cancelled", {
       containerId: attempt.containerId,
       driver: this.deps.driver.name,
@@ -358,13 +355,6 @@ export class SandboxStage {
     if (attempt.cancelled) throw new SandboxStageError("cancelled", attempt.cancelReason, false);
   }
 
-  /** Removes the job directory once its attempt directory is gone (no empty <workDir>/<job>/ left). */
-  private async removeAttemptArtifacts(job: JobRef): Promise<void> {
-    const jobDir = join(this.deps.settings.workDir, job.jobId);
-    // ENOTEMPTY: another attempt of the same job still runs here; it removes the directory itself.
-    await rmdir(jobDir).catch(() => undefined);
-  }
-
   private async fail(job: JobRef, reason: string, message: string, retryable: boolean, containerId: string): Promise<void> {
     await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "failed", { containerId, driver: this.deps.driver.name, reason, message, retryable });
     await this.publishFailed(job, reason, message, retryable);
@@ -376,10 +366,6 @@ export class SandboxStage {
       create(SandboxFailedSchema, { job, reason, message, retryable }),
       eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt),
     );
-  }
-
-  private attemptDir(job: JobRef): string {
-    return join(this.deps.settings.workDir, job.jobId, String(job.attempt));
   }
 }
 

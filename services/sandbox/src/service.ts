@@ -73,7 +73,7 @@ export async function startSandboxService(config: SandboxConfig, overrides: Sand
       logger,
       live,
       instanceId,
-      settings: { workDir: config.workDir, traceAttachTimeoutMs: config.traceAttachTimeoutMs, maxUnpackedBytes: config.maxUnpackedBytes, limits },
+      settings: { traceAttachTimeoutMs: config.traceAttachTimeoutMs, limits },
     });
     const recovered = await stage.recoverInterrupted();
     if (recovered > 0) logger.warn("interrupted attempts recovered at start-up", { count: recovered });

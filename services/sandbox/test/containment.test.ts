@@ -8,8 +8,8 @@ import { WorkloadOutcome } from "@vexxy/proto";
 import { tempDir, type TempDir } from "@vexxy/testkit";
 import { allCgroupDirsFor, controllerPathFor } from "../src/driver/cgroup-layout.js";
 import { InvalidSandboxSpecError, SandboxRefusedError } from "../src/driver/driver-errors.js";
-import { LocalRuncDriver } from "../src/driver/runc-driver.js";
-import type { SandboxProcess, SandboxSpec } from "../src/driver/sandbox-driver.js";
+import { RuncRuntime, type RuncContainerSpec } from "../src/driver/runc-runtime.js";
+import type { SandboxProcess } from "../src/driver/sandbox-driver.js";
 import { asFailure } from "../src/sandbox-stage.js";
 import { makeBusyboxRootfs } from "./helpers/busybox-rootfs.js";
 
@@ -57,26 +57,26 @@ describe("containment of a hostile workload on real runc", function () {
   let dir: TempDir;
   let rootfs: string;
   let workDir: string;
-  let driver: LocalRuncDriver;
+  let driver: RuncRuntime;
 
   before(async () => {
     dir = await tempDir("containment");
     rootfs = makeBusyboxRootfs(dir.path);
     execFileSync("gcc", ["-static", "-O1", "-o", join(rootfs, "bin", "probe"), PROBE_SOURCE]);
     workDir = join(dir.path, "bundles");
-    driver = new LocalRuncDriver({ workDir, outputCapBytes: 4 * 1024 ** 2 });
+    driver = new RuncRuntime({ workDir, outputCapBytes: 4 * 1024 ** 2 });
   });
 
   after(async () => {
     await dir?.remove();
   });
 
-  function spec(args: string[], overrides: Partial<SandboxProcess> = {}): SandboxSpec {
+  function spec(args: string[], overrides: Partial<SandboxProcess> = {}): RuncContainerSpec {
     const containerId = `vexxy-cont${randomBytes(3).toString("hex")}-1`;
     return { containerId, rootfsDir: rootfs, process: { args, env: ["PATH=/bin"], cwd: "/", uid: 0, gid: 0, ...overrides } };
   }
 
-  async function run(s: SandboxSpec, timeoutMs = 60000) {
+  async function run(s: RuncContainerSpec, timeoutMs = 60000) {
     const handle = await driver.create(s);
     try {
       await driver.start(handle.containerId);

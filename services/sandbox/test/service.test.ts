@@ -8,7 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createBlobStore, type BlobStore } from "@vexxy/blobstore";
 import { Subjects, connectEventBus, eventMsgId, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
 import { openStageLedger, type StageLedger } from "@vexxy/ledger";
-import { UnavailableError, noopLogger, startServer, type RunningServer } from "@vexxy/platform";
+import { InvalidFieldError, UnavailableError, noopLogger, startServer, type RunningServer } from "@vexxy/platform";
 import {
   AnalysisCancelledSchema,
   AnalysisRequestedSchema,
@@ -27,7 +27,7 @@ import { internalAuthInterceptor } from "@vexxy/auth";
 import { parseCatalogue } from "../src/catalogue/index.js";
 import type { SandboxConfig } from "../src/config.js";
 import { containerIdFor } from "../src/driver/container-id.js";
-import { LocalRuncDriver } from "../src/driver/runc-driver.js";
+import { RuncRuntime } from "../src/driver/runc-runtime.js";
 import { startSandboxService, type RunningSandbox } from "../src/service.js";
 import { makeBusyboxOciImage, type TestImage } from "./helpers/busybox-oci-image.js";
 import { makeBusyboxRootfs } from "./helpers/busybox-rootfs.js";
@@ -39,9 +39,22 @@ interface TraceCall {
   readonly jobId: string;
   readonly attempt: number;
   readonly containerId: string;
+  /** scope.host_cgroup.cgroup_path. */
   readonly cgroupPath: string;
-  /** cmdlines of the processes in the cgroup at that moment. */
+  /** scope.host_cgroup.init_pid. */
+  readonly initPid: number;
+  /** The deprecated top-level cgroup_path (the sandbox sends scope only). */
+  readonly legacyCgroupPath: string;
+  /** pids and cmdlines of the processes in the cgroup at that moment. */
+  readonly pids: number[];
   readonly cmdlines: string[];
+}
+
+function pidsIn(cgroupPath: string): number[] {
+  return readFileSync(join(cgroupPath, "cgroup.procs"), "utf8")
+    .split("\n")
+    .filter((p) => p !== "")
+    .map(Number);
 }
 
 function cmdlinesIn(cgroupPath: string): string[] {
@@ -77,19 +90,31 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
 
   const profilerStandIn: ServiceImpl<typeof ProfilerService> = {
     async startTrace(req) {
-      const call = { jobId: req.jobId, attempt: req.attempt, containerId: req.containerId, cgroupPath: req.cgroupPath, cmdlines: cmdlinesIn(req.cgroupPath) };
+      const scope = req.scope?.kind;
+      if (scope?.case !== "hostCgroup") throw new InvalidFieldError("scope", "stand-in: a host_cgroup scope is expected from the local driver");
+      const cgroupPath = scope.value.cgroupPath;
+      const call = {
+        jobId: req.jobId,
+        attempt: req.attempt,
+        containerId: req.containerId,
+        cgroupPath,
+        initPid: scope.value.initPid,
+        legacyCgroupPath: req.cgroupPath,
+        pids: pidsIn(cgroupPath),
+        cmdlines: cmdlinesIn(cgroupPath),
+      };
       traceCalls.push(call);
       const mode = traceMode.get(req.jobId);
       if (mode === "fail") throw new UnavailableError("stand-in: tracer unavailable");
       if (mode === "hang") {
         await new Promise((resolve) => setTimeout(resolve, 3000));
-        call.cmdlines.push(...cmdlinesIn(req.cgroupPath).map((c) => `after-deadline: ${c}`));
+        call.cmdlines.push(...cmdlinesIn(cgroupPath).map((c) => `after-deadline: ${c}`));
         throw new UnavailableError("stand-in: too late");
       }
       return create(StartTraceResponseSchema, {
         traceId: `${req.jobId}/${req.attempt}`,
         tracer: "stand-in",
-        cgroupId: BigInt(statSync(req.cgroupPath).ino),
+        cgroupId: BigInt(statSync(cgroupPath).ino),
         attachSeconds: 0.01,
       });
     },
@@ -209,6 +234,8 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.ok(call !== undefined, "StartTrace was called");
     assert.equal(call.cgroupPath, started.cgroupPath);
     assert.match(call.cgroupPath, new RegExp(`/vexxy/${containerId}$`));
+    assert.equal(call.legacyCgroupPath, "", "the deprecated cgroup_path is not sent");
+    assert.ok(call.pids.includes(call.initPid), `scope.host_cgroup.init_pid ${call.initPid} is in the cgroup (${call.pids.join(",")})`);
     assert.ok(
       call.cmdlines.length > 0 && call.cmdlines.every((c) => c.includes("runc") && c.includes("init")),
       `at StartTrace only runc's init was in the cgroup: ${call.cmdlines.join(" | ")}`,
@@ -239,7 +266,7 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
       [[1, "completed", containerId]],
     );
     assert.ok(!(await liveContainers()).includes(containerId));
-    assert.ok(!existsSync(join(config.workDir, jobId, "1")), "the unpacked image is removed");
+    assert.ok(!existsSync(join(config.workDir, "images", containerId)), "the unpacked image is removed");
     assert.ok(!existsSync(join(config.workDir, "bundles", containerId)), "the bundle is removed");
     assert.ok(!existsSync(call.cgroupPath), "the cgroup is removed");
   });
@@ -325,7 +352,7 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     // What a process that died mid-run leaves: a claimed row and a running container.
     await ledger.claim(jobId, "sandbox", 1);
     await ledger.update(jobId, "sandbox", 1, "started", { phase: "running", containerId, driver: "local" });
-    const leftover = new LocalRuncDriver({ workDir: join(config.workDir, "bundles") });
+    const leftover = new RuncRuntime({ workDir: join(config.workDir, "bundles") });
     await leftover.create({ containerId, rootfsDir: rootfs, process: { args: ["/bin/sleep", "300"], env: [], cwd: "/", uid: 0, gid: 0 } });
     await leftover.start(containerId);
 

@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { describeExit, type TraceDiagnostics, type TraceResult, type TraceScope, type TraceSession, type Tracer } from "./tracer.js";
+import { describeExit, hostCgroupOf, type TraceDiagnostics, type TraceResult, type TraceScope, type TraceSession, type Tracer } from "./tracer.js";
 import { bpftraceScript, IDENTITY_MAPS, MAPS_DONE, UNTRACED_CHANNELS } from "./bpftrace-script.js";
 import { parseIdentityOutput } from "./bpftrace-output.js";
 import { TracerAttachError } from "../errors.js";
@@ -68,20 +68,22 @@ function availableChannels(): string[] {
 
 export class BpftraceTracer implements Tracer {
   readonly name = "bpftrace";
+  readonly scopeKinds = ["host_cgroup"] as const;
 
   constructor(private readonly options: BpftraceOptions) {}
 
   async start(scope: TraceScope, deadlineMs: number): Promise<TraceSession> {
+    const cgroupPath = hostCgroupOf(scope, this.name);
     let cgroupId: bigint;
     let level: number;
     let relativePath: string | undefined;
     try {
       // On cgroup v2 the directory's inode number is the cgroup id the kernel reports.
-      cgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
-      level = cgroupLevel(scope.cgroupPath);
-      relativePath = level > 0 ? cgroupRelativePath(scope.cgroupPath, level) : undefined;
+      cgroupId = statSync(cgroupPath, { bigint: true }).ino;
+      level = cgroupLevel(cgroupPath);
+      relativePath = level > 0 ? cgroupRelativePath(cgroupPath, level) : undefined;
     } catch (cause) {
-      throw new TracerAttachError(`cgroup_path ${scope.cgroupPath} does not exist`, { cause });
+      throw new TracerAttachError(`cgroup_path ${cgroupPath} does not exist`, { cause });
     }
     ensureTracefs();
     const dir = mkdtempSync(join(tmpdir(), "vexxy-bt-"));
@@ -150,7 +152,7 @@ export class BpftraceTracer implements Tracer {
         .filter((l) => l.trim() !== "" && !l.includes("RLIMIT_MEMLOCK"))
         .slice(-3)
         .join(" | ");
-      throw new TracerAttachError(`bpftrace did not attach to ${scope.cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
+      throw new TracerAttachError(`bpftrace did not attach to ${cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
     }
     const attachSeconds = (Date.now() - began) / 1000;
     const startedAt = new Date();
@@ -204,7 +206,7 @@ export class BpftraceTracer implements Tracer {
         cleanup();
         let containerCgroupId = 0n;
         try {
-          containerCgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
+          containerCgroupId = statSync(cgroupPath, { bigint: true }).ino;
         } catch {
           // the cgroup is gone (the sandbox was torn down first): reported as 0
         }

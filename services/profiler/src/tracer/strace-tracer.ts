@@ -22,6 +22,7 @@ import { once } from "node:events";
 import { readFileSync, statSync } from "node:fs";
 import {
   describeExit,
+  hostCgroupOf,
   type ChannelAttempt,
   type TraceDiagnostics,
   type TracedUse,
@@ -263,19 +264,21 @@ export class StraceTraceState {
 
 export class StraceTracer implements Tracer {
   readonly name = "strace";
+  readonly scopeKinds = ["host_cgroup"] as const;
 
   constructor(private readonly options: StraceOptions) {}
 
   async start(scope: TraceScope, deadlineMs: number): Promise<TraceSession> {
+    const cgroupPath = hostCgroupOf(scope, this.name);
     let cgroupId: bigint;
     let view: ProcRootView;
-    const pids = cgroupPids(scope.cgroupPath);
+    const pids = cgroupPids(cgroupPath);
     try {
-      cgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
+      cgroupId = statSync(cgroupPath, { bigint: true }).ino;
       if (pids.length === 0) throw new Error("the cgroup has no process");
       view = ProcRootView.open(pids[0] ?? 0);
     } catch (cause) {
-      throw new TracerAttachError(`no process to trace in ${scope.cgroupPath}`, { cause });
+      throw new TracerAttachError(`no process to trace in ${cgroupPath}`, { cause });
     }
     const began = Date.now();
     // -o makes strace prefix every line with its pid; "|cat" because Node's stdout pipe is a
@@ -358,12 +361,12 @@ export class StraceTracer implements Tracer {
       await closed;
       view.close();
       const why = stderrTail().replace(/\n/g, " | ");
-      throw new TracerAttachError(`strace did not attach to ${scope.cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
+      throw new TracerAttachError(`strace did not attach to ${cgroupPath} within ${deadlineMs} ms${why !== "" ? `: ${why}` : ""}`);
     }
     const attachSeconds = (Date.now() - began) / 1000;
     const startedAt = new Date();
     // A process that joined the cgroup between the read and the attach is not traced.
-    const missedAtAttach = cgroupPids(scope.cgroupPath).filter((p) => !pids.includes(p));
+    const missedAtAttach = cgroupPids(cgroupPath).filter((p) => !pids.includes(p));
     // ptrace follows forks, not the cgroup: a process that joins it from outside (`runc exec` of
     // a test_script) is not traced. The cgroup is watched; a newcomer whose tracer is not this
     // strace (the kernel sets TracerPid on a traced task's child before it runs) makes the
@@ -374,7 +377,7 @@ export class StraceTracer implements Tracer {
     const vanished = new Set<number>();
     const tracerPid = child.pid;
     const watch = setInterval(() => {
-      for (const pid of cgroupPids(scope.cgroupPath)) {
+      for (const pid of cgroupPids(cgroupPath)) {
         if (checked.has(pid)) continue;
         checked.add(pid);
         let status: string;
@@ -420,11 +423,11 @@ export class StraceTracer implements Tracer {
         partial = "";
         const stopSeconds = (Date.now() - stopBegan) / 1000;
         clearInterval(watch);
-        const stillThere = cgroupPids(scope.cgroupPath).filter((p) => !state.seen.has(p) && !checked.has(p));
+        const stillThere = cgroupPids(cgroupPath).filter((p) => !state.seen.has(p) && !checked.has(p));
         const unchecked = [...vanished].filter((p) => !state.seen.has(p));
         let containerCgroupId = 0n;
         try {
-          containerCgroupId = statSync(scope.cgroupPath, { bigint: true }).ino;
+          containerCgroupId = statSync(cgroupPath, { bigint: true }).ino;
         } catch {
           // the cgroup is gone (the sandbox was torn down first): reported as 0
         }

@@ -11,14 +11,42 @@
  * `untraced_channel:<syscall>`, `untraced_process:`, `unattributed_use:`, `identity_unstable:`,
  * `map_full:` (bpftrace) and so on. The ingestion path builds the profile from these alone.
  */
+import { TracerAttachError } from "../errors.js";
 
-/** What to trace: the sandbox's cgroup (v2 directory) and who it belongs to. */
-export interface TraceScope {
+/** Whose trace it is: the job attempt and the sandbox's container id. */
+export interface TraceOwner {
   readonly jobId: string;
   readonly attempt: number;
   readonly containerId: string;
-  readonly cgroupPath: string;
 }
+
+/** A sandbox on this host, followed by its cgroup (vexxy.profiler.v1.HostCgroupScope). */
+export interface HostCgroupScope extends TraceOwner {
+  readonly kind: "host_cgroup";
+  /** The cgroup v2 directory of the container; the trace covers its subtree. */
+  readonly cgroupPath: string;
+  /** Host pid of the container's init, when the driver knows it (diagnostics only). */
+  readonly initPid?: number;
+}
+
+/**
+ * A container on a cluster node, followed by node and runtime container id
+ * (vexxy.profiler.v1.ContainerScope): what a node-wide tracer (Tracee's stream) filters on.
+ */
+export interface ContainerScope extends TraceOwner {
+  readonly kind: "container";
+  readonly node: string;
+  /** The runtime's id of the container (scope.container.container_id), which a node's tracer sees. */
+  readonly runtimeContainerId: string;
+  /** "containerd", "cri-o", "runc". */
+  readonly runtime: string;
+}
+
+/** What to trace: who it belongs to and where the workload runs (the StartTrace request's scope). */
+export type TraceScope = HostCgroupScope | ContainerScope;
+
+/** The kinds of scope there are. */
+export type TraceScopeKind = TraceScope["kind"];
 
 /** One distinct path and how often it was touched. */
 export interface PathCount {
@@ -113,10 +141,27 @@ export interface TraceSession {
 export interface Tracer {
   readonly name: string;
   /**
+   * The scope kinds this tracer can follow (bpftrace and strace: host cgroups of this host; a
+   * Tracee client: containers on its node). StartTrace refuses any other kind with
+   * FailedPrecondition naming `scope` before start() is called.
+   */
+  readonly scopeKinds: readonly TraceScopeKind[];
+  /**
    * Attaches to the scope; resolves only once the probes are attached.
-   * @throws TracerAttachError when the tracer cannot attach within the deadline.
+   * @throws TracerAttachError when the tracer cannot attach within the deadline, or is given a
+   * scope kind it does not list in scopeKinds.
    */
   start(scope: TraceScope, deadlineMs: number): Promise<TraceSession>;
+}
+
+/**
+ * The cgroup directory of a host-cgroup scope.
+ * @throws TracerAttachError naming the tracer when the scope is of another kind (the RPC edge
+ * refuses such a scope first; this guards direct callers).
+ */
+export function hostCgroupOf(scope: TraceScope, tracer: string): string {
+  if (scope.kind !== "host_cgroup") throw new TracerAttachError(`the ${tracer} tracer follows host cgroups only, not a ${scope.kind} scope`);
+  return scope.cgroupPath;
 }
 
 /** A tracer process's end for diagnostics: "signal SIGKILL", "exit 1", or "running" while it lives. */

@@ -2,7 +2,6 @@
  * The sandbox driver factory: the one place that turns SANDBOX_DRIVER into an implementation
  * of the SandboxDriver seam (the composition root calls it; the stage only sees the interface).
  */
-import { join } from "node:path";
 import { ConfigError } from "@vexxy/platform";
 import type { SandboxConfig } from "../config.js";
 import { LocalRuncDriver } from "./runc-driver.js";
@@ -13,10 +12,19 @@ import type { SandboxDriver, SandboxLimits } from "./sandbox-driver.js";
  * @throws ConfigError for a driver this release does not ship (kubernetes), so start-up stops
  * with the variable's name instead of a sandbox that cannot run anything.
  */
-export function createSandboxDriver(config: Pick<SandboxConfig, "driver" | "workDir" | "runcPath" | "outputCapBytes">, limits: SandboxLimits): SandboxDriver {
+export function createSandboxDriver(
+  config: Pick<SandboxConfig, "driver" | "workDir" | "runcPath" | "outputCapBytes" | "maxUnpackedBytes">,
+  limits: SandboxLimits,
+): SandboxDriver {
   switch (config.driver) {
     case "local":
-      return new LocalRuncDriver({ workDir: join(config.workDir, "bundles"), runcPath: config.runcPath, limits, outputCapBytes: config.outputCapBytes });
+      return new LocalRuncDriver({
+        workDir: config.workDir,
+        runcPath: config.runcPath,
+        limits,
+        outputCapBytes: config.outputCapBytes,
+        maxUnpackedBytes: config.maxUnpackedBytes,
+      });
     case "kubernetes":
       throw new ConfigError([
         {

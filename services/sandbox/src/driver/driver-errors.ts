@@ -50,3 +50,18 @@ export class SandboxRefusedError extends SandboxDriverError {
     this.name = "SandboxRefusedError";
   }
 }
+
+/**
+ * create() was aborted (the attempt was cancelled) before the sandbox was ready; whatever it had
+ * made (unpacked image, bundle, container, cgroups) is removed again. `cause` holds what the
+ * interrupted step threw, if anything.
+ */
+export class SandboxCreateAbortedError extends SandboxDriverError {
+  constructor(
+    readonly containerId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`creation of sandbox ${containerId} was aborted`, options);
+    this.name = "SandboxCreateAbortedError";
+  }
+}

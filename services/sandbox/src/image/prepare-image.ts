@@ -28,6 +28,8 @@ export interface PrepareImageOptions {
   readonly workDir: string;
   readonly maxUnpackedBytes?: number;
   readonly skopeoPath?: string;
+  /** Stops intake early: skopeo is killed, extraction stops at the next entry, and the abort's reason is thrown. */
+  readonly signal?: AbortSignal;
 }
 
 export interface PreparedImage {
@@ -44,11 +46,13 @@ function splitTag(path: string): [string, string] {
   return colon > slash ? [path.slice(0, colon), path.slice(colon + 1)] : [path, ""];
 }
 
-async function skopeo(bin: string, args: string[]): Promise<Buffer> {
+async function skopeo(bin: string, args: string[], signal: AbortSignal | undefined): Promise<Buffer> {
   try {
-    const { stdout } = await run(bin, args, { encoding: "buffer", maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(bin, args, { encoding: "buffer", maxBuffer: 64 * 1024 * 1024, ...(signal !== undefined ? { signal } : {}) });
     return stdout;
   } catch (err) {
+    // Killed by the caller's abort: that is a cancel, not an unreadable image.
+    signal?.throwIfAborted();
     const stderr = (err as { stderr?: Buffer }).stderr?.toString("utf8").trim() ?? String(err);
     throw new ImageUnreadableError(`skopeo could not read the image: ${stderr.slice(0, 400)}`, { cause: err });
   }
@@ -56,7 +60,8 @@ async function skopeo(bin: string, args: string[]): Promise<Buffer> {
 
 /**
  * Verifies and unpacks the image into workDir/rootfs.
- * @throws ImageIntakeError subclasses naming the field (image_ref or image_digest).
+ * @throws ImageIntakeError subclasses naming the field (image_ref or image_digest); the
+ * signal's reason once options.signal is aborted (what was unpacked stays for the caller to remove).
  */
 export async function prepareImage(options: PrepareImageOptions): Promise<PreparedImage> {
   const bin = options.skopeoPath ?? "skopeo";
@@ -66,7 +71,8 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
       `the local sandbox takes oci:, oci-archive: or docker-archive: references (got "${ref.slice(0, 80)}"); registry pulls come with the registry intake`,
     );
   }
-  const raw = await skopeo(bin, ["inspect", "--raw", ref]);
+  options.signal?.throwIfAborted();
+  const raw = await skopeo(bin, ["inspect", "--raw", ref], options.signal);
   const digest = `sha256:${createHash("sha256").update(raw).digest("hex")}`;
   if (digest !== options.expectedDigest) throw new ImageDigestMismatchError(options.expectedDigest, digest);
 
@@ -80,7 +86,7 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
     await rm(layout, { recursive: true, force: true });
     await mkdir(options.workDir, { recursive: true });
     const preserve = ref.startsWith("oci-archive:") ? ["--preserve-digests"] : [];
-    await skopeo(bin, ["copy", "--quiet", ...preserve, ref, `oci:${layout}:${tag}`]);
+    await skopeo(bin, ["copy", "--quiet", ...preserve, ref, `oci:${layout}:${tag}`], options.signal);
   }
   const image = await readLayoutImage(layout, tag);
   if (ref.startsWith("oci:") || ref.startsWith("oci-archive:")) {
@@ -89,8 +95,15 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
   const rootfsDir = join(options.workDir, "rootfs");
   await rm(rootfsDir, { recursive: true, force: true });
   await mkdir(rootfsDir, { recursive: true });
-  const budget: ExtractBudget = { used: 0, limit: options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES, entries: 0, maxEntries: MAX_ENTRIES };
+  const budget: ExtractBudget = {
+    used: 0,
+    limit: options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES,
+    entries: 0,
+    maxEntries: MAX_ENTRIES,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  };
   for (const layer of image.layers) {
+    options.signal?.throwIfAborted();
     const file = await verifyBlobFile(layout, layer.digest);
     await extractLayer(file, layer.mediaType, rootfsDir, layer.digest, budget);
   }

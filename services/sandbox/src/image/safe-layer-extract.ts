@@ -20,6 +20,8 @@ export interface ExtractBudget {
   readonly limit: number;
   entries: number;
   readonly maxEntries: number;
+  /** Stops extraction at the next entry once aborted (a cancelled attempt). */
+  readonly signal?: AbortSignal;
 }
 
 /** Normalises an entry name to a relative path, refusing anything that could leave the root. */
@@ -81,6 +83,8 @@ export async function extractLayer(file: string, mediaType: string, root: string
     extract.destroy();
     await feeding;
     if (err instanceof UnsafeLayerEntryError || err instanceof ImageTooLargeError || err instanceof ImageUnreadableError) throw err;
+    // An abort is the caller's cancel, not a property of the layer.
+    if (budget.signal?.aborted === true) throw err;
     throw new ImageUnreadableError(`layer ${layer} is not a readable tar: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
@@ -88,6 +92,7 @@ export async function extractLayer(file: string, mediaType: string, root: string
 type EntryHeader = tar.Header;
 
 async function handleEntry(header: EntryHeader, stream: AsyncIterable<unknown>, root: string, layer: string, budget: ExtractBudget): Promise<void> {
+  budget.signal?.throwIfAborted();
   budget.entries += 1;
   if (budget.entries > budget.maxEntries) throw new ImageTooLargeError(budget.limit);
   const rel = safeRelativePath(layer, header.name);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vexxy/profiler/v1/profiler.proto.
  */
 export const file_vexxy_profiler_v1_profiler: GenFile = /*@__PURE__*/
-  fileDesc("CiB2ZXh4eS9wcm9maWxlci92MS9wcm9maWxlci5wcm90bxIRdmV4eHkucHJvZmlsZXIudjEiXwoRU3RhcnRUcmFjZVJlcXVlc3QSDgoGam9iX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SFAoMY29udGFpbmVyX2lkGAMgASgJEhMKC2Nncm91cF9wYXRoGAQgASgJIn8KElN0YXJ0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIOCgZ0cmFjZXIYAiABKAkSEQoJY2dyb3VwX2lkGAMgASgEEhYKDmF0dGFjaF9zZWNvbmRzGAQgASgBEhwKFHByb2ZpbGVyX2luc3RhbmNlX2lkGAUgASgJIjIKD0dldFRyYWNlUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJGChBHZXRUcmFjZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEg4KBnRyYWNlchgCIAEoCRITCgtwcm9maWxlX2tleRgDIAEoCTLBAQoPUHJvZmlsZXJTZXJ2aWNlElkKClN0YXJ0VHJhY2USJC52ZXh4eS5wcm9maWxlci52MS5TdGFydFRyYWNlUmVxdWVzdBolLnZleHh5LnByb2ZpbGVyLnYxLlN0YXJ0VHJhY2VSZXNwb25zZRJTCghHZXRUcmFjZRIiLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVxdWVzdBojLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiB2ZXh4eS9wcm9maWxlci92MS9wcm9maWxlci5wcm90bxIRdmV4eHkucHJvZmlsZXIudjEikQEKEVN0YXJ0VHJhY2VSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEhQKDGNvbnRhaW5lcl9pZBgDIAEoCRIXCgtjZ3JvdXBfcGF0aBgEIAEoCUICGAESLAoFc2NvcGUYBSABKAsyHS52ZXh4eS5wcm9maWxlci52MS5UcmFjZVNjb3BlIocBCgpUcmFjZVNjb3BlEjkKC2hvc3RfY2dyb3VwGAEgASgLMiIudmV4eHkucHJvZmlsZXIudjEuSG9zdENncm91cFNjb3BlSAASNgoJY29udGFpbmVyGAIgASgLMiEudmV4eHkucHJvZmlsZXIudjEuQ29udGFpbmVyU2NvcGVIAEIGCgRraW5kIjgKD0hvc3RDZ3JvdXBTY29wZRITCgtjZ3JvdXBfcGF0aBgBIAEoCRIQCghpbml0X3BpZBgCIAEoDSJFCg5Db250YWluZXJTY29wZRIMCgRub2RlGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIPCgdydW50aW1lGAMgASgJIn8KElN0YXJ0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIOCgZ0cmFjZXIYAiABKAkSEQoJY2dyb3VwX2lkGAMgASgEEhYKDmF0dGFjaF9zZWNvbmRzGAQgASgBEhwKFHByb2ZpbGVyX2luc3RhbmNlX2lkGAUgASgJIjIKD0dldFRyYWNlUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJGChBHZXRUcmFjZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEg4KBnRyYWNlchgCIAEoCRITCgtwcm9maWxlX2tleRgDIAEoCTLBAQoPUHJvZmlsZXJTZXJ2aWNlElkKClN0YXJ0VHJhY2USJC52ZXh4eS5wcm9maWxlci52MS5TdGFydFRyYWNlUmVxdWVzdBolLnZleHh5LnByb2ZpbGVyLnYxLlN0YXJ0VHJhY2VSZXNwb25zZRJTCghHZXRUcmFjZRIiLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVxdWVzdBojLnZleHh5LnByb2ZpbGVyLnYxLkdldFRyYWNlUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message vexxy.profiler.v1.StartTraceRequest
@@ -32,11 +32,23 @@ export type StartTraceRequest = Message<"vexxy.profiler.v1.StartTraceRequest"> &
   containerId: string;
 
   /**
-   * cgroup v2 directory of the container (on hybrid hosts, the unified/ tree).
+   * Deprecated: use scope (scope.host_cgroup.cgroup_path). Read only when scope is unset, so a
+   * sandbox of the previous release still works during a rolling upgrade; removed in the next
+   * release. The cgroup v2 directory of the container (on hybrid hosts, the unified/ tree).
    *
-   * @generated from field: string cgroup_path = 4;
+   * @generated from field: string cgroup_path = 4 [deprecated = true];
+   * @deprecated
    */
   cgroupPath: string;
+
+  /**
+   * Where the workload runs and so what the tracer follows. A profiler answers
+   * FailedPrecondition naming `scope` for a kind its tracer cannot follow (bpftrace and strace
+   * follow host cgroups only; a container scope needs a node-wide tracer such as Tracee).
+   *
+   * @generated from field: vexxy.profiler.v1.TraceScope scope = 5;
+   */
+  scope?: TraceScope | undefined;
 };
 
 /**
@@ -45,6 +57,106 @@ export type StartTraceRequest = Message<"vexxy.profiler.v1.StartTraceRequest"> &
  */
 export const StartTraceRequestSchema: GenMessage<StartTraceRequest> = /*@__PURE__*/
   messageDesc(file_vexxy_profiler_v1_profiler, 0);
+
+/**
+ * What a trace follows: the sandbox driver says how its workload can be found.
+ *
+ * @generated from message vexxy.profiler.v1.TraceScope
+ */
+export type TraceScope = Message<"vexxy.profiler.v1.TraceScope"> & {
+  /**
+   * @generated from oneof vexxy.profiler.v1.TraceScope.kind
+   */
+  kind: {
+    /**
+     * A sandbox on the profiler's own host (the local runc driver).
+     *
+     * @generated from field: vexxy.profiler.v1.HostCgroupScope host_cgroup = 1;
+     */
+    value: HostCgroupScope;
+    case: "hostCgroup";
+  } | {
+    /**
+     * A container on a cluster node (the Kubernetes driver): the node's tracer filters its
+     * stream by container id.
+     *
+     * @generated from field: vexxy.profiler.v1.ContainerScope container = 2;
+     */
+    value: ContainerScope;
+    case: "container";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message vexxy.profiler.v1.TraceScope.
+ * Use `create(TraceScopeSchema)` to create a new message.
+ */
+export const TraceScopeSchema: GenMessage<TraceScope> = /*@__PURE__*/
+  messageDesc(file_vexxy_profiler_v1_profiler, 1);
+
+/**
+ * A workload in a cgroup of the profiler's host.
+ *
+ * @generated from message vexxy.profiler.v1.HostCgroupScope
+ */
+export type HostCgroupScope = Message<"vexxy.profiler.v1.HostCgroupScope"> & {
+  /**
+   * The cgroup v2 directory of the container (on hybrid hosts, the unified/ tree); the trace
+   * covers this directory's subtree.
+   *
+   * @generated from field: string cgroup_path = 1;
+   */
+  cgroupPath: string;
+
+  /**
+   * Host pid of the container's init (held before exec until start); 0 when unknown.
+   *
+   * @generated from field: uint32 init_pid = 2;
+   */
+  initPid: number;
+};
+
+/**
+ * Describes the message vexxy.profiler.v1.HostCgroupScope.
+ * Use `create(HostCgroupScopeSchema)` to create a new message.
+ */
+export const HostCgroupScopeSchema: GenMessage<HostCgroupScope> = /*@__PURE__*/
+  messageDesc(file_vexxy_profiler_v1_profiler, 2);
+
+/**
+ * A container on a node, named as the container runtime names it.
+ *
+ * @generated from message vexxy.profiler.v1.ContainerScope
+ */
+export type ContainerScope = Message<"vexxy.profiler.v1.ContainerScope"> & {
+  /**
+   * The node (Kubernetes node name) the container runs on.
+   *
+   * @generated from field: string node = 1;
+   */
+  node: string;
+
+  /**
+   * The runtime's container id (without the "containerd://" scheme).
+   *
+   * @generated from field: string container_id = 2;
+   */
+  containerId: string;
+
+  /**
+   * The runtime: "containerd", "cri-o", "runc".
+   *
+   * @generated from field: string runtime = 3;
+   */
+  runtime: string;
+};
+
+/**
+ * Describes the message vexxy.profiler.v1.ContainerScope.
+ * Use `create(ContainerScopeSchema)` to create a new message.
+ */
+export const ContainerScopeSchema: GenMessage<ContainerScope> = /*@__PURE__*/
+  messageDesc(file_vexxy_profiler_v1_profiler, 3);
 
 /**
  * @generated from message vexxy.profiler.v1.StartTraceResponse
@@ -87,7 +199,7 @@ export type StartTraceResponse = Message<"vexxy.profiler.v1.StartTraceResponse">
  * Use `create(StartTraceResponseSchema)` to create a new message.
  */
 export const StartTraceResponseSchema: GenMessage<StartTraceResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_profiler_v1_profiler, 1);
+  messageDesc(file_vexxy_profiler_v1_profiler, 4);
 
 /**
  * @generated from message vexxy.profiler.v1.GetTraceRequest
@@ -109,7 +221,7 @@ export type GetTraceRequest = Message<"vexxy.profiler.v1.GetTraceRequest"> & {
  * Use `create(GetTraceRequestSchema)` to create a new message.
  */
 export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
-  messageDesc(file_vexxy_profiler_v1_profiler, 2);
+  messageDesc(file_vexxy_profiler_v1_profiler, 5);
 
 /**
  * @generated from message vexxy.profiler.v1.GetTraceResponse
@@ -138,7 +250,7 @@ export type GetTraceResponse = Message<"vexxy.profiler.v1.GetTraceResponse"> & {
  * Use `create(GetTraceResponseSchema)` to create a new message.
  */
 export const GetTraceResponseSchema: GenMessage<GetTraceResponse> = /*@__PURE__*/
-  messageDesc(file_vexxy_profiler_v1_profiler, 3);
+  messageDesc(file_vexxy_profiler_v1_profiler, 6);
 
 /**
  * ProfilerService attaches the tracer to a sandbox before its workload starts.
@@ -147,7 +259,7 @@ export const GetTraceResponseSchema: GenMessage<GetTraceResponse> = /*@__PURE__*
  */
 export const ProfilerService: GenService<{
   /**
-   * StartTrace answers only once the probes are attached and filtering on the sandbox's cgroup.
+   * StartTrace answers only once the probes are attached and filtering on the sandbox's scope.
    *
    * @generated from rpc vexxy.profiler.v1.ProfilerService.StartTrace
    */

@@ -6,10 +6,10 @@
  */
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { resolveInRoot } from "./catalogue/index.js";
-import type { ImageConfig } from "./image/index.js";
-import type { SandboxProcess } from "./driver/sandbox-driver.js";
-import { ImageProcessError } from "./errors.js";
+import { resolveInRoot } from "../catalogue/index.js";
+import type { ImageConfig } from "../image/index.js";
+import type { SandboxProcess } from "./sandbox-driver.js";
+import { ImageProcessError } from "../errors.js";
 
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
