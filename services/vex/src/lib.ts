@@ -39,6 +39,7 @@ export { produceVex, documentIdOf, vexFormatsOf, type ProducedVex, type Produced
 export {
   pae,
   signStatement,
+  signDocument,
   verifyEnvelope,
   openVexStatement,
   cycloneDxStatement,

@@ -9,7 +9,7 @@ import { VexDocumentFormat, type JobRef, type Verdict } from "@vexxy/proto";
 import { checkConformance, localScanContext, registryScanContext, requireApplicable, type ConformanceReport } from "./conformance/self-check.js";
 import type { VexDocument } from "./conformance/go-vex-match.js";
 import { productIdentity } from "./product-identity.js";
-import { cycloneDxStatement, openVexStatement, signStatement } from "./signing/dsse.js";
+import { CYCLONEDX_PREDICATE_TYPE, IN_TOTO_STATEMENT_TYPE, OPENVEX_PREDICATE_TYPE, signDocument } from "./signing/dsse.js";
 import type { SigningKey } from "./signing/signing-key.js";
 import { serialiseBundle, toSigstoreBundle } from "./signing/sigstore-bundle.js";
 import { writeRuntimeSbom } from "./writers/cyclonedx-runtime-sbom.js";
@@ -90,7 +90,9 @@ export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: Signi
   requireApplicable(conformance);
   const writtenAs = job.imageName.trim() !== "" ? job.imageName.trim().replace(/:[\w][\w.-]*$/, "") : product.subjectName;
   const localConformance = product.tagProducts.length > 0 ? checkConformance(doc, written.statementVerdicts, localScanContext(product, writtenAs)) : undefined;
-  const envelope = signStatement(openVexStatement(product.subjectName, product.digestHex, written.document), key);
+  const subject = [{ name: product.subjectName, digest: { sha256: product.digestHex } }];
+  // The stored bytes are the signed ones: each document is serialised once.
+  const envelope = signDocument({ _type: IN_TOTO_STATEMENT_TYPE, subject, predicateType: OPENVEX_PREDICATE_TYPE }, written.json, key);
   const openVex: ProducedDocument = {
     format: "openvex",
     documentId,
@@ -101,7 +103,7 @@ export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: Signi
     if (format === "openvex") return openVex;
     const cdx = vexWriter(format).write(input);
     const sbom = writeRuntimeSbom(input);
-    const cdxEnvelope = signStatement(cycloneDxStatement(product.subjectName, product.digestHex, cdx.document), key);
+    const cdxEnvelope = signDocument({ _type: IN_TOTO_STATEMENT_TYPE, subject, predicateType: CYCLONEDX_PREDICATE_TYPE }, cdx.json, key);
     return {
       format,
       documentId: String(cdx.document["serialNumber"]),
