@@ -8,8 +8,16 @@
  * commit is repaired by the reconciler (the phase deadline passes and the job is re-driven).
  */
 import { create } from "@bufbuild/protobuf";
-import { AnalysisCancelledSchema, AnalysisRequestedSchema, JobRefSchema, VexDocumentFormat, type JobRef, type VexDocumentRef } from "@vexxy/proto";
-import { Subjects, eventMsgId, type EventBus, type InboundEvent, type Subject } from "@vexxy/events";
+import {
+  AnalysisCancelledSchema,
+  AnalysisRequestedSchema,
+  JobRefSchema,
+  VexDocumentFormat,
+  type JobRef,
+  type VexDocumentRef,
+  type VexSigned,
+} from "@vexxy/proto";
+import { Subjects, eventMsgId, type EventBus, type EventPayload, type InboundEventOf, type Subject } from "@vexxy/events";
 import { recordJobFinished, recordJobSubmitted, recordStageFailure, type Logger } from "@vexxy/platform";
 import type { IAnalysisJob, StoredBlobRef, StoredVexDocument } from "./store/entities.js";
 import type { JobStore } from "./store/job-store.js";
@@ -30,7 +38,20 @@ export interface LifecycleSettings {
   readonly maxRedispatches: number;
 }
 
-type FailurePayload = { job?: JobRef; reason: string; message: string; retryable: boolean; stage?: string };
+/** The events the orchestrator follows: each stage's result and failures. */
+export const ORCHESTRATOR_SUBJECTS = [
+  Subjects.sandboxStarted,
+  Subjects.sandboxCompleted,
+  Subjects.sandboxFailed,
+  Subjects.profileReady,
+  Subjects.reachabilityScored,
+  Subjects.vexSigned,
+  Subjects.analysisFailed,
+] as const;
+export type OrchestratorSubject = (typeof ORCHESTRATOR_SUBJECTS)[number];
+
+/** sandbox.failed has no stage field; analysis.failed names the stage. */
+type FailurePayload = EventPayload<typeof Subjects.sandboxFailed> | EventPayload<typeof Subjects.analysisFailed>;
 
 function jobRef(job: IAnalysisJob): JobRef {
   return create(JobRefSchema, {
@@ -146,14 +167,14 @@ export class JobLifecycle {
   }
 
   /** Applies one event from a stage to its job. Stale attempts and final jobs are ignored. */
-  async apply(event: InboundEvent): Promise<void> {
-    const ref = (event.payload as { job?: JobRef }).job;
+  async apply(event: InboundEventOf<OrchestratorSubject>): Promise<void> {
+    const ref = event.payload.job;
     if (ref === undefined || ref.jobId === "") {
       this.logger.warn("event without a job reference ignored", { subject: event.subject, msgId: event.msgId });
       return;
     }
     if (event.subject === Subjects.sandboxFailed || event.subject === Subjects.analysisFailed) {
-      await this.fail(ref, event.subject, event.payload as FailurePayload);
+      await this.fail(ref, event.subject, event.payload);
       return;
     }
     const step = STEP_BY_SUBJECT[event.subject];
@@ -165,7 +186,7 @@ export class JobLifecycle {
       j.status = step.status;
       j.currentPhase = step.phase;
       j.progressPercent = step.progress;
-      this.recordStageOutput(j, event.subject, event.payload);
+      if (event.subject === Subjects.vexSigned) this.recordStageOutput(j, event.payload);
       j.phaseDeadlineAt = step.status === "COMPLETE" ? null : this.deadlineAfter(j, event.subject);
       if (event.subject === Subjects.sandboxStarted && j.startedAt === null) j.startedAt = new Date();
       if (step.status === "COMPLETE") {
@@ -181,7 +202,7 @@ export class JobLifecycle {
     if (completedNow) recordJobFinished("COMPLETE", secondsSince(job.createdAt));
     this.hub.notify(job.id);
     if (event.subject === Subjects.vexSigned && job.status === "COMPLETE" && job.attempt === ref.attempt) {
-      await this.recordEvidence(job, event);
+      await this.recordEvidence(job, event.payload);
     }
   }
 
@@ -192,9 +213,7 @@ export class JobLifecycle {
     return secondsFromNow(this.settings.stageDeadlineSeconds);
   }
 
-  private recordStageOutput(job: IAnalysisJob, subject: Subject, payload: unknown): void {
-    if (subject !== Subjects.vexSigned) return;
-    const signed = payload as InboundEvent<typeof Subjects.vexSigned>["payload"];
+  private recordStageOutput(job: IAnalysisJob, signed: VexSigned): void {
     job.generatedVexId = signed.documentId;
     job.vexDocument = blobOf(signed.document);
     job.vexBundle = blobOf(signed.bundle);
@@ -213,8 +232,7 @@ export class JobLifecycle {
     job.executionProfile = toStoredProfile(signed.profile) as unknown as Record<string, unknown>;
   }
 
-  private async recordEvidence(job: IAnalysisJob, event: InboundEvent): Promise<void> {
-    const signed = event.payload as InboundEvent<typeof Subjects.vexSigned>["payload"];
+  private async recordEvidence(job: IAnalysisJob, signed: VexSigned): Promise<void> {
     const items: [string, StoredBlobRef | null][] = [
       ["openvex_document", blobOf(signed.document)],
       ["vex_signed_bundle", blobOf(signed.bundle)],
@@ -227,7 +245,8 @@ export class JobLifecycle {
   }
 
   private async fail(ref: JobRef, subject: Subject, failure: FailurePayload): Promise<void> {
-    const stage = failure.stage !== undefined && failure.stage !== "" ? failure.stage : subject === Subjects.sandboxFailed ? "sandbox" : "unknown";
+    const named = "stage" in failure ? failure.stage : "";
+    const stage = named !== "" ? named : subject === Subjects.sandboxFailed ? "sandbox" : "unknown";
     await this.retryOrFail(ref.jobId, ref.attempt, stage, failure.reason, failure.message, failure.retryable);
   }
 

@@ -6,18 +6,8 @@
  * backoff. On redelivery the lifecycle sees the job already advanced (progress never goes
  * back, stale attempts and final jobs are ignored), so applying an event twice changes nothing.
  */
-import { Durables, Subjects, type EventBus, type Subscription } from "@vexxy/events";
-import type { JobLifecycle } from "../job-lifecycle.js";
-
-export const ORCHESTRATOR_SUBJECTS = [
-  Subjects.sandboxStarted,
-  Subjects.sandboxCompleted,
-  Subjects.sandboxFailed,
-  Subjects.profileReady,
-  Subjects.reachabilityScored,
-  Subjects.vexSigned,
-  Subjects.analysisFailed,
-] as const;
+import { Durables, type EventBus, type Subscription } from "@vexxy/events";
+import { ORCHESTRATOR_SUBJECTS, type JobLifecycle } from "../job-lifecycle.js";
 
 /** Starts the orchestrator's durable consumer. */
 export async function consumeJobEvents(bus: EventBus, lifecycle: JobLifecycle, options: { ackWaitMs: number }): Promise<Subscription> {
