@@ -140,7 +140,7 @@ export class StageLifecycle<S extends Subject, P = never> {
       logger.warn(`${stage} failed`, { job: job.jobId, attempt: job.attempt, reason: failure.reason, message: failure.message });
       return "failed";
     }
-    await ledger.update(job.jobId, stage, job.attempt, "done", outcomeJson.done(this.owner, toJson(schemaOf(this.spec.done), event)));
+    await ledger.update(job.jobId, stage, job.attempt, "done", outcomeJson.done(this.owner, toJson(schemaOf(this.spec.done), event), progress));
     await this.deps.bus.publish(this.spec.done, event, eventMsgId(this.spec.done, job.jobId, job.attempt));
     return "done";
   }
@@ -163,6 +163,19 @@ export class StageLifecycle<S extends Subject, P = never> {
     const { claimed, record } = await this.deps.ledger.claim(job.jobId, this.spec.stage, job.attempt);
     if (!claimed && record.state !== "started") return false;
     await this.deps.ledger.update(job.jobId, this.spec.stage, job.attempt, "cancelled", outcomeJson.cancelled(this.owner, reason || "cancelled", progress));
+    return true;
+  }
+
+  /**
+   * analysis.cancelled of an attempt this process does not run: records it cancelled only when
+   * nobody claimed it yet (a later event of it is then dropped); a row another process claimed
+   * is left to that process. Returns whether it recorded the cancel.
+   */
+  async cancelUnclaimed(job: JobRef | undefined, reason: string): Promise<boolean> {
+    if (!usableJob(job)) return false;
+    const { claimed } = await this.deps.ledger.claim(job.jobId, this.spec.stage, job.attempt);
+    if (!claimed) return false;
+    await this.deps.ledger.update(job.jobId, this.spec.stage, job.attempt, "cancelled", outcomeJson.cancelled(this.owner, reason || "cancelled"));
     return true;
   }
 
@@ -192,7 +205,8 @@ export class StageLifecycle<S extends Subject, P = never> {
     const fields = { job: job.jobId, attempt: job.attempt, state: view.state };
     switch (view.state) {
       case "done":
-        if (view.event === undefined) return undefined;
+        // A done row whose event cannot be read: a run-once stage still never runs again.
+        if (view.event === undefined) return this.spec.onStarted === "skip" ? "skipped" : undefined;
         await bus.publish(this.spec.done, view.event, eventMsgId(this.spec.done, job.jobId, job.attempt));
         logger.info(`${this.spec.stage}: redelivered event answered with the recorded ${this.spec.done}`, fields);
         return "replayed";

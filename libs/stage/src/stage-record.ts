@@ -26,7 +26,7 @@ export interface StageView<E, P> {
   readonly updatedAt: Date;
   /** The instance id of the process that claimed the row (undefined for rows older than replicas). */
   readonly owner: string | undefined;
-  /** The stage's progress notes (only while it runs, and kept on interrupted rows). */
+  /** The stage's last progress notes (kept when the row ends). */
   readonly progress: P | undefined;
   /** The recorded success event (state done). */
   readonly event: E | undefined;
@@ -91,8 +91,8 @@ export const outcomeJson = {
   started(owner: string | undefined, progress?: object): Record<string, unknown> {
     return { ...(owner !== undefined ? { instanceId: owner } : {}), ...(progress !== undefined ? { progress } : {}) };
   },
-  done(owner: string | undefined, event: JsonValue): Record<string, unknown> {
-    return { ...(owner !== undefined ? { instanceId: owner } : {}), event };
+  done(owner: string | undefined, event: JsonValue, progress?: object): Record<string, unknown> {
+    return { ...(owner !== undefined ? { instanceId: owner } : {}), ...(progress !== undefined ? { progress } : {}), event };
   },
   failed(owner: string | undefined, failure: StageFailure, progress?: object): Record<string, unknown> {
     return {

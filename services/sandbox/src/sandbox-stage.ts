@@ -22,8 +22,9 @@ import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { BlobStore } from "@vexxy/blobstore";
 import { Subjects, eventMsgId, ownerGone, type EventBus } from "@vexxy/events";
-import type { StageLedger, StageRecord } from "@vexxy/ledger";
+import type { StageLedger } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
+import { StageCancelled, StageFailure, StageLifecycle, type FailurePublisher, type StageContext } from "@vexxy/stage";
 import {
   BlobRefSchema,
   ExerciseStepSchema,
@@ -36,6 +37,7 @@ import {
   type BlobRef,
   type ExerciseStep,
   type JobRef,
+  type SandboxCompleted,
 } from "@vexxy/proto";
 import { serializeCatalogue } from "./catalogue/index.js";
 import { containerIdFor } from "./driver/container-id.js";
@@ -44,7 +46,7 @@ import { InvalidSandboxSpecError, SandboxRefusedError } from "./driver/driver-er
 import { SandboxStageError, TraceNotAttachedError } from "./errors.js";
 import { ImageIntakeError } from "./image/index.js";
 import type { LiveAttempts, LiveAttempt } from "./live-attempts.js";
-import { SANDBOX_STAGE, catalogueKey, completionOutcome, recordedCompletion, recordedFailure } from "./store/sandbox-attempts.js";
+import { SANDBOX_RECORD_FORMAT, SANDBOX_STAGE, catalogueKey, type SandboxProgress } from "./store/sandbox-attempts.js";
 import type { AttachedTrace, TraceAttacher } from "./trace-attacher.js";
 
 /** What the stage needs. */
@@ -72,7 +74,12 @@ const MAX_TIMEOUT_SECONDS = 900;
 
 /** The stage. One per process. */
 export class SandboxStage {
-  constructor(private readonly deps: SandboxStageDeps) {}
+  /** The shared lifecycle; "skip": an attempt is never run twice, even after a crash. */
+  private readonly lifecycle: StageLifecycle<typeof Subjects.sandboxCompleted, SandboxProgress>;
+
+  constructor(private readonly deps: SandboxStageDeps) {
+    this.lifecycle = new StageLifecycle({ ...SANDBOX_RECORD_FORMAT, stage: SANDBOX_STAGE, onStarted: "skip", publishFailure: publishSandboxFailed }, deps);
+  }
 
   /**
    * Handles analysis.requested.
@@ -80,53 +87,39 @@ export class SandboxStage {
    * and the recorded outcome re-published).
    */
   async onRequested(request: AnalysisRequested): Promise<void> {
-    const job = request.job;
-    if (job === undefined || job.jobId === "" || job.attempt < 1) {
-      this.deps.logger.warn("analysis.requested without job id or attempt dropped", { job: job?.jobId ?? "" });
-      return;
-    }
-    const { ledger, live, logger } = this.deps;
-    const { claimed, record } = await ledger.claim(job.jobId, SANDBOX_STAGE, job.attempt);
-    if (!claimed) {
-      await this.replay(job, record);
-      return;
-    }
+    await this.lifecycle.run(request.job, (context) => this.attempt(context, request));
+  }
+
+  /**
+   * The work of one claimed attempt: older attempts of the job here are superseded, the attempt
+   * runs, and whatever happens its container is gone before the lifecycle records and publishes
+   * the outcome (a consumer of sandbox.failed may rely on it).
+   * @throws StageCancelled when the attempt was cancelled meanwhile; StageFailure otherwise.
+   */
+  private async attempt(context: StageContext<SandboxProgress>, request: AnalysisRequested): Promise<SandboxCompleted> {
+    const { live, logger, driver } = this.deps;
+    const job = context.job;
     for (const older of live.ofJob(job.jobId).filter((l) => l.attempt < job.attempt)) {
       await this.cancelLive(older, `superseded by attempt ${job.attempt}`);
     }
     const containerId = containerIdFor(job.jobId, job.attempt);
     const attempt = live.add(job.jobId, job.attempt, containerId);
-    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", {
-      phase: "preparing",
-      containerId,
-      driver: this.deps.driver.name,
-      instanceId: this.deps.instanceId,
-    });
-    logger.info("sandbox attempt claimed", { job: job.jobId, attempt: job.attempt, container: containerId });
     try {
-      await this.run(job, request, attempt);
+      await context.recordProgress({ phase: "preparing", containerId, driver: driver.name });
+      logger.info("sandbox attempt claimed", { job: job.jobId, attempt: job.attempt, container: containerId });
+      return await this.run(context, request, attempt);
     } catch (error) {
-      if (attempt.cancelled) {
-        logger.info("sandbox attempt cancelled", { job: job.jobId, attempt: job.attempt, reason: attempt.cancelReason });
-        return;
-      }
+      if (attempt.cancelled) throw new StageCancelled(attempt.cancelReason);
       const failure = asFailure(error);
-      // Torn down before the failure is published: a consumer of sandbox.failed may rely on it.
-      await this.deps.driver
-        .destroy(containerId)
-        .catch((cause: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(cause) }));
       logger.warn("sandbox attempt failed", {
         job: job.jobId,
         attempt: job.attempt,
         reason: failure.reason,
-        message: failure.message,
         error: error instanceof Error ? error : String(error),
       });
-      await this.fail(job, failure.reason, failure.message, failure.retryable, containerId);
+      throw new StageFailure(failure.reason, failure.message, failure.retryable, { cause: error });
     } finally {
-      await this.deps.driver
-        .destroy(containerId)
-        .catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
+      await driver.destroy(containerId).catch((error: unknown) => logger.error("sandbox destroy failed", { container: containerId, error: String(error) }));
       live.remove(attempt);
     }
   }
@@ -138,10 +131,7 @@ export class SandboxStage {
   async onCancelled(job: JobRef, reason: string): Promise<boolean> {
     const lives = this.deps.live.ofJob(job.jobId);
     for (const attempt of lives) await this.cancelLive(attempt, reason);
-    if (job.attempt >= 1 && !lives.some((l) => l.attempt === job.attempt)) {
-      const { claimed } = await this.deps.ledger.claim(job.jobId, SANDBOX_STAGE, job.attempt);
-      if (claimed) await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "cancelled", { reason: "cancelled", message: reason });
-    }
+    if (job.attempt >= 1 && !lives.some((l) => l.attempt === job.attempt)) await this.lifecycle.cancelUnclaimed(job, reason);
     return lives.length > 0;
   }
 
@@ -154,22 +144,20 @@ export class SandboxStage {
    * claim; the sweep must not take such a row in between). Returns how many it took over.
    */
   async recoverInterrupted(ownerlessGraceMs = 0): Promise<number> {
-    const started = (await this.deps.ledger.listByState("started")).filter((r) => r.stage === SANDBOX_STAGE);
     const rows = [];
-    for (const row of started) {
+    for (const row of await this.lifecycle.started()) {
       if (this.deps.live.get(row.jobId, row.attempt) !== undefined) continue;
-      const owner = row.outcome["instanceId"];
-      if (owner === undefined && Date.now() - row.updatedAt.getTime() < ownerlessGraceMs) continue;
-      if (await ownerGone(this.deps.bus, owner)) rows.push(row);
+      if (row.owner === undefined && Date.now() - row.updatedAt.getTime() < ownerlessGraceMs) continue;
+      if (await ownerGone(this.deps.bus, row.owner)) rows.push(row);
     }
     for (const row of rows) {
-      const containerId = typeof row.outcome["containerId"] === "string" ? row.outcome["containerId"] : containerIdFor(row.jobId, row.attempt);
+      const containerId = row.progress?.containerId ?? containerIdFor(row.jobId, row.attempt);
       await this.deps.driver
         .destroy(containerId)
         .catch((error: unknown) => this.deps.logger.error("destroy of an interrupted sandbox failed", { container: containerId, error: String(error) }));
-      const message = `the sandbox service stopped while attempt ${row.attempt} was ${row.outcome["phase"] === "running" ? "running" : "being prepared"}; its container was removed`;
-      await this.deps.ledger.update(row.jobId, SANDBOX_STAGE, row.attempt, "interrupted", { ...row.outcome, reason: "interrupted", message, retryable: true });
-      await this.publishFailed(create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }), "interrupted", message, true);
+      const message = `the sandbox service stopped while attempt ${row.attempt} was ${row.progress?.phase === "running" ? "running" : "being prepared"}; its container was removed`;
+      const failure = new StageFailure("interrupted", message, true, { interrupted: true });
+      await this.lifecycle.fail(create(JobRefSchema, { jobId: row.jobId, attempt: row.attempt }), failure, "interrupted", row.progress);
       this.deps.logger.warn("interrupted sandbox attempt recovered", { job: row.jobId, attempt: row.attempt, container: containerId });
     }
     return rows.length;
@@ -203,8 +191,9 @@ export class SandboxStage {
     };
   }
 
-  private async run(job: JobRef, request: AnalysisRequested, attempt: LiveAttempt): Promise<void> {
-    const { driver, bus, ledger, settings } = this.deps;
+  private async run(context: StageContext<SandboxProgress>, request: AnalysisRequested, attempt: LiveAttempt): Promise<SandboxCompleted> {
+    const { driver, bus, settings } = this.deps;
+    const job = context.job;
     const handle = await driver.create(
       {
         containerId: attempt.containerId,
@@ -247,12 +236,11 @@ export class SandboxStage {
       }),
       eventMsgId(Subjects.sandboxStarted, job.jobId, job.attempt),
     );
-    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "started", {
+    await context.recordProgress({
       phase: "running",
       containerId: handle.containerId,
       driver: driver.name,
       catalogue: stored.key,
-      instanceId: this.deps.instanceId,
       profilerInstanceId: trace.profilerInstanceId,
     });
     await driver.start(handle.containerId);
@@ -280,8 +268,6 @@ export class SandboxStage {
       profilerInstanceId: trace.profilerInstanceId,
     });
     this.checkCancelled(attempt);
-    await ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "done", completionOutcome(completed, driver.name));
-    await bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
     this.deps.logger.info("sandbox attempt completed", {
       job: job.jobId,
       attempt: job.attempt,
@@ -289,6 +275,7 @@ export class SandboxStage {
       exitCode: result.exitCode,
       seconds: result.durationSeconds,
     });
+    return completed;
   }
 
   private async runTestScript(containerId: string, script: string, timeoutMs: number): Promise<ExerciseStep> {
@@ -310,40 +297,15 @@ export class SandboxStage {
     }
   }
 
-  private async replay(job: JobRef, record: StageRecord): Promise<void> {
-    switch (record.state) {
-      case "done": {
-        const completed = recordedCompletion(record);
-        if (completed !== undefined)
-          await this.deps.bus.publish(Subjects.sandboxCompleted, completed, eventMsgId(Subjects.sandboxCompleted, job.jobId, job.attempt));
-        return;
-      }
-      case "failed":
-      case "interrupted": {
-        const failure = recordedFailure(record);
-        await this.publishFailed(job, failure.reason, failure.message, failure.retryable);
-        return;
-      }
-      default:
-        // "started": this attempt runs now (here or in another replica); "cancelled": dropped.
-        this.deps.logger.info("analysis.requested of a claimed attempt acknowledged without running", {
-          job: job.jobId,
-          attempt: job.attempt,
-          state: record.state,
-        });
-    }
-  }
-
   private async cancelLive(attempt: LiveAttempt, reason: string): Promise<void> {
     attempt.cancelled = true;
     attempt.cancelReason = reason;
     attempt.abort.abort(new Error(`cancelled: ${reason}`));
-    await this.deps.ledger.update(attempt.jobId, SANDBOX_STAGE, attempt.attempt, "cancelled", {
+    await this.lifecycle.cancel(create(JobRefSchema, { jobId: attempt.jobId, attempt: attempt.attempt }), reason, {
+      phase: attempt.created ? "running" : "preparing",
       containerId: attempt.containerId,
       driver: this.deps.driver.name,
-      reason: "cancelled",
-      message: reason,
-    });
+    } satisfies SandboxProgress);
     await this.deps.driver.kill(attempt.containerId).catch(() => undefined);
     await this.deps.driver
       .destroy(attempt.containerId)
@@ -354,20 +316,16 @@ export class SandboxStage {
   private checkCancelled(attempt: LiveAttempt): void {
     if (attempt.cancelled) throw new SandboxStageError("cancelled", attempt.cancelReason, false);
   }
-
-  private async fail(job: JobRef, reason: string, message: string, retryable: boolean, containerId: string): Promise<void> {
-    await this.deps.ledger.update(job.jobId, SANDBOX_STAGE, job.attempt, "failed", { containerId, driver: this.deps.driver.name, reason, message, retryable });
-    await this.publishFailed(job, reason, message, retryable);
-  }
-
-  private async publishFailed(job: JobRef, reason: string, message: string, retryable: boolean): Promise<void> {
-    await this.deps.bus.publish(
-      Subjects.sandboxFailed,
-      create(SandboxFailedSchema, { job, reason, message, retryable }),
-      eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt),
-    );
-  }
 }
+
+/** The sandbox's failure event: sandbox.failed {reason, message, retryable}. */
+const publishSandboxFailed: FailurePublisher = async (bus: EventBus, job: JobRef, failure: StageFailure) => {
+  await bus.publish(
+    Subjects.sandboxFailed,
+    create(SandboxFailedSchema, { job, reason: failure.reason, message: failure.message, retryable: failure.retryable }),
+    eventMsgId(Subjects.sandboxFailed, job.jobId, job.attempt),
+  );
+};
 
 /** The job's timeout, clamped to the product's 900 s maximum (300 s when unset). */
 function timeoutSecondsOf(request: AnalysisRequested): number {

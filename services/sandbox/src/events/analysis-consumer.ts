@@ -18,8 +18,7 @@
  * stream drops the duplicate), a started or cancelled row is acknowledged and dropped: no second
  * sandbox is ever created for one attempt.
  */
-import { Durables, Subjects, type EventBus, type InboundEvent, type Subscription } from "@vexxy/events";
-import type { AnalysisCancelled, AnalysisRequested } from "@vexxy/proto";
+import { Durables, Subjects, type EventBus, type InboundEventOf, type Subscription } from "@vexxy/events";
 import type { SandboxStage } from "../sandbox-stage.js";
 
 /** Handlers running at once: a long run must not keep a cancel waiting. */
@@ -54,11 +53,14 @@ export async function consumeAnalysisEvents(
 }
 
 /** Handles one delivery (exported for tests). @throws when the outcome could not be recorded or published. */
-export async function handleAnalysisEvent(stage: SandboxStage, event: InboundEvent): Promise<void> {
+export async function handleAnalysisEvent(
+  stage: SandboxStage,
+  event: InboundEventOf<typeof Subjects.analysisRequested | typeof Subjects.analysisCancelled>,
+): Promise<void> {
   if (event.subject === Subjects.analysisRequested) {
-    await stage.onRequested(event.payload as AnalysisRequested);
-  } else if (event.subject === Subjects.analysisCancelled) {
-    const cancelled = event.payload as AnalysisCancelled;
+    await stage.onRequested(event.payload);
+  } else {
+    const cancelled = event.payload;
     if (cancelled.job === undefined || cancelled.job.jobId === "") return;
     await stage.onCancelled(cancelled.job, cancelled.reason || "cancelled");
   }

@@ -1,14 +1,17 @@
 /**
  * The sandbox's record of its attempts: the stage ledger's rows (job, "sandbox", attempt) in
- * the Postgres schema "sandbox". A row's outcome keeps the phase of a running attempt, its
- * container id and driver, and at the end either the SandboxCompleted message (protobuf JSON,
- * re-published as is on redelivery) or the failure's reason, message and retryable flag.
+ * the Postgres schema "sandbox", in the shared stage format (@vexxy/stage): the owner's
+ * instance id, the progress of a running attempt (phase, container id, driver), and at the end
+ * either the SandboxCompleted event (protobuf JSON, re-published as is on redelivery) or the
+ * failure.
  */
-import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Subjects } from "@vexxy/events";
 import type { StageLedger, StageRecord, StageState } from "@vexxy/ledger";
 import { InvalidFieldError } from "@vexxy/platform";
-import { SandboxAttemptSchema, SandboxCompletedSchema, type SandboxAttempt, type SandboxCompleted } from "@vexxy/proto";
+import { viewOf, type ProgressCodec, type StageRecordFormat } from "@vexxy/stage";
+import { SandboxAttemptSchema, type SandboxAttempt } from "@vexxy/proto";
 
 /** The stage name in the ledger. */
 export const SANDBOX_STAGE = "sandbox";
@@ -17,61 +20,70 @@ export const SANDBOX_STAGE = "sandbox";
 export const ATTEMPT_STATES = ["preparing", "running", "completed", "failed", "cancelled", "interrupted"] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
-/** The recorded failure of an attempt. */
-export interface RecordedFailure {
-  readonly reason: string;
-  readonly message: string;
-  readonly retryable: boolean;
+/** What a running attempt notes in its row. */
+export interface SandboxProgress {
+  readonly phase: "preparing" | "running";
+  readonly containerId: string;
+  readonly driver: string;
+  /** Once running: the catalogue's object key and the profiler replica holding the trace. */
+  readonly catalogue?: string;
+  readonly profilerInstanceId?: string;
 }
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+/** Reads SandboxProgress back (rows before the shared format kept the same fields at the top level). */
+export const sandboxProgress: ProgressCodec<SandboxProgress> = (json) => {
+  const containerId = text(json["containerId"]);
+  if (containerId === undefined) return undefined;
+  const catalogue = text(json["catalogue"]);
+  const profilerInstanceId = text(json["profilerInstanceId"]);
+  return {
+    phase: json["phase"] === "running" ? "running" : "preparing",
+    containerId,
+    driver: text(json["driver"]) ?? "",
+    ...(catalogue !== undefined ? { catalogue } : {}),
+    ...(profilerInstanceId !== undefined ? { profilerInstanceId } : {}),
+  };
+};
+
+/** How the sandbox's rows read: a done row records sandbox.completed. */
+export const SANDBOX_RECORD_FORMAT: StageRecordFormat<typeof Subjects.sandboxCompleted, SandboxProgress> = {
+  done: Subjects.sandboxCompleted,
+  progress: sandboxProgress,
+  legacyEventKey: "completed",
+};
 
 /** The object key of an attempt's image catalogue. */
 export function catalogueKey(jobId: string, attempt: number): string {
   return `jobs/${jobId}/attempts/${attempt}/catalogue.json`;
 }
 
-/** The SandboxCompleted a done row recorded, or undefined. */
-export function recordedCompletion(record: StageRecord): SandboxCompleted | undefined {
-  const json = record.outcome["completed"];
-  if (typeof json !== "string") return undefined;
-  return fromJsonString(SandboxCompletedSchema, json, { ignoreUnknownFields: true });
-}
-
-/** The outcome fields that record a completion. */
-export function completionOutcome(completed: SandboxCompleted, driver: string): Record<string, unknown> {
-  return { containerId: completed.containerId, driver, completed: toJsonString(SandboxCompletedSchema, completed) };
-}
-
-/** The failure a failed or interrupted row recorded. */
-export function recordedFailure(record: StageRecord): RecordedFailure {
-  const { reason, message, retryable } = record.outcome;
-  return { reason: typeof reason === "string" ? reason : "sandbox_failed", message: typeof message === "string" ? message : "", retryable: retryable === true };
-}
-
 /** The SandboxAttempt view of a ledger row. */
 export function toSandboxAttempt(record: StageRecord): SandboxAttempt {
-  const state = attemptState(record);
+  const view = viewOf(SANDBOX_RECORD_FORMAT, record);
+  const state = attemptState(record.state, view.progress);
   const ended = state !== "preparing" && state !== "running";
-  const reason = record.outcome["reason"];
   return create(SandboxAttemptSchema, {
     jobId: record.jobId,
     attempt: record.attempt,
     state,
-    containerId: typeof record.outcome["containerId"] === "string" ? record.outcome["containerId"] : "",
-    driver: typeof record.outcome["driver"] === "string" ? record.outcome["driver"] : "",
-    reason: typeof reason === "string" ? reason : "",
+    containerId: view.event?.containerId ?? view.progress?.containerId ?? "",
+    driver: view.progress?.driver ?? "",
+    reason: view.failure?.reason ?? (view.state === "cancelled" ? "cancelled" : ""),
     createdAt: timestampFromDate(record.createdAt),
     ...(ended ? { endedAt: timestampFromDate(record.updatedAt) } : {}),
   });
 }
 
-function attemptState(record: StageRecord): AttemptState {
-  switch (record.state) {
+function attemptState(state: StageState, progress: SandboxProgress | undefined): AttemptState {
+  switch (state) {
     case "started":
-      return record.outcome["phase"] === "running" ? "running" : "preparing";
+      return progress?.phase === "running" ? "running" : "preparing";
     case "done":
       return "completed";
     default:
-      return record.state;
+      return state;
   }
 }
 
