@@ -10,7 +10,7 @@
  * | DATABASE_URL | (required) | postgres://... for the stage ledger (schema "sandbox") |
  * | BLOB_STORE_URL | file:///var/lib/vexxy/blobs | object storage (file:// or s3://) |
  * | LOG_LEVEL | info | debug, info, warn, error |
- * | SANDBOX_WORK_DIR | /var/lib/vexxy/sandbox | unpacked images (<job>/<attempt>) and runc bundles (bundles/<id>) |
+ * | SANDBOX_WORK_DIR | /var/lib/vexxy/sandbox | unpacked images (images/<id>) and runc bundles (bundles/<id>) |
  * | SANDBOX_DRIVER | local | sandbox driver: local (runc on this host); kubernetes is refused at start-up (not built yet) |
  * | PROFILER_URL | http://127.0.0.1:50053 | ProfilerService, called for StartTrace before every start |
  * | TRACE_ATTACH_TIMEOUT_MS | 15000 | deadline of StartTrace; without an answer the workload never starts |
