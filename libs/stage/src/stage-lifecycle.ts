@@ -179,6 +179,24 @@ export class StageLifecycle<S extends Subject, P = never> {
     return true;
   }
 
+  /**
+   * Claims an attempt for work an RPC starts (the profiler's StartTrace) and records this
+   * process as its owner when the row is new or still started with no other owner. Returns the
+   * row as found and whether this process owns it now.
+   */
+  async claimForWork(job: JobRef, progress?: P & object): Promise<{ view: StageView<EventPayload<S>, P>; owned: boolean }> {
+    const { record } = await this.deps.ledger.claim(job.jobId, this.spec.stage, job.attempt);
+    const view = viewOf(this.spec, record);
+    const owned = view.state === "started" && (view.owner === undefined || view.owner === this.owner);
+    if (owned) await this.deps.ledger.update(job.jobId, this.spec.stage, job.attempt, "started", outcomeJson.started(this.owner, progress));
+    return { view, owned };
+  }
+
+  /** Notes progress of a started attempt this process owns (see claimForWork). */
+  async recordProgress(job: JobRef, progress: P & object): Promise<void> {
+    await this.deps.ledger.update(job.jobId, this.spec.stage, job.attempt, "started", outcomeJson.started(this.owner, progress));
+  }
+
   /** The typed row of an attempt, or undefined. */
   async get(jobId: string, attempt: number): Promise<StageView<EventPayload<S>, P> | undefined> {
     const record = await this.deps.ledger.get(jobId, this.spec.stage, attempt);

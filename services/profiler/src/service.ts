@@ -52,7 +52,7 @@ export async function startProfilerService(config: ProfilerConfig, overrides: Pr
         handlers: traceHandlers({
           tracer,
           registry,
-          ledger,
+          trace: lifecycle,
           attachTimeoutMs: config.attachTimeoutMs,
           logger,
           instanceId,

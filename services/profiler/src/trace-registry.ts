@@ -5,14 +5,49 @@
  * events/sandbox-events-consumer.ts).
  */
 import { Subjects } from "@vexxy/events";
-import type { StageRecordFormat } from "@vexxy/stage";
+import type { ProgressCodec, StageRecordFormat } from "@vexxy/stage";
 import type { TraceSession } from "./tracer/tracer.js";
 
 /** The ledger stage of a job attempt's trace (claimed by StartTrace, finished by sandbox.completed). */
 export const TRACE_STAGE = "trace";
 
+/** What a trace row notes once the tracer attached: where it traces. */
+export interface TraceProgress {
+  readonly containerId: string;
+  readonly scope: "host_cgroup" | "container";
+  /** host_cgroup: the cgroup v2 directory; container: the node and the runtime's container id. */
+  readonly cgroupPath?: string;
+  readonly node?: string;
+  readonly runtimeContainerId?: string;
+  readonly attachSeconds: number;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+/** Reads TraceProgress back from a row. */
+export const traceProgress: ProgressCodec<TraceProgress> = (json) => {
+  const containerId = text(json["containerId"]);
+  if (containerId === undefined) return undefined;
+  const optional = (key: "cgroupPath" | "node" | "runtimeContainerId") => {
+    const value = text(json[key]);
+    return value !== undefined ? { [key]: value } : {};
+  };
+  return {
+    containerId,
+    scope: json["scope"] === "container" ? "container" : "host_cgroup",
+    ...optional("cgroupPath"),
+    ...optional("node"),
+    ...optional("runtimeContainerId"),
+    attachSeconds: typeof json["attachSeconds"] === "number" ? json["attachSeconds"] : 0,
+  };
+};
+
 /** A done trace row records the profile.ready event (rows before the typed outcome: a JSON string under "ready"). */
-export const TRACE_RECORD_FORMAT: StageRecordFormat<typeof Subjects.profileReady, never> = { done: Subjects.profileReady, legacyEventKey: "ready" };
+export const TRACE_RECORD_FORMAT: StageRecordFormat<typeof Subjects.profileReady, TraceProgress> = {
+  done: Subjects.profileReady,
+  progress: traceProgress,
+  legacyEventKey: "ready",
+};
 
 export class TraceRegistry {
   private readonly sessions = new Map<string, TraceSession>();

@@ -15,16 +15,18 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { GetTraceResponseSchema, StartTraceResponseSchema, type ProfilerService, type StartTraceRequest } from "@vexxy/proto";
-import type { StageLedger } from "@vexxy/ledger";
+import type { Subjects } from "@vexxy/events";
+import { GetTraceResponseSchema, JobRefSchema, StartTraceResponseSchema, type ProfilerService, type StartTraceRequest } from "@vexxy/proto";
+import type { StageLifecycle } from "@vexxy/stage";
 import { FailedPreconditionError, InvalidFieldError, type Logger } from "@vexxy/platform";
 import type { Tracer, TraceScope } from "./tracer/tracer.js";
-import { TRACE_STAGE, type TraceRegistry } from "./trace-registry.js";
+import type { TraceProgress, TraceRegistry } from "./trace-registry.js";
 
 export interface TraceRpcDeps {
   readonly tracer: Tracer;
   readonly registry: TraceRegistry;
-  readonly ledger: StageLedger;
+  /** The trace stage's rows (claimed here, finished by the sandbox-events consumer). */
+  readonly trace: StageLifecycle<typeof Subjects.profileReady, TraceProgress>;
   readonly attachTimeoutMs: number;
   readonly logger: Logger;
   /** This process's instance id. */
@@ -50,30 +52,23 @@ export function traceHandlers(deps: TraceRpcDeps): ServiceImpl<typeof ProfilerSe
           profilerInstanceId: deps.instanceId,
         });
       }
-      const { record } = await deps.ledger.claim(req.jobId, TRACE_STAGE, req.attempt);
-      if (record.state !== "started") {
+      const job = create(JobRefSchema, { jobId: req.jobId, attempt: req.attempt });
+      const { view, owned } = await deps.trace.claimForWork(job);
+      if (view.state !== "started") {
         throw new FailedPreconditionError(
-          `job_id ${req.jobId} attempt ${req.attempt}: its trace already ended (${record.state}); a new attempt needs a new trace`,
+          `job_id ${req.jobId} attempt ${req.attempt}: its trace already ended (${view.state}); a new attempt needs a new trace`,
         );
       }
-      const owner = record.outcome["instanceId"];
-      if (typeof owner === "string" && owner !== deps.instanceId) {
+      if (!owned) {
         // A retried StartTrace that the Service sent to another replica than the first time.
         throw new FailedPreconditionError(
-          `job_id ${req.jobId} attempt ${req.attempt}: its trace is held by profiler ${owner}; a new attempt needs a new trace`,
+          `job_id ${req.jobId} attempt ${req.attempt}: its trace is held by profiler ${view.owner ?? "?"}; a new attempt needs a new trace`,
         );
       }
-      await deps.ledger.update(req.jobId, TRACE_STAGE, req.attempt, "started", { instanceId: deps.instanceId });
       const session = await deps.tracer.start(scope, deps.attachTimeoutMs);
       deps.registry.set(session);
       const where = scope.kind === "host_cgroup" ? { cgroupPath: scope.cgroupPath } : { node: scope.node, runtimeContainerId: scope.runtimeContainerId };
-      await deps.ledger.update(req.jobId, TRACE_STAGE, req.attempt, "started", {
-        containerId: req.containerId,
-        scope: scope.kind,
-        ...where,
-        attachSeconds: session.attachSeconds,
-        instanceId: deps.instanceId,
-      });
+      await deps.trace.recordProgress(job, { containerId: req.containerId, scope: scope.kind, ...where, attachSeconds: session.attachSeconds });
       deps.logger.info("trace attached", { job: req.jobId, attempt: req.attempt, scope: scope.kind, ...where, attachSeconds: session.attachSeconds });
       return create(StartTraceResponseSchema, {
         traceId: `${req.jobId}/${req.attempt}`,
@@ -86,14 +81,14 @@ export function traceHandlers(deps: TraceRpcDeps): ServiceImpl<typeof ProfilerSe
     async getTrace(req) {
       const live = deps.registry.get(req.jobId, req.attempt);
       if (live !== undefined) return create(GetTraceResponseSchema, { state: live.died ? "lost" : "attached", tracer: deps.tracer.name });
-      const row = await deps.ledger.get(req.jobId, TRACE_STAGE, req.attempt);
+      const row = await deps.trace.get(req.jobId, req.attempt);
       if (row === undefined) return create(GetTraceResponseSchema, { state: "unknown" });
-      const owner = row.outcome["instanceId"];
-      if (row.state === "started" && typeof owner === "string" && owner !== deps.instanceId && (await deps.ownerAlive(owner))) {
+      const owner = row.owner;
+      if (row.state === "started" && owner !== undefined && owner !== deps.instanceId && (await deps.ownerAlive(owner))) {
         return create(GetTraceResponseSchema, { state: "attached", tracer: deps.tracer.name });
       }
       const state = row.state === "done" ? "stopped" : row.state === "started" || row.state === "interrupted" ? "lost" : row.state;
-      return create(GetTraceResponseSchema, { state, tracer: deps.tracer.name, profileKey: String(row.outcome["profileKey"] ?? "") });
+      return create(GetTraceResponseSchema, { state, tracer: deps.tracer.name, profileKey: row.event?.profile?.key ?? "" });
     },
   };
 }

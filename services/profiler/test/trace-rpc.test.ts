@@ -14,9 +14,19 @@ import { openStageLedger, type StageLedger } from "@vexxy/ledger";
 import { noopLogger, startServer, type RunningServer } from "@vexxy/platform";
 import { ProfilerService } from "@vexxy/proto";
 import { startPostgres, type PostgresServer } from "@vexxy/testkit";
-import { TraceRegistry } from "../src/trace-registry.js";
+import type { EventBus } from "@vexxy/events";
+import { traceLifecycle } from "../src/events/sandbox-events-consumer.js";
+import { viewOf } from "@vexxy/stage";
+import { TRACE_RECORD_FORMAT, TraceRegistry } from "../src/trace-registry.js";
 import { traceHandlers } from "../src/trace-rpc.js";
 import { StraceTracer } from "../src/tracer/strace-tracer.js";
+
+/** StartTrace publishes nothing: a bus that fails the test if anything is published or consumed. */
+const noEvents: EventBus = {
+  publish: async (subject) => assert.fail(`StartTrace published ${subject}`),
+  consume: async () => assert.fail("StartTrace consumed events"),
+  close: async () => undefined,
+};
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -40,13 +50,27 @@ describe("StartTrace scopes (real server, embedded Postgres, the strace tracer o
       routes: (r) =>
         r.service(
           ProfilerService,
-          traceHandlers({ tracer, registry, ledger, attachTimeoutMs: 15000, logger: noopLogger, instanceId: "profiler-test", ownerAlive: async () => false }),
+          traceHandlers({
+            tracer,
+            registry,
+            trace: traceLifecycle({ ledger, bus: noEvents, logger: noopLogger, instanceId: "profiler-test" }),
+            attachTimeoutMs: 15000,
+            logger: noopLogger,
+            instanceId: "profiler-test",
+            ownerAlive: async () => false,
+          }),
         ),
       services: [ProfilerService],
       logger: noopLogger,
     });
     client = createClient(ProfilerService, createGrpcTransport({ baseUrl: server.url }));
   });
+
+  /** What the trace row of attempt 1 notes (its progress, as the stage lifecycle records it). */
+  const recorded = async (jobId: string) => {
+    const row = await ledger.get(jobId, "trace", 1);
+    return row === undefined ? undefined : viewOf(TRACE_RECORD_FORMAT, row).progress;
+  };
 
   beforeEach(() => {
     cgroup = `${CGROUP_ROOT}/vexxy-trace-rpc-test-${randomBytes(4).toString("hex")}`;
@@ -98,7 +122,7 @@ describe("StartTrace scopes (real server, embedded Postgres, the strace tracer o
       const session = registry.get(jobId, 1);
       assert.ok(session !== undefined && session.pid !== undefined, "a live strace session is registered");
       assert.match(readFileSync(`/proc/${session.pid}/cmdline`, "utf8"), /strace/);
-      assert.equal((await ledger.get(jobId, "trace", 1))?.outcome["scope"], "host_cgroup");
+      assert.equal((await recorded(jobId))?.scope, "host_cgroup");
     } finally {
       await discard(jobId);
     }
@@ -110,7 +134,7 @@ describe("StartTrace scopes (real server, embedded Postgres, the strace tracer o
     try {
       assert.equal(answer.tracer, "strace");
       assert.equal(answer.cgroupId, statSync(cgroup, { bigint: true }).ino);
-      assert.equal((await ledger.get(jobId, "trace", 1))?.outcome["cgroupPath"], cgroup);
+      assert.equal((await recorded(jobId))?.cgroupPath, cgroup);
     } finally {
       await discard(jobId);
     }

@@ -30,7 +30,7 @@ import type { StageLedger } from "@vexxy/ledger";
 import type { Logger } from "@vexxy/platform";
 import { StageFailure, StageLifecycle, analysisFailedPublisher } from "@vexxy/stage";
 import { ExecutionProfileSchema, ProfileReadySchema, type JobRef, type ProfileReady, type SandboxCompleted } from "@vexxy/proto";
-import { TRACE_RECORD_FORMAT, TRACE_STAGE, type TraceRegistry } from "../trace-registry.js";
+import { TRACE_RECORD_FORMAT, TRACE_STAGE, type TraceProgress, type TraceRegistry } from "../trace-registry.js";
 import { profileFromTrace } from "../ingest/profile-from-trace.js";
 
 export interface ProfilerStageDeps {
@@ -54,7 +54,9 @@ type ProfilerEvent = InboundEventOf<(typeof SUBJECTS)[number]>;
 const FAILURE_STAGE = "profiler";
 
 /** The trace stage's lifecycle: StartTrace claimed the row, the completion continues it. */
-export function traceLifecycle(deps: Pick<ProfilerStageDeps, "bus" | "ledger" | "logger" | "instanceId">): StageLifecycle<typeof Subjects.profileReady> {
+export function traceLifecycle(
+  deps: Pick<ProfilerStageDeps, "bus" | "ledger" | "logger" | "instanceId">,
+): StageLifecycle<typeof Subjects.profileReady, TraceProgress> {
   return new StageLifecycle(
     { ...TRACE_RECORD_FORMAT, stage: TRACE_STAGE, onStarted: "continue", publishFailure: analysisFailedPublisher(FAILURE_STAGE) },
     deps,
