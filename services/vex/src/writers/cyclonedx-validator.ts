@@ -1,20 +1,13 @@
 /**
  * Validation of CycloneDX 1.6 JSON documents (the VEX and the runtime SBOM): the official
- * schema (draft-07, with the SPDX licence list and JSF schemas it references) by ajv, plus the
+ * schema (draft-07, with the SPDX licence list and JSF schemas it references) by ajv, compiled
+ * ahead of time (schema-codegen.ts; the top-level lists' uniqueItems by unique-items.ts), plus the
  * rules the schema cannot state: every bom-ref unique, every affects[].ref naming a component
  * of the document, and no (vulnerability, component) pair in two vulnerabilities[] entries,
  * which would let consumers read two analyses of one finding.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import { CYCLONEDX_UNIQUE_LISTS as UNIQUE_LISTS, compiledValidator } from "./compiled-schemas.js";
 import { duplicateItems, type ItemPath } from "./unique-items.js";
-
-let validator: ValidateFunction | undefined;
-
-/** Top-level lists whose uniqueItems is checked in linear time here rather than by ajv. */
-const UNIQUE_LISTS = ["components", "services", "dependencies", "vulnerabilities"] as const;
 
 /** What each list's items are bucketed by before the full comparison (unique-items.ts). */
 const BUCKETS: Readonly<Record<(typeof UNIQUE_LISTS)[number], readonly ItemPath[]>> = {
@@ -30,32 +23,6 @@ function duplicateListItems(doc: Record<string, unknown>): string[] {
     const list = doc[name];
     return Array.isArray(list) ? duplicateItems(list, `/${name}`, BUCKETS[name]) : [];
   });
-}
-
-function schema(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(fileURLToPath(new URL(`../schema/${name}`, import.meta.url)), "utf8")) as Record<string, unknown>;
-}
-
-function schemaValidator(): ValidateFunction {
-  if (validator === undefined) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    (addFormatsModule as unknown as (a: Ajv) => void)(ajv);
-    // Formats of the schema that ajv-formats does not define.
-    ajv.addFormat("iri-reference", true);
-    ajv.addFormat("idn-email", true);
-    ajv.addSchema(schema("spdx.schema.json"));
-    ajv.addSchema(schema("jsf-0.82.schema.json"));
-    const bom = schema("bom-1.6.schema.json") as { properties?: Record<string, { uniqueItems?: boolean }> };
-    // ajv checks uniqueItems by deep-comparing every pair: quadratic, minutes for 10,000
-    // components. The top-level lists' uniqueItems is checked by duplicateListItems instead (same rule).
-    for (const name of UNIQUE_LISTS) {
-      const list = bom.properties?.[name];
-      if (list?.uniqueItems !== true) throw new Error(`the CycloneDX schema no longer declares ${name} uniqueItems`);
-      delete list.uniqueItems;
-    }
-    validator = ajv.compile(bom);
-  }
-  return validator;
 }
 
 interface VulnerabilityLike {
@@ -108,11 +75,10 @@ function referenceProblems(doc: Record<string, unknown>): string[] {
 
 /**
  * Every problem with a CycloneDX 1.6 JSON document, each starting with the JSON pointer it
- * concerns: the schema's violations, then the reference rules. Empty when valid. Never throws;
- * the schema is compiled on first use.
+ * concerns: the schema's violations, then the reference rules. Empty when valid. Never throws.
  */
 export function cycloneDxProblems(doc: unknown): string[] {
-  const validate = schemaValidator();
+  const validate = compiledValidator("cyclonedx");
   const problems = validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
   if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) {
     problems.push(...duplicateListItems(doc as Record<string, unknown>), ...referenceProblems(doc as Record<string, unknown>));
