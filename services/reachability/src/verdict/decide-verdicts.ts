@@ -20,15 +20,15 @@
  * The confidence and its named factors (confidence.ts) are computed after the decision and never
  * change it: a low score does not turn not_affected into under_investigation, nor the reverse.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  EvidenceSchema,
+  type EvidenceSchema,
   VerdictSchema,
   VexJustification,
   VexStatus,
   type BlobRef,
   type CataloguedPackage,
-  type Evidence,
+  type ConfidenceFactor,
   type ExecutionProfile,
   type ImageCatalogue,
   type ProfileSummary,
@@ -37,7 +37,7 @@ import {
 import type { ScanFinding, VulnerabilityReport } from "@vexxy/scan-report";
 import { assessConfidence, type CatalogueMeasure, type EvidenceMeasure, type RunMeasure, type VerdictKind } from "./confidence.js";
 import { canonicalEcosystem } from "./ecosystem.js";
-import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch } from "./package-identity.js";
+import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch, type PackageIdentity } from "./package-identity.js";
 import { buildProfileSummary, coveragePercent } from "./profile-summary.js";
 import { analyseReach, type ReachAnalysis, type Touch } from "./reach-analysis.js";
 import { assessTrace, describeOutcome, type TraceAssessment } from "./trace-quality.js";
@@ -82,7 +82,20 @@ interface Measure {
   readonly packageGap?: string;
 }
 
-type Decision = Pick<Verdict, "status" | "justification" | "reason"> & { evidence: Evidence[]; measure: Measure };
+/** Evidence as plain fields: a message is made only for the verdict that carries it. */
+type EvidenceInit = MessageInitShape<typeof EvidenceSchema> & { readonly kind: string; readonly path: string; readonly detail: string };
+
+type Decision = Pick<Verdict, "status" | "justification" | "reason"> & { evidence: EvidenceInit[]; measure: Measure };
+
+/** A decision and its confidence, the same for every finding of one package row of the scan. */
+interface Scored {
+  readonly status: Verdict["status"];
+  readonly justification: Verdict["justification"];
+  readonly reason: string;
+  readonly evidence: EvidenceInit[];
+  readonly confidence: number;
+  readonly factors: Array<Omit<ConfidenceFactor, "$typeName">>;
+}
 
 /**
  * Scores every finding of the report against the catalogue and the profile.
@@ -103,9 +116,20 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
     countByEcosystem.set(id.ecosystem, (countByEcosystem.get(id.ecosystem) ?? 0) + 1);
   });
   const readEcosystems = new Set(catalogue.ecosystems.map(canonicalEcosystem));
+  // Findings repeat their package (one row per vulnerability): its identity, decision and
+  // confidence depend only on the package's fields, so each is computed once per package row.
+  const identities = new Map<string, PackageIdentity>();
+  const identityOf = (finding: ScanFinding, row: string): PackageIdentity => {
+    let id = identities.get(row);
+    if (id === undefined) {
+      id = scanPackageIdentity(finding.pkg);
+      identities.set(row, id);
+    }
+    return id;
+  };
   const notRead = new Set<string>();
   for (const finding of inputs.report.findings) {
-    const ecosystem = scanPackageIdentity(finding.pkg).ecosystem;
+    const ecosystem = identityOf(finding, packageRow(finding)).ecosystem;
     if (!readEcosystems.has(ecosystem)) notRead.add(ecosystem || finding.pkg.type || "unknown");
   }
   const coverage = coveragePercent(catalogue, analysis);
@@ -134,20 +158,21 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
 
   const verdicts: Verdict[] = [];
   const seen = new Map<string, Verdict>();
+  const scoredRows = new Map<string, Scored>();
   for (const finding of inputs.report.findings) {
-    const key = [finding.vulnerabilityId, finding.pkg.type, finding.pkg.name, finding.pkg.version, finding.pkg.purl].join("\u0000");
+    const row = packageRow(finding);
+    const key = `${finding.vulnerabilityId}\u0000${row}`;
     const earlier = seen.get(key);
     if (earlier !== undefined) {
       for (const alias of finding.aliases) if (!earlier.aliases.includes(alias)) earlier.aliases.push(alias);
       continue;
     }
-    const { measure, ...decision } = decide(finding, context);
-    const confidence = assessConfidence({
-      kind: measure.kind,
-      evidence: measure.evidence,
-      run: context.run,
-      catalogue: measure.packageGap !== undefined ? { ...context.catalogueGaps, packageGap: measure.packageGap } : context.catalogueGaps,
-    });
+    let scored = scoredRows.get(row);
+    if (scored === undefined) {
+      scored = score(decide(finding, identityOf(finding, row), context), context);
+      scoredRows.set(row, scored);
+    }
+    // Every verdict gets its own evidence and factor messages (made from the plain fields).
     const verdict = create(VerdictSchema, {
       vulnerabilityId: finding.vulnerabilityId,
       aliases: [...finding.aliases],
@@ -156,9 +181,12 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
       packagePurl: finding.pkg.purl,
       packageType: finding.pkg.type,
       severity: finding.severity,
-      ...decision,
-      confidence: confidence.score,
-      factors: confidence.factors,
+      status: scored.status,
+      justification: scored.justification,
+      reason: scored.reason,
+      evidence: scored.evidence,
+      confidence: scored.confidence,
+      factors: scored.factors,
     });
     seen.set(key, verdict);
     verdicts.push(verdict);
@@ -166,8 +194,31 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
   return { verdicts, summary: buildProfileSummary(profile, catalogue, analysis, inputs.profileRef) };
 }
 
-function decide(finding: ScanFinding, ctx: Context): Decision {
-  const id = scanPackageIdentity(finding.pkg);
+/** The fields a verdict's decision depends on (with the vulnerability id: the de-duplication key). */
+function packageRow(finding: ScanFinding): string {
+  return `${finding.pkg.type}\u0000${finding.pkg.name}\u0000${finding.pkg.version}\u0000${finding.pkg.purl}`;
+}
+
+/** The decision with its confidence, as plain fields. */
+function score(decision: Decision, ctx: Context): Scored {
+  const { measure } = decision;
+  const confidence = assessConfidence({
+    kind: measure.kind,
+    evidence: measure.evidence,
+    run: ctx.run,
+    catalogue: measure.packageGap !== undefined ? { ...ctx.catalogueGaps, packageGap: measure.packageGap } : ctx.catalogueGaps,
+  });
+  return {
+    status: decision.status,
+    justification: decision.justification,
+    reason: decision.reason,
+    evidence: decision.evidence,
+    confidence: confidence.score,
+    factors: confidence.factors.map(({ name, value, effect, detail }) => ({ name, value, effect, detail })),
+  };
+}
+
+function decide(finding: ScanFinding, id: PackageIdentity, ctx: Context): Decision {
   const label = `${finding.pkg.name}${finding.pkg.version !== "" ? ` ${finding.pkg.version}` : ""}`;
 
   if (id.ecosystem === "" || !ctx.readEcosystems.has(id.ecosystem)) {
@@ -230,7 +281,7 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
     );
   }
 
-  const gaps: Evidence[] = ctx.trace.gaps.map((gap) => evidence("trace_incomplete", "", gap));
+  const gaps: EvidenceInit[] = ctx.trace.gaps.map((gap) => evidence("trace_incomplete", "", gap));
   for (const gap of ctx.analysis.unattributed.slice(0, MAX_EVIDENCE_PATHS)) gaps.push(evidence("unattributed", "", gap));
   for (const c of matched) {
     for (const suspect of ctx.analysis.relativeSuspects.get(c.index) ?? []) {
@@ -242,7 +293,8 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
         ),
       );
     }
-    const interpreterFiles = ctx.analysis.index.interpreterFilesOf(c.index);
+    // Only an executed file with no known interpreter makes a package's interpreters matter.
+    const interpreterFiles = ctx.analysis.executedWithoutKnownInterpreter.length > 0 ? ctx.analysis.index.interpreterFilesOf(c.index) : [];
     if (interpreterFiles.length > 0) {
       for (const executed of ctx.analysis.executedWithoutKnownInterpreter) {
         gaps.push(
@@ -291,7 +343,10 @@ function decide(finding: ScanFinding, ctx: Context): Decision {
 }
 
 function affected(label: string, touches: readonly Touch[]): Decision {
-  const ordered = [...touches].sort((a, b) => rank(a) - rank(b));
+  const ordered = touches
+    .map((touch) => ({ touch, rank: rank(touch) }))
+    .sort((a, b) => a.rank - b.rank)
+    .map((ranked) => ranked.touch);
   const kinds = new Set(ordered.map((t) => t.kind));
   const evidenceKind =
     kinds.has("executed") || kinds.has("elf_interpreter") || kinds.has("code_executed")
@@ -324,10 +379,10 @@ function rank(touch: Touch): number {
   return CODE_PATH.test(touch.path) ? 2 : 3;
 }
 
-function underInvestigation(measure: Measure, reason: string, list: Evidence[]): Decision {
+function underInvestigation(measure: Measure, reason: string, list: EvidenceInit[]): Decision {
   return { status: VexStatus.UNDER_INVESTIGATION, justification: VexJustification.UNSPECIFIED, measure, reason, evidence: list };
 }
 
-function evidence(kind: string, path: string, detail: string): Evidence {
-  return create(EvidenceSchema, { kind, path, detail });
+function evidence(kind: string, path: string, detail: string): EvidenceInit {
+  return { kind, path, detail };
 }

@@ -45,9 +45,10 @@ export function scanPackageIdentity(pkg: ScanPackage): PackageIdentity {
   };
 }
 
-/** The identity of a catalogued package. */
+/** The identity of a catalogued package (its purl is parsed only when a field is missing). */
 export function cataloguedPackageIdentity(pkg: CataloguedPackage): PackageIdentity {
-  const purl = parsePurl(pkg.purl);
+  const complete = pkg.type !== "" && pkg.name !== "" && pkg.version !== "" && pkg.architecture !== "";
+  const purl = complete ? undefined : parsePurl(pkg.purl);
   const ecosystem = canonicalEcosystem(pkg.type !== "" ? pkg.type : (purl?.type ?? ""));
   return {
     ecosystem,
