@@ -5,11 +5,16 @@
  * because HS* is refused by configuration and a JWKS of public keys has no `oct` key), the key
  * is chosen by `kid`, the signature, then `iss`, `aud`, `exp` (required) and `nbf` with a small
  * clock tolerance, and finally the organization claim (required) and the tier claim.
+ *
+ * A token that passed is remembered (VerifiedTokenCache: keyed by the whole token, never past
+ * its `exp`, evicted when its key leaves the key set), so the same token on the next call skips
+ * the signature check; see verified-token-cache.ts for why that is safe.
  */
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWSHeaderParameters } from "jose";
 import { UnauthenticatedError } from "./auth-errors.js";
 import type { Caller } from "./caller.js";
-import { createKeyLookup, type KeySource } from "./key-source.js";
+import { createKeyLookup, type KeyLookup, type KeySource } from "./key-source.js";
+import { VerifiedTokenCache, type TokenCacheStats } from "./verified-token-cache.js";
 
 /** Asymmetric JWS algorithms a verifier may allow. */
 export const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"] as const;
@@ -28,6 +33,17 @@ export interface JwtAuthSettings {
   /** Claim holding the tier (default tier). */
   readonly tierClaim: string;
 }
+
+/** Options of a verifier that are not configuration. */
+export interface JwtVerifierOptions {
+  /** Most verified tokens remembered (default DEFAULT_TOKEN_CACHE_SIZE); 0 turns the cache off. */
+  readonly tokenCacheSize?: number;
+  /** The clock, in ms since the epoch (default Date.now); tests move it to expire a cached token. */
+  readonly now?: () => number;
+}
+
+/** Verified tokens remembered by default: one per active VEXxy core session is plenty. */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 const ORG_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -52,16 +68,31 @@ function describe(err: unknown): string {
 
 /** Verifies bearer JWTs; see the module doc for the checks. */
 export class JwtVerifier {
-  private readonly keys: JWTVerifyGetKey;
+  private readonly keys: KeyLookup;
+  private readonly cache: VerifiedTokenCache | undefined;
+  private readonly now: () => number;
+  // The key set the cache was last brought in step with.
+  private seenVersion: number;
+  private seenSet: JSONWebKeySet | undefined;
 
   /**
-   * @throws KeySetError when a JWKS file cannot be read; Error when an algorithm is not asymmetric.
+   * @throws KeySetError when a JWKS file cannot be read; Error when an algorithm is not asymmetric
+   *   or the cache size is not a non-negative integer.
    */
-  constructor(private readonly settings: JwtAuthSettings) {
+  constructor(
+    private readonly settings: JwtAuthSettings,
+    options: JwtVerifierOptions = {},
+  ) {
     for (const alg of settings.algorithms) {
       if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) throw new Error(`algorithm ${alg} is not an allowed asymmetric JWS algorithm`);
     }
+    const size = options.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE;
+    if (!Number.isInteger(size) || size < 0) throw new Error(`tokenCacheSize must be a non-negative integer (got ${size})`);
+    this.cache = size === 0 ? undefined : new VerifiedTokenCache(size);
+    this.now = options.now ?? Date.now;
     this.keys = createKeyLookup(settings.keys);
+    this.seenVersion = this.keys.version();
+    this.seenSet = this.keys.current();
   }
 
   /**
@@ -69,15 +100,36 @@ export class JwtVerifier {
    * @throws UnauthenticatedError saying which check failed (never echoing keys or the token).
    */
   async verify(token: string): Promise<Caller> {
+    const now = this.now();
+    this.syncKeys();
+    // A set that is due for a look (file) or a fetch (URL) is brought up to date by the full
+    // path below first, so a rotation is seen as soon as it would be without the cache.
+    if (this.cache !== undefined && this.keys.fresh()) {
+      const cached = this.cache.get(token, Math.floor(now / 1000), this.settings.clockToleranceSeconds);
+      if (cached !== undefined) return cached;
+    }
     let payload: JWTPayload;
+    let header: JWSHeaderParameters;
+    // The key set's version when this token's key was chosen.
+    let keyVersion = Number.NaN;
     try {
-      ({ payload } = await jwtVerify(token, this.keys, {
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
-        algorithms: [...this.settings.algorithms],
-        clockTolerance: this.settings.clockToleranceSeconds,
-        requiredClaims: ["exp"],
-      }));
+      ({ payload, protectedHeader: header } = await jwtVerify(
+        token,
+        async (protectedHeader, jws) => {
+          const key = await this.keys.getKey(protectedHeader, jws);
+          this.syncKeys();
+          keyVersion = this.keys.version();
+          return key;
+        },
+        {
+          issuer: this.settings.issuer,
+          audience: this.settings.audience,
+          algorithms: [...this.settings.algorithms],
+          clockTolerance: this.settings.clockToleranceSeconds,
+          requiredClaims: ["exp"],
+          currentDate: new Date(now),
+        },
+      ));
     } catch (err) {
       throw new UnauthenticatedError(`invalid bearer token: ${describe(err)}`, { cause: err });
     }
@@ -88,11 +140,33 @@ export class JwtVerifier {
       );
     }
     const tier = payload[this.settings.tierClaim];
-    return Object.freeze({
+    const caller: Caller = Object.freeze({
       kind: "user",
       organizationId: org,
       tier: typeof tier === "string" ? tier.toLowerCase() : "",
       subject: typeof payload.sub === "string" ? payload.sub : "",
     });
+    this.syncKeys();
+    // Not remembered when the key set changed while the signature was being checked: the
+    // eviction for that change has run already and must not be undone.
+    if (this.cache !== undefined && keyVersion === this.keys.version() && typeof payload.exp === "number") {
+      this.cache.set(token, caller, { exp: payload.exp, nbf: payload.nbf, kid: header.kid });
+    }
+    return caller;
+  }
+
+  /** Hits, misses and size of the verified-token cache (zeros when it is off). */
+  get tokenCacheStats(): TokenCacheStats {
+    return this.cache?.stats ?? { hits: 0, misses: 0, size: 0 };
+  }
+
+  /** Evicts what a replaced key set revoked, once per replacement. */
+  private syncKeys(): void {
+    const version = this.keys.version();
+    if (version === this.seenVersion) return;
+    const set = this.keys.current();
+    this.cache?.keysChanged(this.seenSet, set);
+    this.seenVersion = version;
+    this.seenSet = set;
   }
 }

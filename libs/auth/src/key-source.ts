@@ -5,7 +5,7 @@
  * once per cooldown). Keys are chosen by the token's `kid` and `alg`.
  */
 import { readFileSync, statSync } from "node:fs";
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, jwksCache, type JSONWebKeySet, type JWKSCacheInput, type JWTVerifyGetKey } from "jose";
 import { KeySetError } from "./auth-errors.js";
 
 /** A JWKS location: exactly one of file or url. */
@@ -46,32 +46,78 @@ export function readJwksFile(path: string): JSONWebKeySet {
   return parseJwks(text, `JWKS file ${path}`);
 }
 
-function fileKeys(path: string): JWTVerifyGetKey {
-  let set = createLocalJWKSet(readJwksFile(path));
+/**
+ * A key set as the verifier uses it: jose's key resolver, plus what the verified-token cache
+ * needs to stay in step with rotation (when the set was last brought up to date, and the set
+ * itself, replaced whenever it changes).
+ */
+export interface KeyLookup {
+  /** The resolver jose's jwtVerify calls with the token's header (re-reads the set when due). */
+  readonly getKey: JWTVerifyGetKey;
+  /**
+   * Whether the set was brought up to date recently enough that a token verified before may be
+   * accepted again without resolving its key (file: looked at within its check interval; URL:
+   * fetched within its max age). When false, the caller resolves keys through getKey, which
+   * refreshes the set.
+   */
+  fresh(): boolean;
+  /** Bumped every time the set is replaced (a re-read file, a re-fetched URL). */
+  version(): number;
+  /** The set in use now (undefined before a URL's first fetch). */
+  current(): JSONWebKeySet | undefined;
+}
+
+function fileKeys(path: string): KeyLookup {
+  let jwks = readJwksFile(path);
+  let set = createLocalJWKSet(jwks);
   let mtimeMs = statSync(path).mtimeMs;
   let checkedAt = Date.now();
-  return async (header, token) => {
-    if (Date.now() - checkedAt >= FILE_CHECK_MS) {
-      checkedAt = Date.now();
-      try {
-        const now = statSync(path).mtimeMs;
-        if (now !== mtimeMs) {
-          set = createLocalJWKSet(readJwksFile(path));
-          mtimeMs = now;
+  let version = 1;
+  return {
+    async getKey(header, token) {
+      if (Date.now() - checkedAt >= FILE_CHECK_MS) {
+        checkedAt = Date.now();
+        try {
+          const now = statSync(path).mtimeMs;
+          if (now !== mtimeMs) {
+            jwks = readJwksFile(path);
+            set = createLocalJWKSet(jwks);
+            mtimeMs = now;
+            version += 1;
+          }
+        } catch {
+          // A file mid-rewrite (or briefly absent) keeps the keys last read; the next check retries.
         }
-      } catch {
-        // A file mid-rewrite (or briefly absent) keeps the keys last read; the next check retries.
       }
-    }
-    return await set(header, token);
+      return await set(header, token);
+    },
+    fresh: () => Date.now() - checkedAt < FILE_CHECK_MS,
+    version: () => version,
+    current: () => jwks,
+  };
+}
+
+function urlKeys(url: string): KeyLookup {
+  // jose writes every successful fetch into this object (uat: when, jwks: what): a new uat is a new set.
+  const cache: { uat?: number; jwks?: JSONWebKeySet } = {};
+  const remote = createRemoteJWKSet(new URL(url), {
+    cooldownDuration: 30000,
+    cacheMaxAge: 600000,
+    timeoutDuration: 5000,
+    [jwksCache]: cache as JWKSCacheInput,
+  });
+  return {
+    getKey: remote,
+    fresh: () => remote.fresh,
+    version: () => cache.uat ?? 0,
+    current: () => cache.jwks,
   };
 }
 
 /**
- * The key lookup jose's jwtVerify calls with the token's header.
+ * The key set of a source.
  * @throws KeySetError when a JWKS file cannot be read at start.
  */
-export function createKeyLookup(source: KeySource): JWTVerifyGetKey {
-  if (source.kind === "file") return fileKeys(source.path);
-  return createRemoteJWKSet(new URL(source.url), { cooldownDuration: 30000, cacheMaxAge: 600000, timeoutDuration: 5000 });
+export function createKeyLookup(source: KeySource): KeyLookup {
+  return source.kind === "file" ? fileKeys(source.path) : urlKeys(source.url);
 }
