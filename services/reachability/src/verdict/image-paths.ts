@@ -26,6 +26,10 @@ export function normaliseAbsolute(path: string): string {
 /** Resolves paths against an image's symlink table, caching the answers. */
 export class ImagePathResolver {
   private readonly links: ReadonlyMap<string, string>;
+  // Every directory above a link ("/usr" and "/usr/bin" for "/usr/bin/sh"): below any other
+  // directory there is no link to follow.
+  private readonly aboveLinks = new Set<string>();
+  // Answers of walks (paths with a link or ".." on the way); the others need no walk.
   private readonly cache = new Map<string, string | undefined>();
 
   /** @param symlinks absolute path inside the image -> raw link target (ImageCatalogue.symlinks). */
@@ -36,6 +40,9 @@ export class ImagePathResolver {
       if (key !== "" && key !== "/") links.set(key, target);
     }
     this.links = links;
+    for (const key of links.keys()) {
+      for (let cut = key.indexOf("/", 1); cut !== -1; cut = key.indexOf("/", cut + 1)) this.aboveLinks.add(key.slice(0, cut));
+    }
   }
 
   /**
@@ -46,9 +53,10 @@ export class ImagePathResolver {
   resolve(path: string): string | undefined {
     const start = normaliseAbsolute(path);
     if (start === "") return undefined;
+    if (this.noLinkOnTheWay(start)) return start;
     const cached = this.cache.get(start);
     if (cached !== undefined || this.cache.has(start)) return cached;
-    const resolved = this.links.size === 0 || this.noLinkOnTheWay(start) ? start : this.walk(start);
+    const resolved = this.walk(start);
     this.cache.set(start, resolved);
     return resolved;
   }
@@ -63,11 +71,14 @@ export class ImagePathResolver {
    * then walking it would follow nothing and give it back unchanged.
    */
   private noLinkOnTheWay(path: string): boolean {
+    if (path.endsWith("/..") || path.includes("/../")) return false;
+    if (this.links.size === 0) return true;
     for (let cut = path.indexOf("/", 1); cut !== -1; cut = path.indexOf("/", cut + 1)) {
-      if (this.links.has(path.slice(0, cut))) return false;
+      const dir = path.slice(0, cut);
+      if (this.links.has(dir)) return false;
+      if (!this.aboveLinks.has(dir)) return true;
     }
-    if (this.links.has(path)) return false;
-    return !(path.endsWith("/..") || path.includes("/../"));
+    return !this.links.has(path);
   }
 
   private walk(start: string): string | undefined {

@@ -12,6 +12,8 @@ const INTERPRETER_NAME =
   /^(sh|bash|rbash|dash|ash|ksh\d*|mksh|zsh|busybox|env|perl[\d.]*|python[\d.]*|ruby[\d.]*|node|nodejs|php[\d.]*|[gmn]?awk|tclsh[\d.]*|lua[\d.]*|pwsh)$/;
 const BIN_DIR = /\/s?bin\/[^/]+$/;
 
+const NONE: readonly number[] = Object.freeze([]);
+
 /** Path -> owning packages, plus a basename index for suffix lookups of relative paths. */
 export class PackageFileIndex {
   // Owners in the order they were credited; a package is credited a path at most once.
@@ -72,11 +74,18 @@ export class PackageFileIndex {
   ownersOf(path: string): number[] {
     const normal = normaliseAbsolute(path);
     if (normal === "") return [];
-    const resolved = this.resolver.resolve(normal);
-    const direct = this.owners.get(normal);
+    return [...this.ownersOfSpellings(normal, this.resolver.resolve(normal))];
+  }
+
+  /**
+   * ownersOf for a path already normalised and resolved (either may be ""/undefined), without
+   * a copy: the answer may be the index's own list, which the caller must not change.
+   */
+  ownersOfSpellings(normal: string, resolved: string | undefined): readonly number[] {
+    const direct = normal !== "" ? this.owners.get(normal) : undefined;
     const viaLinks = resolved !== undefined && resolved !== "" && resolved !== normal ? this.owners.get(resolved) : undefined;
-    if (viaLinks === undefined) return direct !== undefined ? [...direct] : [];
-    if (direct === undefined) return [...viaLinks];
+    if (viaLinks === undefined) return direct ?? NONE;
+    if (direct === undefined) return viaLinks;
     const found = new Set<number>(direct);
     for (const pkg of viaLinks) found.add(pkg);
     return [...found];

@@ -219,13 +219,15 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
       else list.push(item);
     }
   };
-  // Owners of a path inside the image: the catalogued file's owners, else the package lists.
-  const ownersOfPath = (path: string): { owners: number[]; file: CataloguedFile | undefined } => {
+  // Owners of a path inside the image: the catalogued file's owners and the package lists'
+  // (the lists are read-only: they may be the catalogue's or the index's own).
+  const ownersOfPath = (path: string): { owners: readonly number[]; file: CataloguedFile | undefined } => {
     const normal = normaliseAbsolute(path);
-    const resolved = resolver.resolve(path);
+    const resolved = resolver.resolve(normal);
     const file = fileAtPath(normal) ?? (resolved !== undefined ? fileAtPath(resolved) : undefined);
-    const listed = index.ownersOf(path);
+    const listed = index.ownersOfSpellings(normal, resolved);
     if (file === undefined || file.owners.length === 0) return { owners: listed, file };
+    if (listed.length * file.owners.length <= 64 && listed.every((pkg) => file.owners.includes(pkg))) return { owners: file.owners, file };
     const owners = new Set<number>(file.owners);
     for (const pkg of listed) owners.add(pkg);
     return { owners: [...owners], file };
