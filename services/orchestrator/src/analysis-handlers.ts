@@ -24,7 +24,7 @@ import type { BlobStore } from "@vexxy/blobstore";
 import { FailedPreconditionError, InvalidFieldError, NotFoundError, type Logger } from "@vexxy/platform";
 import { randomUUID } from "node:crypto";
 import type { IAnalysisJob, StoredVexDocument } from "./store/entities.js";
-import type { JobStore, ListCursor } from "./store/job-store.js";
+import type { JobStore, JobView, ListCursor } from "./store/job-store.js";
 import type { AuditLog } from "./store/audit-log.js";
 import type { AuditAction } from "./store/entities.js";
 import type { CallbackGuard } from "./webhooks/callback-guard.js";
@@ -118,6 +118,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 async function loadJob(store: JobStore, jobId: string, organizationId: string): Promise<IAnalysisJob> {
   if (!UUID.test(jobId)) throw new InvalidFieldError("job_id", `job_id must be a job's UUID (got "${jobId.slice(0, 60)}")`);
   const job = await store.find(jobId);
+  if (job === undefined || job.organizationId !== organizationId) throw new NotFoundError(`job_id ${jobId}: no such analysis`);
+  return job;
+}
+
+/** The public view of the job when it belongs to the organization (loadJob's rules, one plain SQL read). */
+async function loadJobView(store: JobStore, jobId: string, organizationId: string): Promise<JobView> {
+  if (!UUID.test(jobId)) throw new InvalidFieldError("job_id", `job_id must be a job's UUID (got "${jobId.slice(0, 60)}")`);
+  const job = await store.findView(jobId);
   if (job === undefined || job.organizationId !== organizationId) throw new NotFoundError(`job_id ${jobId}: no such analysis`);
   return job;
 }
@@ -238,7 +246,7 @@ export function analysisHandlers(deps: AnalysisHandlerDeps): ServiceImpl<typeof 
     },
 
     async getAnalysis(req, context) {
-      return create(GetAnalysisResponseSchema, { analysis: toAnalysis(await loadJob(store, req.jobId, callerOf(context).organizationId)) });
+      return create(GetAnalysisResponseSchema, { analysis: toAnalysis(await loadJobView(store, req.jobId, callerOf(context).organizationId)) });
     },
 
     async *watchAnalysis(req, context) {

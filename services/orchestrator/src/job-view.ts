@@ -2,7 +2,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AnalysisSchema, AnalysisStatus, type Analysis } from "@vexxy/proto";
-import type { IAnalysisJob, JobStatus } from "./store/entities.js";
+import type { JobStatus } from "./store/entities.js";
+import type { JobView } from "./store/job-store.js";
 
 const STATUS: Readonly<Record<JobStatus, AnalysisStatus>> = {
   QUEUED: AnalysisStatus.QUEUED,
@@ -24,8 +25,8 @@ export function storedStatus(status: AnalysisStatus): JobStatus | undefined {
   return undefined;
 }
 
-/** The public view of a job. */
-export function toAnalysis(job: IAnalysisJob): Analysis {
+/** The public view of a job (a whole row, or the columns JobStore.findView reads). */
+export function toAnalysis(job: JobView): Analysis {
   return create(AnalysisSchema, {
     jobId: job.id,
     status: apiStatus(job.status),

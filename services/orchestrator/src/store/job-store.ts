@@ -64,6 +64,46 @@ export interface JobChange {
   readonly refundQuota?: boolean;
 }
 
+/** The columns of a job its public view (GetAnalysis) shows: no configuration, blobs or results. */
+export type JobView = Pick<
+  IAnalysisJob,
+  | "id"
+  | "organizationId"
+  | "status"
+  | "progressPercent"
+  | "currentPhase"
+  | "imageRef"
+  | "imageDigest"
+  | "createdAt"
+  | "startedAt"
+  | "completedAt"
+  | "errorMessage"
+  | "attempt"
+  | "retryCount"
+>;
+
+// One statement, no entity: GetAnalysis is the hottest read of the public API, and hydrating a
+// full AnalysisJob (every JSON column, the identity map of a fresh fork) cost more than the query.
+const JOB_VIEW_SQL =
+  "select id, organization_id, status, progress_percent, current_phase, image_ref, image_digest, created_at, started_at, completed_at, error_message, attempt, retry_count from analysis_job where id = ?";
+
+interface JobViewRow {
+  readonly id: string;
+  readonly organization_id: string;
+  readonly status: string;
+  readonly progress_percent: number;
+  readonly current_phase: string;
+  readonly image_ref: string;
+  readonly image_digest: string;
+  // timestamptz as Postgres prints it: MikroORM's driver turns pg's date parsing off.
+  readonly created_at: string;
+  readonly started_at: string | null;
+  readonly completed_at: string | null;
+  readonly error_message: string | null;
+  readonly attempt: number;
+  readonly retry_count: number;
+}
+
 export class JobStore {
   constructor(private readonly root: EntityManager) {}
 
@@ -142,6 +182,37 @@ export class JobStore {
   async find(id: string): Promise<IAnalysisJob | undefined> {
     const job = await this.root.fork().findOne(AnalysisJob, { id });
     return job ?? undefined;
+  }
+
+  /**
+   * The public view of a job, or undefined: one plain SQL read (no entity, no fork), fresh from
+   * the database like find().
+   */
+  async findView(id: string): Promise<JobView | undefined> {
+    const row = (await this.root.getConnection().execute(JOB_VIEW_SQL, [id], "get")) as JobViewRow | undefined;
+    if (row == null) return undefined;
+    // The platform's parser, so the dates are exactly the ones find() hydrates.
+    const platform = this.root.getPlatform();
+    const date = (value: string): Date => {
+      const parsed: unknown = platform.parseDate(value);
+      if (!(parsed instanceof Date)) throw new Error(`analysis_job ${row.id}: unreadable timestamp ${JSON.stringify(value)}`);
+      return parsed;
+    };
+    return {
+      id: row.id,
+      organizationId: row.organization_id,
+      status: row.status,
+      progressPercent: row.progress_percent,
+      currentPhase: row.current_phase,
+      imageRef: row.image_ref,
+      imageDigest: row.image_digest,
+      createdAt: date(row.created_at),
+      startedAt: row.started_at === null ? null : date(row.started_at),
+      completedAt: row.completed_at === null ? null : date(row.completed_at),
+      errorMessage: row.error_message,
+      attempt: row.attempt,
+      retryCount: row.retry_count,
+    };
   }
 
   /** The job an organization submitted under an idempotency key, or undefined. */
