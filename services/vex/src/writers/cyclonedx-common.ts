@@ -76,7 +76,65 @@ export function packageComponent(purl: string, verdict: Verdict): Models.Compone
   return component;
 }
 
-const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
+/**
+ * The library's JSON serializer stopped before its JSON.stringify: `serialize` runs the
+ * normaliser (bom-ref discrimination included) and hands the normalised tree to `_serialize`,
+ * the library's own hook, which keeps it instead of writing text that would be parsed again.
+ */
+class NormalisedBom extends Serialize.JsonSerializer {
+  #tree: unknown;
+
+  protected override _serialize(normalised: Serialize.JSON.Types.Normalized.Bom): string {
+    this.#tree = normalised;
+    return "";
+  }
+
+  /** The normalised BOM as the library would have written it (see plainJson). */
+  normalise(bom: Models.Bom): Record<string, unknown> {
+    this.serialize(bom, { sortLists: false });
+    const tree = this.#tree;
+    this.#tree = undefined;
+    return plainJson(tree) as Record<string, unknown>;
+  }
+}
+
+/** A tree plainJson cannot copy as JSON.stringify would write it (then the text round trip is taken). */
+class NotPlainJson extends Error {}
+
+function copy(value: unknown): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value + 0 : null;
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return undefined;
+  if (Array.isArray(value)) return value.map((item) => copy(item) ?? null);
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype && typeof (value as { toJSON?: unknown }).toJSON !== "function") {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = copy((value as Record<string, unknown>)[key]);
+      if (item === undefined) continue;
+      if (key === "__proto__") Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else out[key] = item;
+    }
+    return out;
+  }
+  throw new NotPlainJson();
+}
+
+/**
+ * `JSON.parse(JSON.stringify(tree))` without the text: the normaliser's output is plain objects,
+ * arrays and scalars, many keys set to undefined (left out, as JSON.stringify leaves them out).
+ * Anything else (a class instance, a toJSON) takes the text round trip itself.
+ * @throws what JSON.stringify throws (a BigInt, a cycle).
+ */
+export function plainJson(tree: unknown): unknown {
+  try {
+    return copy(tree);
+  } catch (error) {
+    if (!(error instanceof NotPlainJson)) throw error;
+    return JSON.parse(JSON.stringify(tree)) as unknown;
+  }
+}
+
+const serializer = new NormalisedBom(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
 
 /**
  * The BOM as a JSON value (library-normalised for spec 1.6), after `finish` adds what the
@@ -84,7 +142,7 @@ const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Fac
  * @throws InvalidVexDocumentError when the document fails the schema or the reference rules.
  */
 export function serialiseBom(bom: Models.Bom, finish: (doc: Record<string, unknown>) => void = () => {}): { document: Record<string, unknown>; json: string } {
-  const document = JSON.parse(serializer.serialize(bom, { sortLists: false })) as Record<string, unknown>;
+  const document = serializer.normalise(bom);
   // Every component gets an empty dependency entry from the library; the VEX and the runtime SBOM
   // state no dependency graph, and an empty one would claim "no dependencies".
   delete document["dependencies"];
