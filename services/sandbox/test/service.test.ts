@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
@@ -332,6 +332,47 @@ describe("sandbox service (real nats-server, embedded Postgres, filesystem blobs
     assert.equal((await ledger.get(jobId, "sandbox", 1))?.state, "cancelled");
     assert.equal(eventsFor(jobId, Subjects.sandboxCompleted).length, 0);
     assert.ok(!existsSync(started.cgroupPath));
+  });
+
+  it("leaves nothing behind when analysis.cancelled comes during image intake: no container is ever created, the unpacked image is removed, nothing is published", async () => {
+    // 20,000 small files in one layer: unpacking takes long enough for the cancel to land in it.
+    const bulkyRoot = makeBusyboxRootfs(join(dir.path, "bulky"));
+    for (let d = 0; d < 100; d++) {
+      mkdirSync(join(bulkyRoot, "data", String(d)), { recursive: true });
+      for (let f = 0; f < 200; f++) writeFileSync(join(bulkyRoot, "data", String(d), String(f)), `${d}/${f}\n`);
+    }
+    const img = makeBusyboxOciImage(join(dir.path, "bulky"), bulkyRoot, { cmd: ["/bin/true"] });
+    const jobId = randomUUID();
+    const containerId = containerIdFor(jobId, 1);
+    const imageDir = join(config.workDir, "images", containerId);
+    const bundleDir = join(config.workDir, "bundles", containerId);
+    await request(img, { jobId });
+    const deadline = Date.now() + 60000;
+    while (!existsSync(join(imageDir, "rootfs", "data"))) {
+      assert.ok(Date.now() < deadline, "intake began within 60 s");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await bus.publish(
+      Subjects.analysisCancelled,
+      create(AnalysisCancelledSchema, { job: create(JobRefSchema, { jobId, attempt: 1 }), reason: "user" }),
+      eventMsgId(Subjects.analysisCancelled, jobId, 1),
+    );
+    let bundleSeen = false;
+    while ((await ledger.get(jobId, "sandbox", 1))?.state !== "cancelled" || existsSync(imageDir)) {
+      bundleSeen ||= existsSync(bundleDir);
+      assert.ok(Date.now() < deadline, "cancelled and the image removed within 60 s");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // The attempt's create has ended: no container appears afterwards either.
+    for (let i = 0; i < 100; i++) {
+      bundleSeen ||= existsSync(bundleDir);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(bundleSeen, false, "no bundle (no container) was ever made");
+    assert.ok(!existsSync(imageDir), "the unpacked image is removed");
+    assert.ok(!(await liveContainers()).includes(containerId));
+    assert.equal(traceCalls.filter((c) => c.jobId === jobId).length, 0, "StartTrace never called");
+    assert.equal(eventsFor(jobId, Subjects.sandboxStarted).length + eventsFor(jobId, Subjects.sandboxFailed).length, 0);
   });
 
   it("fails an image whose manifest digest differs with sandbox.failed image_digest_mismatch (not retryable) naming image_digest, without creating a container", async () => {
