@@ -53,6 +53,11 @@ export class ImagePathResolver {
   resolve(path: string): string | undefined {
     const start = normaliseAbsolute(path);
     if (start === "") return undefined;
+    return this.resolveNormal(start);
+  }
+
+  /** resolve() of a path normaliseAbsolute has already normalised (not ""). */
+  resolveNormal(start: string): string | undefined {
     if (this.noLinkOnTheWay(start)) return start;
     const cached = this.cache.get(start);
     if (cached !== undefined || this.cache.has(start)) return cached;
@@ -64,6 +69,11 @@ export class ImagePathResolver {
   /** Whether path (as given) is itself a symlink in the image. */
   isLink(path: string): boolean {
     return this.links.has(normaliseAbsolute(path));
+  }
+
+  /** isLink() of a normalised path. */
+  isLinkNormal(path: string): boolean {
+    return this.links.has(path);
   }
 
   /**

@@ -14,13 +14,21 @@ const BIN_DIR = /\/s?bin\/[^/]+$/;
 
 const NONE: readonly number[] = Object.freeze([]);
 
+/** What the index is built for. */
+export interface PackageFileIndexOptions {
+  /** Whether ownersBySuffix will be asked (relative opens of legacy profiles); default true. */
+  readonly suffixLookups?: boolean;
+}
+
 /** Path -> owning packages, plus a basename index for suffix lookups of relative paths. */
 export class PackageFileIndex {
-  // Owners in the order they were credited; a package is credited a path at most once.
-  private readonly owners = new Map<string, number[]>();
-  // Every (path, package) credit in order, for the indexes built on first use.
-  private readonly creditedPaths: string[] = [];
-  private readonly creditedPkgs: number[] = [];
+  // Owners in the order they were credited (one number for the common single owner, to keep
+  // a catalogue of a million paths from holding a million small arrays); a package is
+  // credited a path at most once.
+  private readonly owners = new Map<string, number | number[]>();
+  // Every (path, package) credit in order, for the basename index built on first use.
+  private readonly creditedPaths: string[] | undefined;
+  private readonly creditedPkgs: number[] | undefined;
   private byBasename: Map<string, Array<{ path: string; pkg: number }>> | undefined;
   private interpreterFiles: Map<number, string[]> | undefined;
   private readonly fileLists: boolean[];
@@ -36,7 +44,12 @@ export class PackageFileIndex {
   constructor(
     catalogue: ImageCatalogue,
     private readonly resolver: ImagePathResolver,
+    options: PackageFileIndexOptions = {},
   ) {
+    if (options.suffixLookups ?? true) {
+      this.creditedPaths = [];
+      this.creditedPkgs = [];
+    }
     this.fileLists = catalogue.packages.map((pkg) => pkg.files.length > 0 || pkg.resolvedFiles.length > 0);
     const linkTargets: Array<{ path: string; pkg: number }> = [];
     // Packages are indexed in order, so a package's repeated credit of a path is always the
@@ -48,7 +61,7 @@ export class PackageFileIndex {
         const located = this.resolveParent(path);
         this.add(path, i);
         if (located !== undefined && located !== path) this.add(located, i);
-        if (located !== undefined && resolver.isLink(located)) {
+        if (located !== undefined && resolver.isLinkNormal(located)) {
           const target = resolver.resolve(path);
           if (target !== undefined && target !== "/") linkTargets.push({ path: target, pkg: i });
         }
@@ -74,7 +87,7 @@ export class PackageFileIndex {
   ownersOf(path: string): number[] {
     const normal = normaliseAbsolute(path);
     if (normal === "") return [];
-    return [...this.ownersOfSpellings(normal, this.resolver.resolve(normal))];
+    return [...this.ownersOfSpellings(normal, this.resolver.resolveNormal(normal))];
   }
 
   /**
@@ -84,10 +97,10 @@ export class PackageFileIndex {
   ownersOfSpellings(normal: string, resolved: string | undefined): readonly number[] {
     const direct = normal !== "" ? this.owners.get(normal) : undefined;
     const viaLinks = resolved !== undefined && resolved !== "" && resolved !== normal ? this.owners.get(resolved) : undefined;
-    if (viaLinks === undefined) return direct ?? NONE;
-    if (direct === undefined) return viaLinks;
-    const found = new Set<number>(direct);
-    for (const pkg of viaLinks) found.add(pkg);
+    if (viaLinks === undefined) return direct === undefined ? NONE : typeof direct === "number" ? [direct] : direct;
+    if (direct === undefined) return typeof viaLinks === "number" ? [viaLinks] : viaLinks;
+    const found = new Set<number>(typeof direct === "number" ? [direct] : direct);
+    for (const pkg of typeof viaLinks === "number" ? [viaLinks] : viaLinks) found.add(pkg);
     return [...found];
   }
 
@@ -117,7 +130,7 @@ export class PackageFileIndex {
       const found = new Map<number, string[]>();
       for (const [path, pkgs] of this.owners) {
         if (!INTERPRETER_NAME.test(basename(path)) || !BIN_DIR.test(path)) continue;
-        for (const owner of pkgs) {
+        for (const owner of typeof pkgs === "number" ? [pkgs] : pkgs) {
           const list = found.get(owner) ?? [];
           if (!list.includes(path)) list.push(path);
           found.set(owner, list);
@@ -131,11 +144,13 @@ export class PackageFileIndex {
   /** Credits by basename, in credit order (built on the first suffix lookup). */
   private basenameIndex(): Map<string, Array<{ path: string; pkg: number }>> {
     if (this.byBasename === undefined) {
+      const { creditedPaths, creditedPkgs } = this;
+      if (creditedPaths === undefined || creditedPkgs === undefined) throw new Error("PackageFileIndex built without suffixLookups");
       const index = new Map<string, Array<{ path: string; pkg: number }>>();
-      this.creditedPaths.forEach((path, i) => {
+      creditedPaths.forEach((path, i) => {
         const name = basename(path);
         const list = index.get(name) ?? [];
-        list.push({ path, pkg: this.creditedPkgs[i] ?? -1 });
+        list.push({ path, pkg: creditedPkgs[i] ?? -1 });
         index.set(name, list);
       });
       this.byBasename = index;
@@ -150,7 +165,7 @@ export class PackageFileIndex {
     const dir = path.slice(0, cut);
     let parent = this.parentCache.get(dir);
     if (parent === undefined && !this.parentCache.has(dir)) {
-      parent = this.resolver.resolve(dir);
+      parent = this.resolver.resolveNormal(dir);
       this.parentCache.set(dir, parent);
     }
     if (parent === undefined) return undefined;
@@ -159,12 +174,15 @@ export class PackageFileIndex {
   }
 
   private add(path: string, pkg: number): void {
-    const list = this.owners.get(path);
-    if (list === undefined) this.owners.set(path, [pkg]);
-    else if (list[list.length - 1] !== pkg) list.push(pkg);
+    const had = this.owners.get(path);
+    if (had === undefined) this.owners.set(path, pkg);
+    else if (typeof had === "number") {
+      if (had === pkg) return;
+      this.owners.set(path, [had, pkg]);
+    } else if (had[had.length - 1] !== pkg) had.push(pkg);
     else return;
-    this.creditedPaths.push(path);
-    this.creditedPkgs.push(pkg);
+    this.creditedPaths?.push(path);
+    this.creditedPkgs?.push(pkg);
   }
 }
 

@@ -175,7 +175,7 @@ const CODE_KINDS = new Set(["elf_executable", "elf_shared_object", "script"]);
  */
 function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): ReachAnalysis {
   const resolver = new ImagePathResolver(catalogue.symlinks);
-  const index = new PackageFileIndex(catalogue, resolver);
+  const index = new PackageFileIndex(catalogue, resolver, { suffixLookups: false });
   const byIdentity = catalogue.identity === "inode" && profile.identity === "inode";
   const claimsIdentity = profile.identity === "inode";
   const filesById = new FilesByIdentity();
@@ -223,7 +223,7 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
   // (the lists are read-only: they may be the catalogue's or the index's own).
   const ownersOfPath = (path: string): { owners: readonly number[]; file: CataloguedFile | undefined } => {
     const normal = normaliseAbsolute(path);
-    const resolved = resolver.resolve(normal);
+    const resolved = normal !== "" ? resolver.resolveNormal(normal) : undefined;
     const file = fileAtPath(normal) ?? (resolved !== undefined ? fileAtPath(resolved) : undefined);
     const listed = index.ownersOfSpellings(normal, resolved);
     if (file === undefined || file.owners.length === 0) return { owners: listed, file };
