@@ -13,6 +13,7 @@ import { CYCLONEDX_PREDICATE_TYPE, IN_TOTO_STATEMENT_TYPE, OPENVEX_PREDICATE_TYP
 import type { SigningKey } from "./signing/signing-key.js";
 import { serialiseBundle, toSigstoreBundle } from "./signing/sigstore-bundle.js";
 import { writeRuntimeSbom } from "./writers/cyclonedx-runtime-sbom.js";
+import { groupVerdicts } from "./writers/statement-groups.js";
 import type { VexFormat, VexInput } from "./writers/vex-writer.js";
 import { vexWriter } from "./writers/writer-registry.js";
 
@@ -83,7 +84,15 @@ export function documentIdOf(idBase: string, jobId: string, attempt: number): st
 export function produceVex(job: JobRef, verdicts: readonly Verdict[], key: SigningKey, settings: VexSettings, now: Date = new Date()): ProducedVex {
   const product = productIdentity({ imageRef: job.imageRef, imageDigest: job.imageDigest, imageName: job.imageName, tagIdentifiers: job.tagIdentifiers });
   const documentId = documentIdOf(settings.idBase, job.jobId, job.attempt);
-  const input: VexInput = { documentId, author: settings.author, timestamp: now, products: product.products, verdicts, tooling: settings.tooling };
+  const input: VexInput = {
+    documentId,
+    author: settings.author,
+    timestamp: now,
+    products: product.products,
+    verdicts,
+    tooling: settings.tooling,
+    groups: groupVerdicts(verdicts),
+  };
   const written = vexWriter("openvex").write(input);
   const doc = written.document as VexDocument;
   const conformance = checkConformance(doc, written.statementVerdicts, registryScanContext(product));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Enums, Models, Serialize, Spec } from "@cyclonedx/cyclonedx-library";
 import { newBom, packageComponent, plainJson, serialiseBom } from "../src/writers/cyclonedx-common.js";
-import { productIdentity, type VexInput } from "../src/lib.js";
+import { cycloneDxProblems, productIdentity, vexWriter, type VexInput } from "../src/lib.js";
 import { SETTINGS, sampleJob, sampleVerdicts } from "./helpers.js";
 
 function input(): VexInput {
@@ -54,5 +54,26 @@ describe("CycloneDX documents taken from the library's normaliser without the JS
     assert.deepEqual(Object.keys(proto), ["__proto__"]);
     assert.equal(Object.getPrototypeOf(proto), Object.prototype);
     assert.throws(() => plainJson({ big: 1n }), TypeError);
+  });
+
+  it("the validator names both places of a repeated bom-ref by their JSON pointers, nested components included", () => {
+    const doc = structuredClone(vexWriter("cyclonedx").write(input()).document) as {
+      components: { "bom-ref": string; components?: unknown[] }[];
+      vulnerabilities: { "bom-ref": string }[];
+    };
+    const first = doc.components[0];
+    const second = doc.components[1];
+    assert.ok(first !== undefined && second !== undefined);
+    second.components = [{ type: "library", name: "inner", "bom-ref": first["bom-ref"] }];
+    const vuln = doc.vulnerabilities[1];
+    assert.ok(vuln !== undefined);
+    vuln["bom-ref"] = "vexxy:tool";
+    assert.deepEqual(
+      cycloneDxProblems(doc).filter((p) => p.includes("is also the bom-ref of")),
+      [
+        `/components/1/components/0/bom-ref ${JSON.stringify(first["bom-ref"])} is also the bom-ref of /components/0`,
+        '/vulnerabilities/1/bom-ref "vexxy:tool" is also the bom-ref of /metadata/tools/components/0',
+      ],
+    );
   });
 });

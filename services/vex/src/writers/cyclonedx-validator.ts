@@ -33,18 +33,30 @@ interface VulnerabilityLike {
 /** Every bom-ref of the document, with its JSON pointer (components nested at any depth). */
 function bomRefs(doc: Record<string, unknown>): { ref: string; at: string }[] {
   const found: { ref: string; at: string }[] = [];
-  const visit = (node: unknown, at: string): void => {
+  // The path is kept as segments and written out only where a bom-ref is found: a pointer string
+  // for every node visited cost more than the visit.
+  const path: (string | number)[] = [];
+  const pointer = (): string => path.map((segment) => `/${segment}`).join("");
+  const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
-      for (const [i, item] of node.entries()) visit(item, `${at}/${i}`);
+      for (let i = 0; i < node.length; i++) {
+        path.push(i);
+        visit(node[i]);
+        path.pop();
+      }
       return;
     }
     if (typeof node !== "object" || node === null) return;
     for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
-      if (key === "bom-ref" && typeof value === "string") found.push({ ref: value, at });
-      else if (typeof value === "object") visit(value, `${at}/${key}`);
+      if (key === "bom-ref" && typeof value === "string") found.push({ ref: value, at: pointer() });
+      else if (typeof value === "object") {
+        path.push(key);
+        visit(value);
+        path.pop();
+      }
     }
   };
-  visit(doc, "");
+  visit(doc);
   return found;
 }
 

@@ -181,7 +181,7 @@ export class CycloneDxVexWriter implements VexWriter {
       components.set(purl, component);
       bom.components.add(component);
     }
-    const list = entries(groupVerdicts(input.verdicts));
+    const list = entries(input.groups ?? groupVerdicts(input.verdicts));
     for (const [i, entry] of list.entries()) bom.vulnerabilities.add(vulnerability(entry, i, components));
     const { document, json } = serialiseBom(bom);
     return { format: this.format, document, json, statementVerdicts: list.map((e) => e.groups.flatMap((g) => g.members)) };

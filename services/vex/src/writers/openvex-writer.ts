@@ -157,7 +157,7 @@ export class OpenVexWriter implements VexWriter {
   write(input: VexInput): WrittenVex {
     const refused = inputProblems(input);
     if (refused.length > 0) throw new InvalidVexDocumentError(refused);
-    const groups = groupVerdicts(input.verdicts);
+    const groups = input.groups ?? groupVerdicts(input.verdicts);
     const statements = groups.map((g) => statement(g, input.products));
     const document: Record<string, unknown> = {
       "@context": OPENVEX_CONTEXT,

@@ -4,6 +4,7 @@
  * writer-registry.ts once it is written.
  */
 import type { Verdict } from "@vexxy/proto";
+import type { StatementGroup } from "./statement-groups.js";
 
 /** The VEX formats the mesh knows of; only those with a registered writer can be produced. */
 export type VexFormat = "openvex" | "cyclonedx";
@@ -19,6 +20,11 @@ export interface VexInput {
   readonly verdicts: readonly Verdict[];
   /** How the document was produced (OpenVEX `tooling`). */
   readonly tooling: string;
+  /**
+   * `groupVerdicts(verdicts)`, when the caller has it: produceVex groups once for every format
+   * (~0.3 s for 20,000 verdicts). Absent: each writer groups the verdicts itself.
+   */
+  readonly groups?: readonly StatementGroup[];
 }
 
 /** A written, validated document. */
