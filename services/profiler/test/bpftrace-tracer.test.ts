@@ -26,7 +26,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { BpftraceTracer, buildProfile, parseTraceeJsonLines, toTraceeEvents, type TraceResult, type HostCgroupScope, type TracedUse } from "../src/index.js";
+import {
+  BpftraceTracer,
+  buildProfile,
+  parseTraceeJsonLines,
+  toTraceeEvents,
+  type TraceResult,
+  type HostCgroupScope,
+  type TracedUse,
+  TracerAttachError,
+} from "../src/index.js";
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -266,6 +275,17 @@ while :; do sleep 1; done
 
   it("refuses to attach to a cgroup that does not exist", async () => {
     await assert.rejects(tracer.start({ ...scope(), cgroupPath: `${cgroup}-missing` }, 5000), /does not exist/);
+  });
+
+  it("follows host cgroups only: lists host_cgroup alone in scopeKinds and refuses a container scope with TracerAttachError", async () => {
+    assert.deepEqual([...tracer.scopeKinds], ["host_cgroup"]);
+    await assert.rejects(
+      tracer.start(
+        { kind: "container", jobId: "job", attempt: 1, containerId: "c1", node: "node-a", runtimeContainerId: "3f2a9c", runtime: "containerd" },
+        5000,
+      ),
+      (error: unknown) => error instanceof TracerAttachError && /bpftrace tracer follows host cgroups only/.test(error.message),
+    );
   });
 
   it("turns the identity trace into a profile whose uses carry (major, minor, inode), diagnostics and channel attempts", async () => {

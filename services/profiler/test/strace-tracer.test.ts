@@ -27,7 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkloadOutcome } from "@vexxy/proto";
-import { profileFromTrace, StraceLineParser, StraceTracer, type TraceResult, type HostCgroupScope, type TracedUse } from "../src/index.js";
+import { profileFromTrace, StraceLineParser, StraceTracer, type TraceResult, type HostCgroupScope, type TracedUse, TracerAttachError } from "../src/index.js";
 
 const CGROUP_ROOT = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
 
@@ -230,6 +230,17 @@ describe("strace tracer on a real cgroup (ptrace, identities read from the host 
 
   it("refuses to attach (TracerAttachError) to a cgroup with no process, so the workload never starts untraced", async () => {
     await assert.rejects(tracer.start(scope(), 5000), /no process to trace/);
+  });
+
+  it("follows host cgroups only: lists host_cgroup alone in scopeKinds and refuses a container scope with TracerAttachError", async () => {
+    assert.deepEqual([...tracer.scopeKinds], ["host_cgroup"]);
+    await assert.rejects(
+      tracer.start(
+        { kind: "container", jobId: "job", attempt: 1, containerId: "c1", node: "node-a", runtimeContainerId: "3f2a9c", runtime: "containerd" },
+        5000,
+      ),
+      (error: unknown) => error instanceof TracerAttachError && /strace tracer follows host cgroups only/.test(error.message),
+    );
   });
 
   it("marks the trace incomplete with tracer_died, naming the signal, when strace is killed mid-run", async () => {
