@@ -20,15 +20,13 @@
  * The confidence and its named factors (confidence.ts) are computed after the decision and never
  * change it: a low score does not turn not_affected into under_investigation, nor the reverse.
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
-  type EvidenceSchema,
   VerdictSchema,
   VexJustification,
   VexStatus,
   type BlobRef,
   type CataloguedPackage,
-  type ConfidenceFactor,
   type ExecutionProfile,
   type ImageCatalogue,
   type ProfileSummary,
@@ -37,6 +35,7 @@ import {
 import type { ScanFinding, VulnerabilityReport } from "@vexxy/scan-report";
 import { assessConfidence, type CatalogueMeasure, type EvidenceMeasure, type RunMeasure, type VerdictKind } from "./confidence.js";
 import { canonicalEcosystem } from "./ecosystem.js";
+import { evidenceMessage, factorMessage, type EvidenceFields, type FactorFields } from "./messages.js";
 import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch, type PackageIdentity } from "./package-identity.js";
 import { buildProfileSummary, coveragePercent } from "./profile-summary.js";
 import { analyseReach, type ReachAnalysis, type Touch } from "./reach-analysis.js";
@@ -83,7 +82,7 @@ interface Measure {
 }
 
 /** Evidence as plain fields: a message is made only for the verdict that carries it. */
-type EvidenceInit = MessageInitShape<typeof EvidenceSchema> & { readonly kind: string; readonly path: string; readonly detail: string };
+type EvidenceInit = EvidenceFields;
 
 type Decision = Pick<Verdict, "status" | "justification" | "reason"> & { evidence: EvidenceInit[]; measure: Measure };
 
@@ -92,9 +91,9 @@ interface Scored {
   readonly status: Verdict["status"];
   readonly justification: Verdict["justification"];
   readonly reason: string;
-  readonly evidence: EvidenceInit[];
+  readonly evidence: readonly EvidenceInit[];
   readonly confidence: number;
-  readonly factors: Array<Omit<ConfidenceFactor, "$typeName">>;
+  readonly factors: readonly FactorFields[];
 }
 
 /**
@@ -184,9 +183,9 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
       status: scored.status,
       justification: scored.justification,
       reason: scored.reason,
-      evidence: scored.evidence,
+      evidence: scored.evidence.map(evidenceMessage),
       confidence: scored.confidence,
-      factors: scored.factors,
+      factors: scored.factors.map(factorMessage),
     });
     seen.set(key, verdict);
     verdicts.push(verdict);
