@@ -86,7 +86,10 @@ function epochAndVersion(version: string, qualifiers: ReadonlyMap<string, string
 
 /** Grype's and Trivy's purls for the package of a finding. */
 export function toolPurls(verdict: Verdict, trivyDistro?: string): { grype: string; trivy: string } {
-  const exact = subcomponentPurl(verdict);
+  return toolPurlsOf(subcomponentPurl(verdict), trivyDistro);
+}
+
+function toolPurlsOf(exact: string, trivyDistro: string | undefined): { grype: string; trivy: string } {
   const p = parsePurl(exact);
   // Grype compares an unparsable identifier as a string; Trivy has no purl at all then.
   if (p === undefined) return { grype: exact, trivy: "" };
@@ -143,13 +146,24 @@ export function checkConformance(document: VexDocument, statementVerdicts: reado
   const products = grypeProducts(context.grype);
   const statements = document.statements ?? [];
   const results: StatementConformance[] = [];
+  // Findings share purls (a package has many vulnerabilities): each purl's tool forms are made once.
+  const purlsOf = new Map<string, { grype: string; trivy: string }>();
+  const toolPurlsCached = (v: Verdict): { grype: string; trivy: string } => {
+    const exact = subcomponentPurl(v);
+    let purls = purlsOf.get(exact);
+    if (purls === undefined) {
+      purls = toolPurlsOf(exact, context.trivyDistro);
+      purlsOf.set(exact, purls);
+    }
+    return purls;
+  };
   statements.forEach((s: VexStatement, index) => {
     if (s.status !== "not_affected") return;
     const members = (statementVerdicts[index] ?? []).filter((v) => v.status === VexStatus.NOT_AFFECTED);
     const applies = (tool: "grype" | "trivy"): boolean =>
       members.length > 0 &&
       members.every((v) => {
-        const purls = toolPurls(v, context.trivyDistro);
+        const purls = toolPurlsCached(v);
         const finding: ToolFinding =
           tool === "grype"
             ? { vulnerabilityId: v.vulnerabilityId, packagePurl: purls.grype }

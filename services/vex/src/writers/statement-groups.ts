@@ -59,7 +59,16 @@ function epochFree(version: string): string {
  */
 export function groupVerdicts(verdicts: readonly Verdict[]): StatementGroup[] {
   const exact = verdicts.map((v) => subcomponentPurl(v));
-  const neutral = exact.map(neutralKey);
+  // Findings share purls (a package has many vulnerabilities): each purl's key is made once.
+  const neutralKeys = new Map<string, { key: string; version: string }>();
+  const neutral = exact.map((purl) => {
+    let n = neutralKeys.get(purl);
+    if (n === undefined) {
+      n = neutralKey(purl);
+      neutralKeys.set(purl, n);
+    }
+    return n;
+  });
   // Names with several versions among the findings keep their version.
   const versions = new Map<string, Set<string>>();
   neutral.forEach((n, i) => {
