@@ -4,13 +4,22 @@
  * of grpc-js clients. GetAnalysisResults leaves them out above INLINE_VEX_MAX_BYTES (with
  * their sizes and digests, which the job row keeps), and DownloadVex streams any of them in
  * chunks of at most 1 MiB, read from object storage with the recorded sha256 checked first.
+ * The request's `format` picks the OpenVEX (default) or the CycloneDX VEX's document and bundle.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "@vexxy/blobstore";
 import { FailedPreconditionError, InvalidFieldError } from "@vexxy/platform";
-import { DownloadVexResponseSchema, VexArtifact, VexBlobInfoSchema, type DownloadVexRequest, type DownloadVexResponse, type VexBlobInfo } from "@vexxy/proto";
-import type { IAnalysisJob, StoredBlobRef } from "./store/entities.js";
+import {
+  DownloadVexResponseSchema,
+  VexArtifact,
+  VexBlobInfoSchema,
+  VexFormat,
+  type DownloadVexRequest,
+  type DownloadVexResponse,
+  type VexBlobInfo,
+} from "@vexxy/proto";
+import type { IAnalysisJob, StoredBlobRef, StoredVexFormat } from "./store/entities.js";
 
 /** Above this many bytes (document + bundle), GetAnalysisResults leaves both out. */
 export const INLINE_VEX_MAX_BYTES = 2 * 1024 * 1024;
@@ -28,13 +37,41 @@ export function vexTooLargeInline(document: StoredBlobRef, bundle: StoredBlobRef
   return document.size + bundle.size > INLINE_VEX_MAX_BYTES;
 }
 
-function artifactRef(job: IAnalysisJob, artifact: VexArtifact): { ref: StoredBlobRef | null | undefined; contentType: string; field: string } {
+/** The stored format a request's `format` names. @throws InvalidFieldError naming format for a value outside VexFormat. */
+function formatOf(format: VexFormat): StoredVexFormat {
+  switch (format) {
+    case VexFormat.UNSPECIFIED:
+    case VexFormat.OPENVEX:
+      return "openvex";
+    case VexFormat.CYCLONEDX:
+      return "cyclonedx";
+    default:
+      throw new InvalidFieldError("format", `format ${String(format)} is not a VexFormat (VEX_FORMAT_OPENVEX or VEX_FORMAT_CYCLONEDX)`);
+  }
+}
+
+const FORMAT_NAMES: Readonly<Record<StoredVexFormat, string>> = { openvex: "OpenVEX", cyclonedx: "CycloneDX" };
+
+/** The document and bundle of one format: OpenVEX from the row's own columns, another from its vexDocuments. */
+function formatRefs(job: IAnalysisJob, format: StoredVexFormat): { document: StoredBlobRef | null | undefined; bundle: StoredBlobRef | null | undefined } {
+  if (format === "openvex") return { document: job.vexDocument, bundle: job.vexBundle };
+  const stored = (job.vexDocuments ?? []).find((d) => d.format === format);
+  return { document: stored?.document, bundle: stored?.bundle };
+}
+
+function artifactRef(
+  job: IAnalysisJob,
+  artifact: VexArtifact,
+  format: StoredVexFormat,
+): { ref: StoredBlobRef | null | undefined; contentType: string; field: string } {
+  // "document" and "bundle" for OpenVEX, as before formats existed; the format named for another.
+  const name = format === "openvex" ? "" : `${FORMAT_NAMES[format]} `;
   switch (artifact) {
     case VexArtifact.UNSPECIFIED:
     case VexArtifact.DOCUMENT:
-      return { ref: job.vexDocument, contentType: "application/json", field: "document" };
+      return { ref: formatRefs(job, format).document, contentType: "application/json", field: `${name}document` };
     case VexArtifact.BUNDLE:
-      return { ref: job.vexBundle, contentType: "application/json", field: "bundle" };
+      return { ref: formatRefs(job, format).bundle, contentType: "application/json", field: `${name}bundle` };
     case VexArtifact.PUBLIC_KEY:
       return { ref: job.vexPublicKey, contentType: "application/x-pem-file", field: "public key" };
     default:
@@ -45,20 +82,30 @@ function artifactRef(job: IAnalysisJob, artifact: VexArtifact): { ref: StoredBlo
 /**
  * Streams one artifact of a COMPLETE job: the first message holds total_size, sha256 and
  * content_type with the first chunk; an empty artifact is one message with no data.
- * @throws InvalidFieldError (chunk_size out of range, unknown artifact), FailedPreconditionError
- *   (job not COMPLETE, or it has no signed VEX: a scan without findings), ConnectError DataLoss
- *   (the blob is gone or does not match its recorded sha256).
+ * @throws InvalidFieldError (chunk_size out of range, unknown artifact or format),
+ *   FailedPreconditionError (job not COMPLETE; it has no signed VEX: a scan without findings; or
+ *   none in the format asked for: CycloneDX not in its vex_formats), ConnectError DataLoss (the
+ *   blob is gone or does not match its recorded sha256).
  */
 export async function* streamVex(job: IAnalysisJob, req: DownloadVexRequest, blobs: BlobStore, signal: AbortSignal): AsyncGenerator<DownloadVexResponse> {
   const chunk = req.chunkSize === 0 ? MAX_VEX_CHUNK_BYTES : req.chunkSize;
   if (chunk < MIN_VEX_CHUNK_BYTES || chunk > MAX_VEX_CHUNK_BYTES) {
     throw new InvalidFieldError("chunk_size", `chunk_size must be 0 (1 MiB) or ${MIN_VEX_CHUNK_BYTES}..${MAX_VEX_CHUNK_BYTES} (got ${req.chunkSize})`);
   }
+  const format = formatOf(req.format);
   if (job.status !== "COMPLETE") {
     throw new FailedPreconditionError(`job_id ${job.id}: the VEX exists only for a COMPLETE analysis (status is ${job.status}, phase ${job.currentPhase})`);
   }
-  const { ref, contentType, field } = artifactRef(job, req.artifact);
-  if (ref == null) throw new FailedPreconditionError(`job_id ${job.id}: the analysis has no signed VEX ${field} (a scan without findings has none)`);
+  const { ref, contentType, field } = artifactRef(job, req.artifact, format);
+  if (ref == null) {
+    const asked = format === "openvex" ? [] : (job.config.vexFormats ?? ["openvex"]);
+    if (format !== "openvex" && !asked.includes(format)) {
+      throw new FailedPreconditionError(
+        `job_id ${job.id}: format ${FORMAT_NAMES[format]}: the analysis was not asked for a ${FORMAT_NAMES[format]} VEX (its vex_formats: ${asked.join(", ")})`,
+      );
+    }
+    throw new FailedPreconditionError(`job_id ${job.id}: the analysis has no signed VEX ${field} (a scan without findings has none)`);
+  }
   let bytes: Buffer;
   try {
     bytes = await blobs.getVerified(ref);
