@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
-import { ConfidenceFactorSchema, EvidenceSchema } from "@vexxy/proto";
-import { evidenceMessage, factorMessage } from "../src/verdict/messages.js";
+import { ConfidenceFactorSchema, EvidenceSchema, VerdictSchema, VexJustification, VexStatus } from "@vexxy/proto";
+import { evidenceMessage, factorMessage, verdictMessage } from "../src/verdict/messages.js";
 
-describe("evidence and factor messages made by copying", () => {
+describe("verdict, evidence and factor messages made by copying", () => {
   it("keeps Evidence and ConfidenceFactor all-scalar, so a copied zero message shares nothing between messages", () => {
     for (const schema of [EvidenceSchema, ConfidenceFactorSchema]) {
       for (const field of schema.fields) assert.equal(field.fieldKind, "scalar", `${schema.typeName}.${field.name} is ${field.fieldKind}`);
@@ -32,5 +32,38 @@ describe("evidence and factor messages made by copying", () => {
     assert.notEqual(again, made);
     again.effect = 0;
     assert.equal(made.effect, 0.15);
+  });
+
+  it("keeps a Verdict's non-scalar fields to its three lists, which verdictMessage always sets", () => {
+    const lists = VerdictSchema.fields.filter((f) => f.fieldKind !== "scalar" && f.fieldKind !== "enum").map((f) => f.localName);
+    assert.deepEqual(lists.sort(), ["aliases", "evidence", "factors"]);
+  });
+
+  it("makes a Verdict message equal to create()'s, with its own lists", () => {
+    const fields = {
+      vulnerabilityId: "CVE-2024-0001",
+      aliases: ["GHSA-xxxx"],
+      packageName: "libc6",
+      packageVersion: "2.36-9",
+      packagePurl: "pkg:deb/debian/libc6@2.36-9?arch=amd64",
+      packageType: "deb",
+      severity: "High",
+      status: VexStatus.NOT_AFFECTED,
+      justification: VexJustification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+      reason: "none of its files was used",
+      evidence: [evidenceMessage({ kind: "no_file_touched", path: "", detail: "none of 3 files" })],
+      confidence: 0.87,
+      factors: [factorMessage({ name: "evidence_kind", value: "none of 3 files used", effect: 0.5, detail: "absence of use" })],
+    };
+    const made = verdictMessage(fields);
+    const expected = create(VerdictSchema, fields);
+    assert.deepStrictEqual(made, expected);
+    assert.deepEqual(Object.keys(made), Object.keys(expected));
+    assert.equal(toJsonString(VerdictSchema, made), toJsonString(VerdictSchema, expected));
+    assert.deepEqual(toBinary(VerdictSchema, made), toBinary(VerdictSchema, expected));
+    const other = verdictMessage({ ...fields, aliases: [], evidence: [], factors: [] });
+    other.aliases.push("CVE-x");
+    assert.deepEqual(made.aliases, ["GHSA-xxxx"]);
+    assert.deepEqual(create(VerdictSchema).aliases, []);
   });
 });

@@ -22,8 +22,8 @@
  * decides first (fail closed), and a not_affected verdict stays not_affected however low its
  * score; the score is for the reader to weigh, not a rule.
  */
-import { create } from "@bufbuild/protobuf";
-import { ConfidenceFactorSchema, WorkloadOutcome, type ConfidenceFactor, type ExerciseStep } from "@vexxy/proto";
+import { WorkloadOutcome, type ConfidenceFactor, type ExerciseStep } from "@vexxy/proto";
+import { factorMessage } from "./messages.js";
 import { describeOutcome } from "./trace-quality.js";
 
 /** The kinds of verdict the score distinguishes. */
@@ -133,7 +133,7 @@ export interface Confidence {
 }
 
 function factor(name: (typeof FACTOR_NAMES)[number], value: string, effect: number, detail: string): ConfidenceFactor {
-  return create(ConfidenceFactorSchema, { name, value, effect: round(effect), detail });
+  return factorMessage({ name, value, effect: round(effect), detail });
 }
 
 const ONLY_NOT_IN_EXECUTE_PATH = "weighs only on vulnerable_code_not_in_execute_path, whose claim is only as good as the exercise";

@@ -20,9 +20,7 @@
  * The confidence and its named factors (confidence.ts) are computed after the decision and never
  * change it: a low score does not turn not_affected into under_investigation, nor the reverse.
  */
-import { create } from "@bufbuild/protobuf";
 import {
-  VerdictSchema,
   VexJustification,
   VexStatus,
   type BlobRef,
@@ -35,7 +33,7 @@ import {
 import type { ScanFinding, VulnerabilityReport } from "@vexxy/scan-report";
 import { assessConfidence, type CatalogueMeasure, type EvidenceMeasure, type RunMeasure, type VerdictKind } from "./confidence.js";
 import { canonicalEcosystem } from "./ecosystem.js";
-import { evidenceMessage, factorMessage, type EvidenceFields, type FactorFields } from "./messages.js";
+import { evidenceMessage, factorMessage, verdictMessage, type EvidenceFields, type FactorFields } from "./messages.js";
 import { cataloguedPackageIdentity, scanPackageIdentity, versionsMatch, type PackageIdentity } from "./package-identity.js";
 import { buildProfileSummary, coveragePercent } from "./profile-summary.js";
 import { analyseReach, type ReachAnalysis, type Touch } from "./reach-analysis.js";
@@ -172,7 +170,7 @@ export function scoreReachability(inputs: ReachabilityInputs): ReachabilityResul
       scoredRows.set(row, scored);
     }
     // Every verdict gets its own evidence and factor messages (made from the plain fields).
-    const verdict = create(VerdictSchema, {
+    const verdict = verdictMessage({
       vulnerabilityId: finding.vulnerabilityId,
       aliases: [...finding.aliases],
       packageName: finding.pkg.name,
