@@ -2,7 +2,8 @@
  * The EventBus on NATS JetStream.
  *
  * One stream holds every subject (stream-setup.ts). Publishes carry Nats-Msg-Id for the
- * stream's de-duplication, the W3C trace context, `Content-Type: application/protobuf` and
+ * stream's de-duplication, the W3C trace context of their PRODUCER span ("<subject> publish",
+ * the parent of the consumer's span), `Content-Type: application/protobuf` and
  * `Vexxy-Schema: <protobuf type name>`, and resolve on the JetStream ack (transient failures are
  * retried). consume() gives each subject a durable pull consumer (consumer-setup.ts) with its own
  * pull loop (pull-loop.ts) that runs up to `concurrency` handlers of that subject at once, so an
@@ -12,10 +13,18 @@
  * also give a process its own fan-out consumer (ConsumeOptions.instance), and presence probes
  * on core NATS tell whether a process named by its instance id is still there.
  */
-import { connect, errors as natsErrors, headers as natsHeaders, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import {
+  connect,
+  errors as natsErrors,
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription as NatsSubscription,
+} from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { toBinary } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { injectTraceHeaders, noopLogger, observeQueueDepth, type Logger } from "@vexxy/platform";
 import type { ConsumeOptions, EventBus, EventHandler, Subscription } from "./event-bus.js";
 import { EVENT_SCHEMAS, type EventPayload } from "./schemas.js";
@@ -62,6 +71,12 @@ export function presenceSubject(instanceId: string): string {
 // Delays between publish attempts: about 4 s of retrying covers a nats-server restart.
 const PUBLISH_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000] as const;
 
+// Looked up at each use, for the reason delivery.ts gives: a tracer taken before startTelemetry
+// registered the SDK would stay a no-op.
+function tracer() {
+  return trace.getTracer("@vexxy/events");
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
@@ -92,10 +107,34 @@ class JetStreamEventBus implements EventBus {
     // The map's type pairs each subject with its schema; TypeScript cannot follow S through it.
     const schema = EVENT_SCHEMAS[subject] as GenMessage<EventPayload<S>>;
     const data = toBinary(schema, payload);
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(injectTraceHeaders())) h.set(k, v);
-    h.set("Content-Type", "application/protobuf");
-    h.set("Vexxy-Schema", schema.typeName);
+    // The producer span of the hop: its context is the traceparent the event carries, so the
+    // consumer's span (delivery.ts) is its child.
+    await tracer().startActiveSpan(
+      `${subject} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msgId },
+      },
+      async (span) => {
+        try {
+          const h = natsHeaders();
+          for (const [k, v] of Object.entries(injectTraceHeaders())) h.set(k, v);
+          h.set("Content-Type", "application/protobuf");
+          h.set("Vexxy-Schema", schema.typeName);
+          await this.publishWithRetries(subject, data, msgId, h);
+        } catch (err) {
+          span.recordException(err instanceof Error ? err : new Error(String(err)));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  /** Publishes until JetStream acknowledges, retrying transient failures. @throws EventPublishError */
+  private async publishWithRetries(subject: Subject, data: Uint8Array, msgId: string, h: MsgHdrs): Promise<void> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= PUBLISH_RETRY_DELAYS_MS.length; attempt++) {
       try {

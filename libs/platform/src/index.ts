@@ -52,6 +52,15 @@ export { ShutdownManager, onShutdown, type Closer, type ShutdownOptions } from "
 export { injectTraceHeaders, startTelemetry, withExtractedTraceContext, type Telemetry } from "./telemetry.js";
 export { JsonLinesSpanExporter, type SpanRecord } from "./span-file-exporter.js";
 export { traceContextClientInterceptor, traceInterceptor } from "./trace-interceptor.js";
-export { observeQueueDepth, recordEventConsumed, recordJobFinished, recordJobSubmitted, recordStageFailure, type QueueDepth } from "./mesh-metrics.js";
+export {
+  observeQueueDepth,
+  recordEventConsumed,
+  recordJobFinished,
+  recordJobSubmitted,
+  recordStageFailure,
+  recordTraceFinished,
+  type QueueDepth,
+  type TracedProfile,
+} from "./mesh-metrics.js";
 export { runServiceMain, type RunnableService } from "./service-main.js";
 export { meshServiceEnv, type MeshServiceConfig } from "./mesh-config.js";

@@ -13,6 +13,8 @@
  * | vexxy_events_consumed_total | counter | subject, outcome | event deliveries handled: ack, retry (redelivered later), terminate |
  * | vexxy_event_handling_duration_seconds | histogram | subject | one delivery's handler time |
  * | vexxy_queue_depth | gauge | consumer, subject, state | a durable consumer's messages: pending (not yet delivered) and ack_pending; every replica reports the shared consumer, so take the max, not the sum |
+ * | vexxy_traces_total | counter | tracer, complete | traces the profiler finished and built a profile from; complete="false" when the tracer lost events |
+ * | vexxy_trace_events_total | counter | tracer, access | successful file uses those traces recorded, by access (open, exec, exec_script, mmap_exec) |
  */
 import { metrics, type Counter, type Histogram, type MeterProvider, type ObservableCallback, type ObservableGauge } from "@opentelemetry/api";
 
@@ -24,6 +26,8 @@ interface Instruments {
   readonly eventsConsumed: Counter;
   readonly eventHandling: Histogram;
   readonly queueDepth: ObservableGauge;
+  readonly traces: Counter;
+  readonly traceEvents: Counter;
 }
 
 let instruments: { readonly provider: MeterProvider; readonly made: Instruments } | undefined;
@@ -45,6 +49,8 @@ function get(): Instruments {
     queueDepth: meter.createObservableGauge("vexxy_queue_depth", {
       description: "messages of a durable consumer not yet delivered (pending) or delivered and not yet acknowledged (ack_pending)",
     }),
+    traces: meter.createCounter("vexxy_traces", { description: "traces finished into a profile, complete or not" }),
+    traceEvents: meter.createCounter("vexxy_trace_events", { description: "successful file uses recorded by finished traces, by access" }),
   };
   instruments = { provider, made };
   return made;
@@ -99,4 +105,29 @@ export function observeQueueDepth(read: () => Promise<readonly QueueDepth[]>): (
   };
   gauge.addCallback(callback);
   return () => gauge.removeCallback(callback);
+}
+
+/** The parts of a finished trace's profile (an ExecutionProfile fits) that the trace metrics count. */
+export interface TracedProfile {
+  readonly tracer: string;
+  readonly complete: boolean;
+  /** File uses by identity, each with its count of successful uses. */
+  readonly uses: readonly { readonly access: string; readonly count: bigint }[];
+  /** Uses by path, kept when the tracer reports no identities (then `uses` is empty). */
+  readonly files: readonly { readonly access: string; readonly countOk: bigint }[];
+}
+
+/**
+ * A trace was finished into `profile`: counts the trace (vexxy_traces_total) and its successful
+ * file uses by access (vexxy_trace_events_total), from `uses` when the profile has them, else
+ * from the successful counts of its `files`.
+ */
+export function recordTraceFinished(profile: TracedProfile): void {
+  const m = get();
+  const tracer = profile.tracer === "" ? "unknown" : profile.tracer;
+  m.traces.add(1, { tracer, complete: String(profile.complete) });
+  const byAccess = new Map<string, bigint>();
+  const entries = profile.uses.length > 0 ? profile.uses.map((u) => [u.access, u.count] as const) : profile.files.map((f) => [f.access, f.countOk] as const);
+  for (const [access, count] of entries) byAccess.set(access, (byAccess.get(access) ?? 0n) + count);
+  for (const [access, count] of byAccess) if (count > 0n) m.traceEvents.add(Number(count), { tracer, access });
 }

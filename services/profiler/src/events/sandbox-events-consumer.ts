@@ -27,7 +27,7 @@ import { create, toJsonString } from "@bufbuild/protobuf";
 import { Durables, Subjects, type EventBus, type InboundEventOf, type Subscription } from "@vexxy/events";
 import type { BlobStore } from "@vexxy/blobstore";
 import type { StageLedger } from "@vexxy/ledger";
-import type { Logger } from "@vexxy/platform";
+import { recordTraceFinished, type Logger } from "@vexxy/platform";
 import { StageFailure, StageLifecycle, analysisFailedPublisher } from "@vexxy/stage";
 import { ExecutionProfileSchema, ProfileReadySchema, type JobRef, type ProfileReady, type SandboxCompleted } from "@vexxy/proto";
 import { TRACE_RECORD_FORMAT, TRACE_STAGE, type TraceProgress, type TraceRegistry } from "../trace-registry.js";
@@ -134,6 +134,7 @@ async function finishTrace(deps: ProfilerStageDeps, job: JobRef, completed: Sand
   }
   const result = await session.stop();
   const { events, profile } = profileFromTrace(result, session.scope, { outcome: completed.outcome, durationSeconds: completed.durationSeconds });
+  recordTraceFinished(profile);
   // The test script's result weighs on the verdicts' confidence, and reachability reads only the profile.
   profile.exercise = [...completed.exercise];
   const base = `jobs/${job.jobId}/attempts/${job.attempt}`;
