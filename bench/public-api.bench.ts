@@ -68,6 +68,8 @@ interface Load {
   readonly errors: number;
   /** Open loop only: calls not sent because MAX_OUTSTANDING were outstanding. */
   readonly dropped: number;
+  /** The load child's own CPU time over the run (the grpc-js client's share of the machine). */
+  readonly clientCpuMs?: number;
 }
 
 function summarize(latencies: number[], errors: number, dropped: number, wallSeconds: number): Load {
@@ -175,10 +177,14 @@ async function loadChild(): Promise<void> {
         health = createGrpcJsClient(healthV1.Health, command.url);
         jobs = command.jobs;
         process.send?.({ done: true });
-      } else if (command.kind === "closed") {
-        process.send?.(await closedLoop(command.concurrency, command.ms, call(command.target, command.label)));
-      } else if (command.kind === "open") {
-        process.send?.(await openLoop(command.rate, command.ms, call(command.target, `r${command.rate}`)));
+      } else if (command.kind === "closed" || command.kind === "open") {
+        const cpu = process.cpuUsage();
+        const load =
+          command.kind === "closed"
+            ? await closedLoop(command.concurrency, command.ms, call(command.target, command.label))
+            : await openLoop(command.rate, command.ms, call(command.target, `r${command.rate}`));
+        const used = process.cpuUsage(cpu);
+        process.send?.({ ...load, clientCpuMs: (used.user + used.system) / 1000 } satisfies Load);
       } else {
         api?.close();
         health?.close();
@@ -269,7 +275,8 @@ async function main(): Promise<void> {
       const g = get.load;
       const b = base.load;
       const perCall = (x: { load: Load; cpuMs: number }): string => ms(x.cpuMs / Math.max(1, x.load.ok + x.load.errors));
-      return `| ${what} | ${g.rps.toFixed(0)} | ${ms(g.p50)} | ${ms(g.p99)} | ${g.errors + g.dropped} | ${perCall(get)} | ${b.rps.toFixed(0)} | ${ms(b.p50)} | ${ms(b.p99)} | ${perCall(base)} | ${(g.p99 / b.p99).toFixed(1)}x |`;
+      const clientPerCall = ms((g.clientCpuMs ?? Number.NaN) / Math.max(1, g.ok + g.errors));
+      return `| ${what} | ${g.rps.toFixed(0)} | ${ms(g.p50)} | ${ms(g.p99)} | ${g.errors + g.dropped} | ${perCall(get)} | ${clientPerCall} | ${b.rps.toFixed(0)} | ${ms(b.p50)} | ${ms(b.p99)} | ${perCall(base)} | ${(g.p99 / b.p99).toFixed(1)}x |`;
     };
     const closedRows: string[] = [];
     for (const c of levels) {
@@ -296,9 +303,9 @@ async function main(): Promise<void> {
     );
     const header = (first: string): void => {
       console.log(
-        `| ${first} | GetAnalysis req/s | p50 ms | p99 ms | errors | server CPU ms/call | health req/s | p50 ms | p99 ms | server CPU ms/call | p99 vs health |`,
+        `| ${first} | GetAnalysis req/s | p50 ms | p99 ms | errors | server CPU ms/call | client CPU ms/call | health req/s | p50 ms | p99 ms | server CPU ms/call | p99 vs health |`,
       );
-      console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+      console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     };
     if (closedRows.length > 0) {
       console.log("\nGetAnalysis over grpc-js (JWT verified, tenancy, one job read), closed loop, beside the health check (same run, same concurrency):\n");
