@@ -58,6 +58,9 @@ export function identityKey(id: FileIdentity): string {
   return `${id.devMajor}:${id.devMinor}:${id.inode}`;
 }
 
+// Touches of one package searched one by one before a set is built for them.
+const SEARCHED_TOUCHES = 32;
+
 // An interpreter can itself be interpreted (a script run by a script); the chain is short.
 const MAX_INTERPRETER_DEPTH = 4;
 
@@ -198,31 +201,34 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
   }
 
   const touches = new Map<number, Touch[]>();
-  // Package -> kind -> paths already credited (a touch is recorded once per kind and path).
-  const seenTouch = new Map<number, Map<Touch["kind"], Set<string>>>();
+  // A touch is recorded once per package, kind and path. A short list is searched; a package
+  // with more touches than that gets a set of "kind\0path" keys.
+  const seenTouch = new Map<number, Set<string>>();
   const credit = (owners: readonly number[], item: Touch): void => {
     for (const pkg of owners) {
-      let kinds = seenTouch.get(pkg);
-      if (kinds === undefined) {
-        kinds = new Map();
-        seenTouch.set(pkg, kinds);
-      }
-      let paths = kinds.get(item.kind);
-      if (paths === undefined) {
-        paths = new Set();
-        kinds.set(item.kind, paths);
-      }
-      if (paths.has(item.path)) continue;
-      paths.add(item.path);
       const list = touches.get(pkg);
-      if (list === undefined) touches.set(pkg, [item]);
-      else list.push(item);
+      if (list === undefined) {
+        touches.set(pkg, [item]);
+        continue;
+      }
+      if (list.length < SEARCHED_TOUCHES) {
+        if (list.some((t) => t.path === item.path && t.kind === item.kind)) continue;
+      } else {
+        let seen = seenTouch.get(pkg);
+        if (seen === undefined) {
+          seen = new Set(list.map((t) => `${t.kind}\u0000${t.path}`));
+          seenTouch.set(pkg, seen);
+        }
+        const key = `${item.kind}\u0000${item.path}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      list.push(item);
     }
   };
   // Owners of a path inside the image: the catalogued file's owners and the package lists'
   // (the lists are read-only: they may be the catalogue's or the index's own).
-  const ownersOfPath = (path: string): { owners: readonly number[]; file: CataloguedFile | undefined } => {
-    const normal = normaliseAbsolute(path);
+  const ownersOfPath = (path: string, normal = normaliseAbsolute(path)): { owners: readonly number[]; file: CataloguedFile | undefined } => {
     const resolved = normal !== "" ? resolver.resolveNormal(normal) : undefined;
     const file = fileAtPath(normal) ?? (resolved !== undefined ? fileAtPath(resolved) : undefined);
     const listed = index.ownersOfSpellings(normal, resolved);
@@ -270,7 +276,7 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
         continue;
       }
       key = normaliseAbsolute(use.path);
-      const found = ownersOfPath(use.path);
+      const found = ownersOfPath(use.path, key);
       owners = found.owners;
       file = found.file;
       names = file?.paths.length ? file.paths : [use.path];
