@@ -3,8 +3,9 @@
  * (OTEL_SPANS_FILE), the demo job runs through the real embedded stack, and the files show the
  * SubmitAnalysis server span as the root of a trace that holds a consumer span in every one of
  * the five services, each span's parent in the same trace (W3C traceparent carried in the NATS
- * headers of every event, and in the StartTrace call's metadata). The services' JSON logs carry
- * the same trace id, and the orchestrator's Prometheus endpoint counts the job.
+ * headers of every event, and in the StartTrace call's metadata); each event's consumer span is
+ * the child of the PRODUCER span that published it. The services' JSON logs carry the same trace
+ * id, the orchestrator's Prometheus endpoint counts the job and the profiler's counts its trace.
  */
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -34,12 +35,14 @@ describe("tracing: one trace covers a demo job in all five services", function (
   let client: ApiClient | undefined;
   let demo: DemoInput;
   let metricsPort: number;
+  let profilerMetricsPort: number;
 
   before(async () => {
     demo = await demoInput();
     dir = await mkdtemp(join(tmpdir(), "vexxy-spans-"));
     // Generous start timeout: five tsx-compiled services on a shared 2-core machine.
     metricsPort = await freePort();
+    profilerMetricsPort = await freePort();
     const spansFile = (name: string) => ({ OTEL_SPANS_FILE: join(dir, `${name}.jsonl`) });
     stack = await startMesh({
       startTimeoutMs: 300_000,
@@ -47,7 +50,7 @@ describe("tracing: one trace covers a demo job in all five services", function (
         ...Object.fromEntries(SERVICES.map((name) => [name, spansFile(name)])),
         orchestrator: { ...spansFile("orchestrator"), METRICS_PORT: String(metricsPort) },
         // bpftrace's attach has taken over 10 s on this shared 2-core machine under load.
-        profiler: { ...spansFile("profiler"), TRACE_ATTACH_TIMEOUT_MS: "60000" },
+        profiler: { ...spansFile("profiler"), TRACE_ATTACH_TIMEOUT_MS: "60000", METRICS_PORT: String(profilerMetricsPort) },
         sandbox: { ...spansFile("sandbox"), TRACE_ATTACH_TIMEOUT_MS: "90000" },
       },
     });
@@ -103,6 +106,25 @@ describe("tracing: one trace covers a demo job in all five services", function (
       [],
       "every consumer span names the job",
     );
+    // Each hop's producer side: the consumer span's parent is the PRODUCER span that published
+    // that very message.
+    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    assert.deepEqual(
+      consumers
+        .filter((c) => {
+          const parent = c.parentSpanId === undefined ? undefined : byId.get(c.parentSpanId);
+          return (
+            parent?.kind !== "PRODUCER" ||
+            parent.name !== c.name.replace(/ process$/, " publish") ||
+            parent.attributes["messaging.message.id"] !== c.attributes["messaging.message.id"] ||
+            parent.attributes["messaging.system"] !== "nats" ||
+            parent.attributes["messaging.destination.name"] !== c.attributes["messaging.destination.name"]
+          );
+        })
+        .map((c) => `${c.service} ${c.name}`),
+      [],
+      "every consumer span is the child of the publish span of its message",
+    );
     const ids = new Set(trace.map((s) => s.spanId));
     assert.deepEqual(
       trace.filter((s) => s !== submit && (s.parentSpanId === undefined || !ids.has(s.parentSpanId))).map((s) => `${s.service} ${s.name}`),
@@ -146,5 +168,21 @@ describe("tracing: one trace covers a demo job in all five services", function (
       depth.every((l) => Number(l.slice(l.lastIndexOf("} ") + 2).split(" ")[0]) === 0),
       `nothing is left in the queues once the job completed:\n${depth.join("\n")}`,
     );
+  });
+
+  it("the profiler serves Prometheus metrics counting the job's trace and the file uses it recorded", async () => {
+    const response = await fetch(`http://127.0.0.1:${profilerMetricsPort}/metrics`);
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    const series = (prefix: string) => text.split("\n").filter((l) => l.startsWith(prefix));
+    const sampleOf = (line: string) => Number(line.slice(line.lastIndexOf("} ") + 2).split(" ")[0]);
+    const traces = series("vexxy_traces_total{");
+    assert.deepEqual(traces.map(sampleOf), [1], `one finished trace:\n${traces.join("\n")}`);
+    assert.ok(traces[0]?.includes('complete="true"'), `the demo's trace is complete:\n${traces.join("\n")}`);
+    const events = series("vexxy_trace_events_total{");
+    for (const access of ["open", "exec"]) {
+      const line = events.find((l) => l.includes(`access="${access}"`));
+      assert.ok(line !== undefined && sampleOf(line) > 0, `the trace recorded ${access} uses:\n${events.join("\n")}`);
+    }
   });
 });
