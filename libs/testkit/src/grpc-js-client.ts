@@ -3,7 +3,8 @@
  * are (de)serialized with protobuf-es toBinary/fromBinary, the client class comes from grpc-js's
  * makeGenericClientConstructor, and calls are typed by the method's input and output messages.
  * Failed calls reject (or, for streams, throw) with grpc-js's ServiceError, whose `code` is the
- * gRPC status and `details` the server's message.
+ * gRPC status and `details` the server's message as grpc-js decodes it: with the escapes of
+ * URI-reserved characters left in (`%3A` for ':'; see grpcStatusMessage).
  */
 import {
   create,
@@ -194,4 +195,19 @@ export function createGrpcJsClient<S extends DescService>(service: S, address: s
       client.close();
     },
   };
+}
+
+// What decodeURI leaves encoded: the escapes of ; / ? : @ & = + $ , #
+const RESERVED_ESCAPE = /%(?:3B|2F|3F|3A|40|26|3D|2B|24|2C|23)/gi;
+
+/**
+ * The server's status message of a failed grpc-js call (`details`, or "" when there is none).
+ * grpc-message travels percent-encoded; @grpc/grpc-js decodes it with decodeURI, which decodes
+ * UTF-8 and "%25" but leaves the escapes of URI-reserved characters, and connect-node's server
+ * encodes those too (encodeURIComponent, which the gRPC spec allows), so `details` shows
+ * "image_digest%3A" for "image_digest:". This decodes what decodeURI left. A message that itself
+ * contained the text "%3A" cannot be told apart after grpc-js's decoding and comes back as ":".
+ */
+export function grpcStatusMessage(err: { readonly details?: string }): string {
+  return (err.details ?? "").replace(RESERVED_ESCAPE, (seq) => String.fromCharCode(Number.parseInt(seq.slice(1), 16)));
 }
