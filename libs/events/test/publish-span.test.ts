@@ -34,6 +34,11 @@ describe("publish spans (a real nats-server, the SDK writing spans to a file)", 
       saved[name] = process.env[name];
     process.env["OTEL_SPANS_FILE"] = spansFile;
     for (const name of ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "METRICS_PORT"]) delete process.env[name];
+    // The API refuses a second registration of a global: clear any a test file that ran earlier
+    // left, so the SDK started here is the one registered.
+    trace.disable();
+    context.disable();
+    propagation.disable();
     telemetry = startTelemetry("events-test");
     assert.ok(telemetry.exporting, "this file's telemetry writes the spans file (no other telemetry was running)");
     nats = await startNatsServer();
