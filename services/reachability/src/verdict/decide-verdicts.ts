@@ -249,7 +249,7 @@ function decide(finding: ScanFinding, id: PackageIdentity, ctx: Context): Decisi
       [evidence("version_mismatch", "", `scan version "${id.version}", installed ${installed}`)],
     );
   }
-  if (id.arch !== "" && matched.length > 1) {
+  if (matched.length > 1 && id.arch !== "") {
     const sameArch = matched.filter((c) => c.arch === id.arch || c.arch === "all" || c.arch === "");
     if (sameArch.length > 0) matched = sameArch;
   }

@@ -33,15 +33,34 @@ function nameFromPurl(purl: PackageURL): string {
   return namespaced && purl.namespace ? `${purl.namespace}/${purl.name}` : purl.name;
 }
 
-/** The identity of a package as the scan named it: its own fields first, the purl fills gaps. */
+/**
+ * The identity of a package as the scan named it: its own fields first, the purl fills gaps.
+ * The purl is parsed when a field is missing, or when `arch` (which only the purl gives) is
+ * first read: matching reads it only when several installed packages share the name and version.
+ */
 export function scanPackageIdentity(pkg: ScanPackage): PackageIdentity {
-  const purl = parsePurl(pkg.purl);
-  const ecosystem = canonicalEcosystem(pkg.type !== "" ? pkg.type : (purl?.type ?? ""));
+  const complete = pkg.type !== "" && pkg.name !== "" && pkg.version !== "";
+  let purl: PackageURL | undefined;
+  let parsed = false;
+  const purlOf = (): PackageURL | undefined => {
+    if (!parsed) {
+      purl = parsePurl(pkg.purl);
+      parsed = true;
+    }
+    return purl;
+  };
+  const ecosystem = canonicalEcosystem(pkg.type !== "" ? pkg.type : (purlOf()?.type ?? ""));
+  const fromPurl = pkg.name !== "" ? undefined : purlOf();
+  const name = canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : fromPurl ? nameFromPurl(fromPurl) : "");
+  const version = pkg.version !== "" ? pkg.version : (purlOf()?.version ?? "");
+  if (!complete) return { ecosystem, name, version, arch: purlOf()?.qualifiers?.["arch"] ?? "" };
   return {
     ecosystem,
-    name: canonicalPackageName(ecosystem, pkg.name !== "" ? pkg.name : purl ? nameFromPurl(purl) : ""),
-    version: pkg.version !== "" ? pkg.version : (purl?.version ?? ""),
-    arch: purl?.qualifiers?.["arch"] ?? "",
+    name,
+    version,
+    get arch(): string {
+      return purlOf()?.qualifiers?.["arch"] ?? "";
+    },
   };
 }
 
