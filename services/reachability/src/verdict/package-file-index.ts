@@ -33,6 +33,8 @@ export class PackageFileIndex {
   private interpreterFiles: Map<number, string[]> | undefined;
   private readonly fileLists: boolean[];
   private readonly parentCache = new Map<string, string | undefined>();
+  private lastDir = "";
+  private lastParent: string | undefined;
 
   /**
    * Indexes every package of the catalogue (index = position in catalogue.packages).
@@ -162,11 +164,21 @@ export class PackageFileIndex {
   private resolveParent(path: string): string | undefined {
     const cut = path.lastIndexOf("/");
     if (cut <= 0) return path;
-    const dir = path.slice(0, cut);
-    let parent = this.parentCache.get(dir);
-    if (parent === undefined && !this.parentCache.has(dir)) {
-      parent = this.resolver.resolveNormal(dir);
-      this.parentCache.set(dir, parent);
+    // A package lists its files directory by directory: the last directory is usually this one.
+    let dir: string;
+    let parent: string | undefined;
+    if (cut === this.lastDir.length && path.startsWith(this.lastDir)) {
+      dir = this.lastDir;
+      parent = this.lastParent;
+    } else {
+      dir = path.slice(0, cut);
+      parent = this.parentCache.get(dir);
+      if (parent === undefined && !this.parentCache.has(dir)) {
+        parent = this.resolver.resolveNormal(dir);
+        this.parentCache.set(dir, parent);
+      }
+      this.lastDir = dir;
+      this.lastParent = parent;
     }
     if (parent === undefined) return undefined;
     if (parent === dir) return path;
