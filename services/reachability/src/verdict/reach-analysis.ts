@@ -296,14 +296,14 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
         `exec of ${label}, a file created at run time: the kernel may have loaded an ELF interpreter from the image for it without a syscall the tracer sees`,
       );
     }
-    const times = formatUseCount(use);
+    // A touch only for a use with owners (credit() would drop it).
     if (use.access === "mmap_exec") {
       maps.add(key);
-      credit(owners, { kind: "code_mapped", path: shown, detail: `mapped executable ${times}${shown !== label ? ` (as ${label})` : ""}` });
+      if (owners.length > 0) credit(owners, { kind: "code_mapped", path: shown, detail: useDetail("mapped executable", use, shown, label) });
       continue;
     }
     if (use.access === "open") {
-      credit(owners, { kind: "file_read", path: shown, detail: `opened successfully ${times}${shown !== label ? ` (as ${label})` : ""}` });
+      if (owners.length > 0) credit(owners, { kind: "file_read", path: shown, detail: useDetail("opened successfully", use, shown, label) });
       continue;
     }
     execs.add(key);
@@ -314,7 +314,7 @@ function analyseUses(catalogue: ImageCatalogue, profile: ExecutionProfile): Reac
     credit(owners, {
       kind: "code_executed",
       path: shown,
-      detail: `${use.access === "exec_script" ? "executed as a script" : "executed"} ${times}${shown !== label ? ` (as ${label})` : ""}`,
+      detail: useDetail(use.access === "exec_script" ? "executed as a script" : "executed", use, shown, label),
     });
     // The interpreter chain (PT_INTERP, or "#!" of a script whose interpreter is a script).
     let chain: readonly string[] = names.length > 0 ? names : [use.path];
@@ -402,6 +402,22 @@ function inodeKey(inode: bigint): number | bigint {
 }
 
 const MAX_SAFE_INODE = BigInt(Number.MAX_SAFE_INTEGER);
+
+// "<verb> once" and "<verb> (count not recorded)", made once per verb: most uses have one of them.
+const COMMON_DETAILS = new Map<string, readonly [string, string]>();
+
+/** A use's detail: "<verb> <count>" and, when the path shown is not the traced label, " (as <label>)". */
+function useDetail(verb: string, use: FileUse, shown: string, label: string): string {
+  if (shown === label && (use.count === 0n || use.count === 1n)) {
+    let common = COMMON_DETAILS.get(verb);
+    if (common === undefined) {
+      common = [`${verb} (count not recorded)`, `${verb} once`];
+      COMMON_DETAILS.set(verb, common);
+    }
+    return common[use.count === 0n ? 0 : 1];
+  }
+  return `${verb} ${formatUseCount(use)}${shown !== label ? ` (as ${label})` : ""}`;
+}
 
 function formatUseCount(use: FileUse): string {
   if (use.count === 0n) return "(count not recorded)";
